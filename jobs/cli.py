@@ -1,0 +1,50 @@
+"""`tradeflow flink start|stop|status`: the local Flink standalone cluster."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tradeflow.config import get_settings
+
+from .cluster import ClusterError, LocalCluster
+
+
+@click.group("flink")
+def flink() -> None:
+    """Start, stop and inspect the local Flink cluster (web UI on :8081 by default)."""
+
+
+@flink.command("start")
+@click.option("--timeout", type=float, default=90.0, show_default=True,
+              help="Seconds to wait for the JobManager and a TaskManager to come up.")
+def start(timeout: float) -> None:
+    """Start a JobManager and a TaskManager configured by the repo's flink-conf.yaml."""
+    cluster = LocalCluster.from_settings(get_settings())
+    try:
+        cluster.start(timeout)
+    except ClusterError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Flink is up: {cluster.url} (logs in {cluster.log_dir})")
+
+
+@flink.command("stop")
+def stop() -> None:
+    """Stop exactly the Flink processes `tradeflow flink start` started."""
+    ended = LocalCluster.from_settings(get_settings()).stop()
+    click.echo(f"stopped Flink processes {ended}" if ended else "no tradeflow Flink process was running")
+
+
+@flink.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(as_json: bool) -> None:
+    """Whether the cluster is up, its processes, and the state of each job."""
+    st = LocalCluster.from_settings(get_settings()).status()
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    click.echo(f"Flink {'UP' if st['up'] else 'DOWN'} at {st['url']}  pids={st['pids']}  "
+               f"taskmanagers={st['taskmanagers']} free slots={st['slots_available']}")
+    for job in st["jobs"]:
+        click.echo(f"  {job['state']:<10} {job['name']}  ({job['id']})")

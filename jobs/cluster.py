@@ -1,0 +1,168 @@
+"""A local Flink standalone cluster from the pyflink distribution, configured by the repo's
+flink-conf.yaml, with its configuration, logs, pid files and checkpoints under the data dir.
+
+`stop` ends exactly the processes `start` recorded in its own pid directory, after checking that
+each pid is still a Flink process started with this configuration directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyflink
+
+from tradeflow.config import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FLINK_HOME = Path(pyflink.__file__).parent
+DAEMONS = ("standalonesession", "taskexecutor")
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LocalCluster:
+    home: Path  # <data dir>/flink
+    port: int
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> "LocalCluster":
+        return cls(s.path("flink"), s.flink_rest_port)
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.home / "pids"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.home / "checkpoints"
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    # --- configuration -------------------------------------------------------------------------
+    def write_conf(self) -> Path:
+        """Copy the repo's flink-conf.yaml, with this machine's paths and ports filled in."""
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        overrides = {
+            "rest.port": str(self.port),
+            "state.checkpoints.dir": self.checkpoint_dir.as_uri(),
+            # Python UDF workers must run in the same virtualenv as the job.
+            "python.executable": sys.executable,
+            "python.client.executable": sys.executable,
+        }
+        lines = []
+        for line in (REPO_ROOT / "flink-conf.yaml").read_text().splitlines():
+            key = line.split(":", 1)[0].strip()
+            if key in overrides and not line.lstrip().startswith("#"):
+                line = f"{key}: {overrides.pop(key)}"
+            lines.append(line)
+        lines += ["", "# set at start by tradeflow"] + [f"{k}: {v}" for k, v in overrides.items()]
+        (self.conf_dir / "flink-conf.yaml").write_text("\n".join(lines) + "\n")
+        for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties",
+                     "logback.xml"):
+            shutil.copy(FLINK_HOME / "conf" / name, self.conf_dir / name)
+        return self.conf_dir
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "FLINK_HOME": str(FLINK_HOME), "FLINK_CONF_DIR": str(self.conf_dir),
+                "FLINK_LOG_DIR": str(self.log_dir), "FLINK_PID_DIR": str(self.pid_dir),
+                "FLINK_IDENT_STRING": "tradeflow"}
+
+    # --- processes -----------------------------------------------------------------------------
+    def pids(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for daemon in DAEMONS:
+            f = self.pid_dir / f"flink-tradeflow-{daemon}.pid"
+            if f.exists():
+                out[daemon] = [int(p) for p in f.read_text().split() if p.strip().isdigit()]
+        return out
+
+    def _ours(self, pid: int) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return False
+        return b"org.apache.flink" in cmdline and str(self.conf_dir).encode() in cmdline
+
+    def running(self) -> list[int]:
+        return [p for ps in self.pids().values() for p in ps if self._ours(p)]
+
+    def start(self, timeout: float = 90.0) -> None:
+        if self.running():
+            if self.rest("/overview") is not None:
+                return
+            raise ClusterError(f"a tradeflow Flink cluster is starting or stuck (pids {self.running()})")
+        if self.rest("/overview") is not None:
+            raise ClusterError(f"port {self.port} already answers: another Flink is running there. "
+                               "Stop it or set TRADEFLOW_FLINK_PORT.")
+        self.write_conf()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for pidfile in self.pid_dir.glob("*.pid"):
+            pidfile.unlink()  # nothing of ours is running: stale
+        for script in ("jobmanager.sh", "taskmanager.sh"):
+            subprocess.run(["bash", str(FLINK_HOME / "bin" / script), "start"], env=self.env(),
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            overview = self.rest("/overview")
+            if overview and overview.get("taskmanagers", 0) >= 1:
+                return
+            if not self.running():
+                raise ClusterError(f"Flink exited during start-up; see the logs in {self.log_dir}")
+            time.sleep(0.5)
+        self.stop()
+        raise ClusterError(f"Flink did not come up within {timeout:.0f}s; see {self.log_dir}")
+
+    def stop(self, timeout: float = 15.0) -> list[int]:
+        """SIGTERM our processes, SIGKILL whatever is left after `timeout`. Returns the pids ended."""
+        mine = self.running()
+        for pid in mine:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(self._ours(p) for p in mine):
+            time.sleep(0.2)
+        for pid in mine:
+            if self._ours(pid):
+                os.kill(pid, signal.SIGKILL)
+        for pidfile in self.pid_dir.glob("*.pid"):
+            pidfile.unlink()
+        return mine
+
+    # --- REST ----------------------------------------------------------------------------------
+    def rest(self, path: str, timeout: float = 2.0) -> dict | None:
+        """GET a Flink REST path; None when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
+                return json.load(resp)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            return None
+
+    def status(self) -> dict:
+        overview = self.rest("/overview")
+        jobs = (self.rest("/jobs/overview") or {}).get("jobs", [])
+        return {"url": self.url, "up": overview is not None, "pids": self.running(),
+                "taskmanagers": (overview or {}).get("taskmanagers", 0),
+                "slots_available": (overview or {}).get("slots-available", 0),
+                "jobs": [{"id": j["jid"], "name": j["name"], "state": j["state"]} for j in jobs]}

@@ -1,0 +1,175 @@
+"""Read price and news CSV files into contract records, whatever their (known) format.
+
+The normalized price format is `symbol,timestamp,open,high,low,close,volume` with ISO-8601
+timestamps that carry a zone and mark the bar END. Importers also read the formats found in
+../shared/data (see FORMATS below). Every row becomes either a record or a `Rejected` with a
+one-line reason; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tradeflow.config import NEWS, PRICES
+from tradeflow.contracts import ContractError, NewsItem, PriceBar, build
+
+from .sink import Rejected
+
+NEW_YORK = ZoneInfo("America/New_York")
+REGULAR_CLOSE = time(16, 0)
+
+Row = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    kind: str  # "prices" or "news"
+    columns: frozenset[str]
+    convert: Callable[[Row, Path], dict]
+    description: str
+
+
+def _f(row: Row, col: str) -> float:
+    text = (row.get(col) or "").strip()
+    if not text:
+        raise ValueError(f"{col} is empty")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{col} is not a number: {text!r}") from None
+
+
+def _ohlcv(row: Row, names: tuple[str, str, str, str, str]) -> dict:
+    o, h, lo, c, v = (_f(row, n) for n in names)
+    return {"open": o, "high": h, "low": lo, "close": c, "volume": v}
+
+
+def _zoned(text: str) -> datetime:
+    t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"timestamp has no time zone: {text!r}")
+    return t
+
+
+def _daily_close(day: str) -> datetime:
+    """Daily bars end at the regular close, 16:00 in New York (early closes are not modelled)."""
+    return datetime.combine(date.fromisoformat(day.strip()), REGULAR_CLOSE, NEW_YORK)
+
+
+def _normalized(row: Row, _: Path) -> dict:
+    return {"symbol": row["symbol"].strip(), "event_time": _zoned(row["timestamp"]),
+            **_ohlcv(row, ("open", "high", "low", "close", "volume"))}
+
+
+def _lean_minute(row: Row, _: Path) -> dict:
+    start = datetime.fromisoformat(row["bar_start_et"].strip()).replace(tzinfo=NEW_YORK)
+    return {"symbol": row["symbol"].strip(), "event_time": start + timedelta(minutes=1),
+            **_ohlcv(row, ("open", "high", "low", "close", "volume"))}
+
+
+def _lean_daily(row: Row, _: Path) -> dict:
+    return {"symbol": row["symbol"].strip(), "event_time": _daily_close(row["date"]),
+            **_ohlcv(row, ("open", "high", "low", "close", "volume"))}
+
+
+def _sp500(row: Row, _: Path) -> dict:
+    return {"symbol": row["Name"].strip(), "event_time": _daily_close(row["date"]),
+            **_ohlcv(row, ("open", "high", "low", "close", "volume"))}
+
+
+def _yahoo(row: Row, path: Path) -> dict:
+    # Yahoo exports carry no symbol column: the file is named after the ticker (AAPL.csv).
+    return {"symbol": path.stem.upper(), "event_time": _daily_close(row["Date"]),
+            **_ohlcv(row, ("Open", "High", "Low", "Close", "Volume"))}
+
+
+def _analyst_ratings(row: Row, _: Path) -> dict:
+    return {"id": f"ar-{row[''].strip()}", "symbols": [row["stock"].strip()],
+            "headline": row["title"].strip(), "source": "analyst-ratings",
+            "published_at": _zoned(row["date"])}
+
+
+def _tweets(row: Row, _: Path) -> dict:
+    return {"id": f"tw-{row['tweet_id'].strip()}", "symbols": [row["ticker"].strip()],
+            "headline": " ".join(row["text"].split()),
+            "source": f"twitter:{row['user_screen_name'].strip()}",
+            "published_at": _zoned(row["created_at_utc"])}
+
+
+def _normalized_news(row: Row, _: Path) -> dict:
+    return {"id": row["id"].strip(), "symbols": row["symbols"].replace(";", " ").split(),
+            "headline": row["headline"].strip(), "summary": (row.get("summary") or "").strip(),
+            "source": (row.get("source") or "").strip() or "csv",
+            "published_at": _zoned(row["published_at"]), "url": (row.get("url") or "").strip() or None}
+
+
+FORMATS = (
+    Format("normalized", "prices", frozenset("symbol timestamp open high low close volume".split()),
+           _normalized, "symbol,timestamp(ISO-8601 with zone, bar end),open,high,low,close,volume"),
+    Format("lean-minute", "prices", frozenset("symbol bar_start_et open high low close volume".split()),
+           _lean_minute, "LEAN minute bars: bar start in America/New_York (bar end = start + 1 min)"),
+    Format("lean-daily", "prices", frozenset("symbol date open high low close volume".split()),
+           _lean_daily, "LEAN daily bars (bar end = 16:00 New York)"),
+    Format("sp500", "prices", frozenset("date open high low close volume Name".split()),
+           _sp500, "Kaggle S&P 500 daily bars (bar end = 16:00 New York)"),
+    Format("yahoo", "prices", frozenset("Date Open High Low Close Volume".split()),
+           _yahoo, "Yahoo daily export, symbol from the file name (bar end = 16:00 New York)"),
+    Format("normalized-news", "news", frozenset("id symbols headline published_at".split()),
+           _normalized_news, "id,symbols(space/;-separated),headline,summary,source,published_at,url"),
+    Format("analyst-ratings", "news", frozenset(["", "title", "date", "stock"]),
+           _analyst_ratings, "Massive Stock News analyst ratings: ,title,date,stock"),
+    Format("stocknet-tweets", "news",
+           frozenset("ticker created_at_utc tweet_id user_screen_name text".split()),
+           _tweets, "StockNet tweets: ticker,created_at_utc,tweet_id,user_screen_name,text"),
+)
+
+
+def detect(header: list[str], kind: str | None = None) -> Format:
+    cols = {c.strip() for c in header}
+    for fmt in FORMATS:
+        if (kind is None or fmt.kind == kind) and fmt.columns <= cols:
+            return fmt
+    known = "; ".join(f"{f.name}: {f.description}" for f in FORMATS if kind in (None, f.kind))
+    raise ValueError(f"unrecognised CSV header {header!r}. Known formats: {known}")
+
+
+def read(path: Path, kind: str | None = None, source: str | None = None
+         ) -> Iterator[PriceBar | NewsItem | Rejected]:
+    """Records (or Rejected rows) of a CSV file, in file order. Raises ValueError on an unknown header."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ValueError(f"{path} is empty") from None
+        fmt = detect(header, kind)
+        model, topic = (PriceBar, PRICES) if fmt.kind == "prices" else (NewsItem, NEWS)
+        header = [h.strip() if h.strip() else "" for h in header]
+        for line_no, cells in enumerate(reader, start=2):
+            raw = _to_csv_line(cells)
+            if len(cells) != len(header):
+                yield Rejected(raw, f"{path.name}:{line_no}: expected {len(header)} columns, "
+                                    f"got {len(cells)}", topic)
+                continue
+            row = dict(zip(header, cells))
+            try:
+                fields = fmt.convert(row, path)
+                if model is PriceBar:
+                    fields["source"] = source or f"replay:{path.name}"
+                yield build(model, **fields)
+            except (ValueError, KeyError, ContractError) as err:
+                yield Rejected(raw, f"{path.name}:{line_no}: {err}", topic)
+
+
+def _to_csv_line(cells: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()

@@ -1,0 +1,137 @@
+"""Replay and importers: real files from ../shared/data, dirt to dead-letter, time order."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from producers import importers
+from producers.replay import load
+from producers.sink import Rejected
+from tests.conftest import shared_file
+from tradeflow.cli import cli
+from tradeflow.contracts import DeadLetter, NewsItem, PriceBar, parse
+from tradeflow.topics.file import FileBackend
+
+
+def drain(backend: FileBackend, topic: str) -> list[bytes]:
+    sub = backend.subscribe(topic, "test")
+    out = []
+    while batch := sub.poll(max_records=10_000, timeout=0.2):
+        out += [m.value for m in batch]
+    return out
+
+
+def run_cli(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.shared_data
+def test_lean_minute_bars_are_bar_end_in_utc():
+    path = shared_file("lean-us-equity-minute/lean_minute_trade_bars.csv")
+    rows = list(importers.read(path))
+    assert not [r for r in rows if isinstance(r, Rejected)]
+    first = rows[0]
+    assert isinstance(first, PriceBar)
+    # AAPL,2014-06-05 04:15:00 (New York, EDT = UTC-4) starts the bar; it ends a minute later.
+    assert (first.symbol, first.event_time) == ("AAPL", datetime(2014, 6, 5, 8, 16, tzinfo=timezone.utc))
+    assert Counter(r.symbol for r in rows)["SPY"] == 5786
+
+
+@pytest.mark.shared_data
+def test_sp500_blanks_and_analyst_rating_breaks_go_to_dead_letter():
+    prices = list(importers.read(shared_file(
+        "sp500-daily-2013-2018/sp500_daily_subset_2013-02-08_2018-02-07.csv")))
+    bad = [r for r in prices if isinstance(r, Rejected)]
+    assert len(bad) == 2 and all("open is empty" in r.reason for r in bad)
+    good = [r for r in prices if not isinstance(r, Rejected)]
+    assert good[0].event_time == datetime(2013, 2, 8, 21, 0, tzinfo=timezone.utc)  # 16:00 EST
+
+    news = list(importers.read(shared_file(
+        "stock-news-analyst-ratings/analyst_ratings_processed_first10000.csv")))
+    broken = [r for r in news if isinstance(r, Rejected)]
+    assert len(broken) == 4 and all("columns" in r.reason for r in broken)
+    ok = [r for r in news if isinstance(r, NewsItem)]
+    assert ok[0].published_at == datetime(2020, 6, 5, 14, 30, tzinfo=timezone.utc)
+
+
+@pytest.mark.shared_data
+def test_yahoo_prices_and_tweets():
+    [bar, *_] = [r for r in importers.read(shared_file("stocknet-tweets-prices/price_raw/AAPL.csv"))]
+    assert bar.symbol == "AAPL" and bar.close == pytest.approx(96.424286)
+    tweets = importers.read(shared_file("stocknet-tweets-prices/stocknet_tweets_8tickers.csv"))
+    first = next(iter(tweets))
+    assert isinstance(first, NewsItem) and first.id == "tw-418157151946035200"
+    assert "\n" not in first.headline
+
+
+@pytest.mark.shared_data
+def test_replay_of_a_real_file_publishes_every_bar_in_time_order(settings):
+    path = shared_file("lean-us-equity-minute/lean_minute_trade_bars.csv")
+    run_cli("produce", "replay", "--prices", str(path), "--speed", "0")
+    bars = [parse(PriceBar, v) for v in drain(FileBackend(settings.path()), "stock-prices")]
+    assert len(bars) == 21258
+    assert [b.event_time for b in bars] == sorted(b.event_time for b in bars)
+    assert {b.source for b in bars} == {"replay:lean_minute_trade_bars.csv"}
+
+
+def test_normalized_csv_unordered_with_dirt(settings, tmp_path):
+    prices = tmp_path / "prices.csv"
+    prices.write_text(
+        "symbol,timestamp,open,high,low,close,volume\n"
+        "MSFT,2024-01-02T14:32:00Z,10,11,9,10.5,100\n"
+        "AAPL,2024-01-02T14:31:00Z,10,11,9,10.5,100\n"
+        "AAPL,2024-01-02T14:33:00,10,11,9,10.5,100\n"  # no zone
+        "AAPL,2024-01-02T14:34:00Z,10,9,11,10.5,100\n"  # high < low
+        "AAPL,2024-01-02T14:35:00Z,10,11,9,abc,100\n"
+        "aapl!,2024-01-02T14:36:00Z,10,11,9,10,100\n"
+        "AAPL,2024-01-02T14:37:00Z,10,11,9,10\n")
+    news = tmp_path / "news.csv"
+    news.write_text("id,symbols,headline,summary,source,published_at,url\n"
+                    "n1,AAPL;MSFT,Apple beats,,wire,2024-01-02T14:31:30Z,\n")
+    run_cli("produce", "replay", "--prices", str(prices), "--news", str(news))
+    b = FileBackend(settings.path())
+    bars = [parse(PriceBar, v) for v in drain(b, "stock-prices")]
+    assert [(x.symbol, x.event_time.minute) for x in bars] == [("AAPL", 31), ("MSFT", 32)]
+    [item] = [parse(NewsItem, v) for v in drain(b, "market-news")]
+    assert item.symbols == ["AAPL", "MSFT"] and item.url is None
+    reasons = [parse(DeadLetter, v).reason for v in drain(b, "dead-letter")]
+    assert len(reasons) == 5
+    for expected in ("prices.csv:4: timestamp has no time zone", "high 9.0 < low 11.0",
+                     "close is not a number", "unknown symbol format", "expected 7 columns"):
+        assert any(expected in r for r in reasons), (expected, reasons)
+
+
+def test_unknown_format_is_a_clear_error(settings, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("a,b,c\n1,2,3\n")
+    result = CliRunner().invoke(cli, ["produce", "replay", "--prices", str(f)])
+    assert result.exit_code == 1
+    assert "unrecognised CSV header" in result.output and "lean-minute" in result.output
+
+
+def test_load_sorts_across_files(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("symbol,timestamp,open,high,low,close,volume\nAAA,2024-01-02T14:35:00Z,1,1,1,1,1\n")
+    b.write_text("symbol,timestamp,open,high,low,close,volume\nBBB,2024-01-02T14:31:00Z,1,1,1,1,1\n")
+    items, rejected = load([a, b], "prices")
+    assert [i.symbol for i in items] == ["BBB", "AAA"] and rejected == []
+
+
+def test_sim_cli_is_repeatable(settings):
+    run_cli("produce", "sim", "--symbols", "AAPL,MSFT", "--seed", "3", "--bars", "20",
+            "--speed", "0", "--start", "2024-01-02T14:30:00Z")
+    b = FileBackend(settings.path())
+    first = drain(b, "stock-prices")
+    assert len(first) == 40
+    assert json.loads(first[0])["event_time"] == "2024-01-02T14:31:00Z"
+    run_cli("--data-dir", str(settings.path() / "again"), "produce", "sim", "--symbols",
+            "AAPL,MSFT", "--seed", "3", "--bars", "20", "--speed", "0", "--start",
+            "2024-01-02T14:30:00Z")
+    assert drain(FileBackend(settings.path() / "again"), "stock-prices") == first

@@ -1,0 +1,90 @@
+"""Market and news simulator: determinism, sane bars, news tied to moves, pacing."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from producers.market_sim import MarketSimulator, SimConfig
+from producers.pacing import Pacer
+
+START = datetime(2024, 3, 4, 14, 30, 17, tzinfo=timezone.utc)
+
+
+def run(seed: int, n: int = 300, **cfg):
+    sim = MarketSimulator(["AAPL", "MSFT", "SPY"], seed=seed, start=START,
+                          config=SimConfig(**cfg) if cfg else None)
+    return [sim.step() for _ in range(n)]
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a, b, c = run(11), run(11), run(12)
+    assert [x[1] for x in a] == [x[1] for x in b]
+    assert [x[2] for x in a] == [x[2] for x in b]
+    assert [x[1] for x in a] != [x[1] for x in c]
+
+
+def test_bars_are_consistent_minute_bars_ending_on_the_minute():
+    steps = run(3)
+    times = [t for t, _, _ in steps]
+    assert times[0] == datetime(2024, 3, 4, 14, 31, tzinfo=timezone.utc)
+    assert all(b - a == timedelta(minutes=1) for a, b in zip(times, times[1:]))
+    prev_close = {}
+    for t, bars, _ in steps:
+        assert [b.symbol for b in bars] == ["AAPL", "MSFT", "SPY"]
+        for b in bars:
+            assert b.event_time == t
+            assert b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high
+            assert b.volume > 0
+            if b.symbol in prev_close:  # a continuous path: each bar opens at the last close
+                assert b.open == prev_close[b.symbol]
+            prev_close[b.symbol] = b.close
+
+
+def test_returns_have_the_volatility_of_the_regimes():
+    steps = run(5, n=2000)
+    closes = [bars[0].close for _, bars, _ in steps]
+    rets = [math.log(b / a) for a, b in zip(closes, closes[1:])]
+    sd = (sum(r * r for r in rets) / len(rets)) ** 0.5
+    per_minute = [v / math.sqrt(252 * 390) for v in (0.15, 0.70)]
+    assert per_minute[0] * 0.5 < sd < per_minute[1] * 1.5
+
+
+def test_news_is_published_inside_its_bar_and_moves_the_price_its_way():
+    steps = run(2, n=3000, news_shock_prob=0.02, neutral_news_prob=0.0, shock_size=(0.03, 0.03))
+    moves = {"up": [], "down": []}
+    for i, (t, _, news) in enumerate(steps):
+        for item in news:
+            assert t - timedelta(minutes=1) < item.published_at < t
+            sym = item.symbols[0]
+            before = next(b.close for b in steps[i][1] if b.symbol == sym)
+            after = next(b.close for b in steps[min(i + 15, len(steps) - 1)][1] if b.symbol == sym)
+            tone = "up" if any(w in item.headline for w in ("beats", "raises", "upgrades", "rose", "wins")) else "down"
+            moves[tone].append(math.log(after / before))
+    assert len(moves["up"]) > 20 and len(moves["down"]) > 20
+    assert sum(moves["up"]) / len(moves["up"]) > 0.01
+    assert sum(moves["down"]) / len(moves["down"]) < -0.01
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="symbol"):
+        MarketSimulator([], start=START)
+    with pytest.raises(ValueError, match="time zone"):
+        MarketSimulator(["AAPL"], start=datetime(2024, 1, 1))
+
+
+def test_pacer_follows_the_speed_factor():
+    pacer = Pacer(speed=600)  # ten minutes of event time per second
+    t0 = time.monotonic()
+    for k in range(4):
+        pacer.wait(START + timedelta(minutes=k))
+    elapsed = time.monotonic() - t0
+    assert elapsed >= 0.29  # three minutes of event time at 600x is 0.3 s (sleep never wakes early)
+    fast = Pacer(speed=0)
+    t0 = time.monotonic()
+    fast.wait(START)
+    fast.wait(START + timedelta(days=1))
+    assert time.monotonic() - t0 < 5  # a day of event time did not sleep

@@ -1,0 +1,1 @@
+"""tradeflow: shared contracts, configuration, topic backends and CLI."""

@@ -1,0 +1,266 @@
+"""Event contracts: what travels on each topic, as JSON, version 1.
+
+Every record carries `v` (the schema version). Parsing is strict: wrong types, unknown fields,
+missing fields, naive timestamps, non-finite or non-positive prices, high < low, negative volume
+and malformed symbols are rejected with a one-line reason (`ContractError`), which the caller
+sends to `dead-letter` (see `tradeflow.deadletter`). Timestamps are UTC inside and on the wire,
+written as ISO-8601 with a `Z` suffix, the form Flink's JSON format reads as TIMESTAMP_LTZ.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+
+# US equity tickers: 1-5 letters, optionally a share-class suffix (BRK.B).
+SYMBOL_RE = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
+
+
+class ContractError(ValueError):
+    """A record that does not satisfy its contract. `str(err)` is a one-line reason."""
+
+
+def to_wire_time(t: datetime) -> str:
+    """UTC ISO-8601 with `Z`; fractions only when present, so the wire loses nothing."""
+    t = t.astimezone(timezone.utc)
+    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if not t.microsecond:
+        return base + "Z"
+    if t.microsecond % 1000 == 0:
+        return f"{base}.{t.microsecond // 1000:03d}Z"
+    return f"{base}.{t.microsecond:06d}Z"
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError("timestamp has no time zone")
+    return t.astimezone(timezone.utc)
+
+
+def _symbol(s: str) -> str:
+    if not SYMBOL_RE.match(s):
+        raise ValueError(f"unknown symbol format {s!r}")
+    return s
+
+
+def _finite(x: float) -> float:
+    if not math.isfinite(x):
+        raise ValueError("not a finite number")
+    return x
+
+
+def _positive(x: float) -> float:
+    if not x > 0:
+        raise ValueError("must be positive")
+    return x
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc), PlainSerializer(to_wire_time, return_type=str)]
+Symbol = Annotated[str, AfterValidator(_symbol)]
+Price = Annotated[float, AfterValidator(_finite), AfterValidator(_positive)]
+Finite = Annotated[float, AfterValidator(_finite)]
+
+
+class Contract(BaseModel):
+    """Base of all wire records: strict types, no unknown fields, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    v: Literal[1] = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class PriceBar(Contract):
+    """One OHLCV bar on `stock-prices`. `event_time` is the bar END: the moment the close is known."""
+
+    symbol: Symbol
+    event_time: UtcTime
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Annotated[Finite, Field(ge=0)]
+    source: Annotated[str, Field(min_length=1, max_length=64)]
+
+    @model_validator(mode="after")
+    def _range(self) -> "PriceBar":
+        if self.high < self.low:
+            raise ValueError(f"high {self.high} < low {self.low}")
+        return self
+
+    @property
+    def key(self) -> str:
+        return self.symbol
+
+
+class NewsItem(Contract):
+    """One news story on `market-news`, tagged with the symbols it is about."""
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    symbols: Annotated[list[Symbol], Field(min_length=1)]
+    headline: Annotated[str, Field(min_length=1, max_length=2000)]
+    summary: str = ""
+    source: Annotated[str, Field(min_length=1, max_length=128)]
+    published_at: UtcTime
+    url: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.symbols[0]
+
+
+class Action(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class Strength(str, Enum):
+    STRONG = "STRONG"
+    NORMAL = "NORMAL"
+
+
+class TradingSignal(Contract):
+    """A trading signal on `trading-signals`, written by the Flink job (issue 3 fixes its rules)."""
+
+    signal_id: Annotated[str, Field(min_length=1, max_length=128)]
+    symbol: Symbol
+    action: Action
+    strength: Strength
+    confidence: Annotated[Finite, Field(ge=0, le=1)]
+    price: Price
+    bar_time: UtcTime
+    emitted_at: UtcTime
+    indicators: dict[str, Finite | None]
+    sentiment: Finite | None = None
+    reason: Annotated[str, Field(min_length=1)]
+    strategy: Annotated[str, Field(min_length=1)]
+    strategy_version: Annotated[str, Field(min_length=1)]
+    stop_loss: Price | None = None
+    take_profit: Price | None = None
+    horizon_bars: Annotated[int, Field(gt=0)] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.symbol
+
+
+class OrderSide(str, Enum):
+    buy = "buy"
+    sell = "sell"
+
+
+class OrderStatus(str, Enum):
+    new = "new"
+    accepted = "accepted"
+    partially_filled = "partially_filled"
+    filled = "filled"
+    canceled = "canceled"
+    expired = "expired"
+    rejected = "rejected"
+    failed = "failed"  # never reached the broker, or the broker kept failing
+
+    @property
+    def final(self) -> bool:
+        return self not in (OrderStatus.new, OrderStatus.accepted, OrderStatus.partially_filled)
+
+
+class Order(Contract):
+    """An order's state on `orders`: one record each time its status changes."""
+
+    client_order_id: Annotated[str, Field(min_length=1, max_length=128)]
+    signal_id: Annotated[str, Field(min_length=1, max_length=128)]
+    symbol: Symbol
+    side: OrderSide
+    qty: Annotated[Finite, Field(gt=0)]
+    order_type: Literal["market", "limit", "bracket"] = "market"
+    status: OrderStatus
+    broker: Annotated[str, Field(min_length=1)]
+    broker_order_id: str | None = None
+    filled_qty: Annotated[Finite, Field(ge=0)] = 0.0
+    filled_avg_price: Price | None = None
+    stop_loss: Price | None = None
+    take_profit: Price | None = None
+    submitted_at: UtcTime
+    updated_at: UtcTime
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.symbol
+
+
+class DeadLetter(Contract):
+    """Envelope for anything a component could not accept. The original payload is kept verbatim."""
+
+    original: str
+    reason: Annotated[str, Field(min_length=1)]
+    component: Annotated[str, Field(min_length=1)]
+    source_topic: str | None = None
+    time: UtcTime
+
+    @property
+    def key(self) -> str:
+        return self.component
+
+
+TOPIC_CONTRACTS: dict[str, type[Contract]] = {
+    "stock-prices": PriceBar,
+    "market-news": NewsItem,
+    "trading-signals": TradingSignal,
+    "orders": Order,
+    "dead-letter": DeadLetter,
+}
+
+C = TypeVar("C", bound=Contract)
+
+
+def reason_of(err: ValidationError) -> str:
+    """One line naming the first problem: `field: message` (plus a count of the others)."""
+    errors = err.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    kind, msg = first["type"], first["msg"]
+    if kind == "missing":
+        text = f"missing field '{where}'"
+    elif kind == "extra_forbidden":
+        text = f"unexpected field '{where}'"
+    elif kind == "json_invalid":
+        text = f"bad JSON: {first.get('ctx', {}).get('error', msg)}"
+    else:
+        msg = msg.removeprefix("Value error, ")
+        text = f"{where}: {msg}"
+    if len(errors) > 1:
+        text += f" (+{len(errors) - 1} more)"
+    return text.replace("\n", " ")
+
+
+def parse(model: type[C], raw: bytes | str) -> C:
+    """Parse one JSON record into `model`, or raise ContractError with a one-line reason."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as err:
+        raise ContractError(reason_of(err)) from None
+
+
+def build(model: type[C], **fields: Any) -> C:
+    """Build a record from Python values (lax about int/float/str-enum), or raise ContractError."""
+    try:
+        return model.model_validate(fields, strict=False)
+    except ValidationError as err:
+        raise ContractError(reason_of(err)) from None

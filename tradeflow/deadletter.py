@@ -1,0 +1,39 @@
+"""Send what a component cannot accept to the `dead-letter` topic, with a reason."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from tradeflow.config import DEAD_LETTER
+from tradeflow.contracts import C, ContractError, DeadLetter, parse
+from tradeflow.topics import Backend, Record
+
+log = logging.getLogger(__name__)
+
+
+class DeadLetters:
+    """Dead-letter publisher for one component. Counts what it sent, per reason."""
+
+    def __init__(self, backend: Backend, component: str) -> None:
+        self.backend = backend
+        self.component = component
+        self.count = 0
+
+    def send(self, original: bytes | str, reason: str, source_topic: str | None = None) -> None:
+        if isinstance(original, bytes):
+            original = original.decode("utf-8", errors="backslashreplace")
+        env = DeadLetter(original=original, reason=reason.replace("\n", " ")[:500],
+                         component=self.component, source_topic=source_topic,
+                         time=datetime.now(timezone.utc))
+        self.backend.publish(DEAD_LETTER, [Record(env.key, env.to_json())])
+        self.count += 1
+        log.warning("dead-letter (%s): %s", source_topic or self.component, env.reason)
+
+    def parse(self, model: type[C], raw: bytes | str, source_topic: str | None = None) -> C | None:
+        """Parse `raw` as `model`; on failure dead-letter it and return None."""
+        try:
+            return parse(model, raw)
+        except ContractError as err:
+            self.send(raw, str(err), source_topic)
+            return None

@@ -1,0 +1,133 @@
+"""`tradeflow run`: start every service of the pipeline as a child process and stop them all.
+
+Services are `tradeflow` subcommands run in their own process group, so Ctrl-C (or SIGTERM)
+reaches all of them and stopping one never leaves grandchildren (Python UDF workers, JVMs)
+behind. Output of each service is shown with its name in front and kept in <data dir>/logs.
+A service whose subcommand is not installed yet is listed and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from tradeflow.config import Settings
+
+log = logging.getLogger("tradeflow.run")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    args: tuple[str, ...]
+    oneshot: bool = False  # runs to completion before the next service starts
+    stop_args: tuple[str, ...] | None = None  # a command that undoes a oneshot (flink stop)
+
+
+PIPELINE = (
+    Service("flink", ("flink", "start"), oneshot=True, stop_args=("flink", "stop")),
+    Service("job", ("job", "submit"), oneshot=True),
+    Service("producer", ("produce", "sim")),
+    Service("consumer", ("consume",)),
+    Service("dashboard", ("dashboard",)),
+)
+
+
+def _installed() -> set[str]:
+    return {ep.name for ep in entry_points(group="tradeflow.commands")}
+
+
+def _command(args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "tradeflow.cli", *args]
+
+
+class _Child:
+    def __init__(self, svc: Service, settings: Settings) -> None:
+        self.svc = svc
+        logs = settings.path("logs")
+        logs.mkdir(parents=True, exist_ok=True)
+        self.logfile = open(logs / f"{svc.name}.log", "ab")
+        self.proc = subprocess.Popen(_command(svc.args), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.logfile.write(line)
+            self.logfile.flush()
+            sys.stdout.write(f"[{self.svc.name:>9}] {line.decode(errors='replace')}")
+            sys.stdout.flush()
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0fs; killing it", self.svc.name, timeout)
+                self.signal(signal.SIGKILL)
+                self.proc.wait()
+        self.pump.join(timeout=2)
+        self.logfile.close()
+
+
+def run_pipeline(settings: Settings, services: tuple[Service, ...] = PIPELINE) -> int:
+    """Run until Ctrl-C/SIGTERM or until a service fails. Returns the exit code."""
+    installed = _installed() | {"run", "config"}
+    started: list[_Child] = []
+    undo: list[Service] = []
+    code = 0
+
+    def on_term(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    log.info("data directory: %s, backend: %s", settings.path(), settings.backend.value)
+    try:
+        for svc in services:
+            if svc.args[0] not in installed:
+                log.info("skipping %s: 'tradeflow %s' is not built yet", svc.name, svc.args[0])
+                continue
+            child = _Child(svc, settings)
+            started.append(child)
+            if svc.oneshot:
+                rc = child.proc.wait()
+                child.pump.join(timeout=5)
+                if rc != 0:
+                    log.error("%s failed (exit %d); see %s", svc.name, rc, child.logfile.name)
+                    return 1
+                if svc.stop_args:
+                    undo.append(svc)
+        log.info("pipeline running; press Ctrl-C to stop")
+        while True:
+            for child in started:
+                if not child.svc.oneshot and (rc := child.proc.poll()) is not None:
+                    log.error("%s exited (code %d); stopping the pipeline", child.svc.name, rc)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        log.info("stopping the pipeline")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
+        for child in reversed(started):
+            child.stop()
+        for svc in reversed(undo):
+            assert svc.stop_args is not None
+            subprocess.run(_command(svc.stop_args), check=False)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return code

@@ -1,0 +1,91 @@
+"""The one small interface every topic backend speaks.
+
+A backend publishes records (key + JSON bytes) to a named topic and opens subscriptions that
+resume from a saved position per consumer group. Delivery is at-least-once; consumers make
+processing idempotent (signal ids, client order ids) so a redelivery after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+StartAt = Literal["earliest", "latest"]
+
+
+class BackendError(RuntimeError):
+    """A backend could not do what was asked (broker unreachable, stream missing, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What a producer hands to `publish`: a partition key (the symbol) and the JSON payload."""
+
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What a subscription delivers. `position` is backend-specific and opaque to callers."""
+
+    topic: str
+    value: bytes
+    key: str | None = None
+    position: object = None
+
+
+class Subscription(ABC):
+    """Reads one topic for one consumer group, from that group's saved position."""
+
+    topic: str
+    group: str
+
+    @abstractmethod
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        """Up to `max_records` messages after the last delivered one; [] after `timeout` seconds."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Save the position after the last message delivered by `poll`, durably."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources. Uncommitted progress is not saved."""
+
+    def __iter__(self) -> Iterator[Message]:
+        while True:
+            yield from self.poll()
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Backend(ABC):
+    """A set of topics on one transport (files, Kafka, Kinesis)."""
+
+    name: str
+
+    @abstractmethod
+    def publish(self, topic: str, records: Iterable[Record]) -> int:
+        """Append records to `topic`; returns how many. Raises BackendError if any was not stored."""
+
+    @abstractmethod
+    def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> Subscription:
+        """Open `topic` for `group`, resuming at the group's saved position (else at `start`)."""
+
+    def flush(self) -> None:  # noqa: B027 - optional hook
+        """Make everything published so far visible to readers."""
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

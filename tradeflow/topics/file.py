@@ -1,0 +1,318 @@
+"""The embedded default backend: each topic is a directory of NDJSON segment files.
+
+Writers append to a hidden in-progress file (`.inprogress-*`, invisible to readers and to Flink's
+filesystem connector, which skips names starting with `.`), then seal it: fsync and hard-link it
+into place under the next free sequence number (`000000000042.ndjson`). `os.link` fails if the
+name exists, so concurrent writers can never overwrite each other and sequence numbers follow
+the order in which segments were sealed. A sealed segment never changes again.
+
+A writer holds an exclusive `flock` on its in-progress file. A writer that died leaves an
+unlocked in-progress file behind; the next writer on that topic seals it (complete lines only),
+so a crash loses nothing that was published.
+
+Readers keep, per consumer group, the highest sequence number fully read, the names of other
+sealed files read (Flink's sink writes `part-*` files), and the byte offset inside the current
+file. `commit()` writes that position atomically; a restart resumes exactly there.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+from .base import Backend, BackendError, Message, Record, StartAt, Subscription
+from .positions import PositionStore
+
+SEGMENT_RE = re.compile(r"^(\d{12})\.ndjson$")
+IN_PROGRESS = ".inprogress-"
+
+
+def segment_name(seq: int) -> str:
+    return f"{seq:012d}.ndjson"
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith((".", "_"))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _SegmentWriter:
+    """Appends to one topic through an in-progress file and seals it by size or age."""
+
+    def __init__(self, topic_dir: Path, max_bytes: int, max_seconds: float) -> None:
+        self.dir = topic_dir
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._next_seq = self._max_seq() + 1
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._bytes = 0
+        self._opened_at = 0.0
+        self.recover_orphans()
+
+    def _max_seq(self) -> int:
+        seqs = [int(m.group(1)) for n in os.listdir(self.dir) if (m := SEGMENT_RE.match(n))]
+        return max(seqs, default=0)
+
+    def _link_next(self, path: Path) -> Path:
+        while True:
+            target = self.dir / segment_name(self._next_seq)
+            try:
+                os.link(path, target)
+            except FileExistsError:
+                self._next_seq += 1
+                continue
+            self._next_seq += 1
+            return target
+
+    def recover_orphans(self) -> int:
+        """Seal in-progress files whose writer is gone (their lock is free). Returns how many."""
+        sealed = 0
+        for name in os.listdir(self.dir):
+            if not name.startswith(IN_PROGRESS):
+                continue
+            path = self.dir / name
+            try:
+                f = open(path, "r+b")
+            except FileNotFoundError:
+                continue
+            with f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as e:
+                    if e.errno in (errno.EAGAIN, errno.EACCES):
+                        continue  # a live writer owns it
+                    raise
+                try:
+                    if os.stat(path).st_ino != os.fstat(f.fileno()).st_ino:
+                        continue  # sealed and replaced between listdir and open
+                except FileNotFoundError:
+                    continue
+                data = f.read()
+                complete = data[: data.rfind(b"\n") + 1]  # a torn last line was never acknowledged
+                if complete:
+                    f.truncate(len(complete))
+                    f.flush()
+                    os.fsync(f.fileno())
+                    self._link_next(path)
+                    sealed += 1
+                os.unlink(path)
+        if sealed:
+            _fsync_dir(self.dir)
+        return sealed
+
+    def append(self, lines: list[bytes]) -> None:
+        if self._file is None:
+            self._path = self.dir / f"{IN_PROGRESS}{uuid.uuid4().hex}.ndjson"
+            self._file = open(self._path, "xb")
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._bytes = 0
+            self._opened_at = time.monotonic()
+        data = b"".join(lines)
+        self._file.write(data)
+        self._file.flush()  # in the OS from here on: survives a crash of this process
+        self._bytes += len(data)
+        if self._bytes >= self.max_bytes:
+            self.seal()
+
+    def due(self, now: float) -> bool:
+        return self._file is not None and now - self._opened_at >= self.max_seconds
+
+    def seal(self) -> None:
+        if self._file is None or self._path is None:
+            return
+        f, path = self._file, self._path
+        self._file = self._path = None
+        try:
+            os.fsync(f.fileno())
+            if self._bytes:
+                self._link_next(path)  # still holding the lock, so no one else seals it
+            os.unlink(path)
+            _fsync_dir(self.dir)
+        finally:
+            f.close()
+
+
+class FileBackend(Backend):
+    name = "file"
+
+    def __init__(self, root: Path, segment_bytes: int = 1 << 20, segment_seconds: float = 1.0,
+                 positions: PositionStore | None = None) -> None:
+        self.root = Path(root)
+        self.topics_dir = self.root / "topics"
+        self.positions = positions or PositionStore(self.root / "positions")
+        self.segment_bytes = segment_bytes
+        self.segment_seconds = segment_seconds
+        self._writers: dict[str, _SegmentWriter] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._sealer: threading.Thread | None = None
+
+    def topic_dir(self, topic: str) -> Path:
+        return self.topics_dir / topic
+
+    def _writer(self, topic: str) -> _SegmentWriter:
+        w = self._writers.get(topic)
+        if w is None:
+            w = self._writers[topic] = _SegmentWriter(
+                self.topic_dir(topic), self.segment_bytes, self.segment_seconds)
+            if self._sealer is None:
+                self._sealer = threading.Thread(target=self._seal_loop, name="segment-sealer",
+                                                daemon=True)
+                self._sealer.start()
+        return w
+
+    def _seal_loop(self) -> None:
+        tick = min(0.25, self.segment_seconds / 2)
+        while not self._closed.wait(tick):
+            now = time.monotonic()
+            with self._lock:
+                for w in self._writers.values():
+                    if w.due(now):
+                        w.seal()
+
+    def publish(self, topic: str, records: Iterable[Record]) -> int:
+        lines = []
+        for r in records:
+            if b"\n" in r.value:
+                raise BackendError("a record's JSON must be a single line")
+            lines.append(r.value + b"\n")
+        if not lines:
+            return 0
+        with self._lock:
+            if self._closed.is_set():
+                raise BackendError("backend is closed")
+            try:
+                self._writer(topic).append(lines)
+            except OSError as e:
+                raise BackendError(f"cannot write topic {topic!r}: {e}") from e
+        return len(lines)
+
+    def flush(self) -> None:
+        with self._lock:
+            for w in self._writers.values():
+                w.seal()
+
+    def close(self) -> None:
+        self.flush()
+        self._closed.set()
+        if self._sealer is not None:
+            self._sealer.join(timeout=2)
+
+    def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> "FileSubscription":
+        return FileSubscription(self.topic_dir(topic), topic, group, self.positions, start)
+
+
+class FileSubscription(Subscription):
+    def __init__(self, topic_dir: Path, topic: str, group: str, positions: PositionStore,
+                 start: StartAt) -> None:
+        self.dir, self.topic, self.group, self._store = topic_dir, topic, group, positions
+        self.dir.mkdir(parents=True, exist_ok=True)
+        saved = positions.load(group, topic)
+        if saved is None:
+            saved = {"seq": 0, "others": [], "current": None, "offset": 0}
+            if start == "latest":
+                seqs, others = self._sealed()
+                saved["seq"] = max(seqs, default=0)
+                saved["others"] = sorted(others)
+        self._seq: int = saved["seq"]
+        self._others: set[str] = set(saved["others"])
+        self._current: str | None = saved["current"]
+        self._offset: int = saved["offset"]
+        self._file: IO[bytes] | None = None
+
+    def _sealed(self) -> tuple[list[int], dict[str, float]]:
+        seqs, others = [], {}
+        with os.scandir(self.dir) as it:
+            for e in it:
+                if not _visible(e.name) or not e.is_file():
+                    continue
+                if m := SEGMENT_RE.match(e.name):
+                    seqs.append(int(m.group(1)))
+                else:
+                    others[e.name] = e.stat().st_mtime_ns
+        return seqs, others
+
+    def _next_file(self) -> str | None:
+        seqs, others = self._sealed()
+        newer = [s for s in seqs if s > self._seq]
+        if newer:
+            return segment_name(min(newer))
+        unread = [n for n in others if n not in self._others]
+        # Forget names that are gone, so the saved position stays small.
+        self._others.intersection_update(others)
+        if unread:
+            return min(unread, key=lambda n: (others[n], n))
+        return None
+
+    def _finish_current(self) -> None:
+        assert self._current is not None
+        if m := SEGMENT_RE.match(self._current):
+            self._seq = int(m.group(1))
+        else:
+            self._others.add(self._current)
+        self._current, self._offset = None, 0
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _read(self, max_records: int) -> list[Message]:
+        out: list[Message] = []
+        while len(out) < max_records:
+            if self._current is None:
+                self._current = self._next_file()
+                self._offset = 0
+                if self._current is None:
+                    break
+            if self._file is None:
+                try:
+                    self._file = open(self.dir / self._current, "rb")
+                except FileNotFoundError:  # removed by hand: nothing left to read in it
+                    self._finish_current()
+                    continue
+                self._file.seek(self._offset)
+            line = self._file.readline()
+            if not line:
+                self._finish_current()
+                continue
+            self._offset += len(line)
+            line = line.rstrip(b"\r\n")
+            if line.strip():
+                out.append(Message(self.topic, line, None, (self._current, self._offset)))
+        return out
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self._read(max_records)
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
+                return out
+            time.sleep(min(0.05, remaining))
+
+    def commit(self) -> None:
+        self._store.save(self.group, self.topic, {
+            "seq": self._seq, "others": sorted(self._others),
+            "current": self._current, "offset": self._offset,
+        })
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
