@@ -82,7 +82,7 @@ def config_cmd(markdown: bool) -> None:
         return
     s = get_settings()
     for name, value in s.model_dump().items():
-        click.echo(f"{name} = {value!s}" if "SecretStr" not in repr(type(value)) else f"{name} = ***")
+        click.echo(f"{name} = {value}")  # SecretStr prints as ********
 
 
 @cli.command("run")

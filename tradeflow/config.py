@@ -135,6 +135,6 @@ def settings_markdown() -> str:
         default = field.default
         if isinstance(default, Enum):
             default = default.value
-        shown = "unset" if default is None else f"`{default}`"
+        shown = "unset" if default is None else "empty" if default == "" else f"`{default}`"
         rows.append(f"| `{name}` | {shown} | {field.description} |")
     return "\n".join(rows)
