@@ -17,7 +17,6 @@ from tradeflow.logs import setup_logging
 PLANNED = {
     "backtest": "replay history through the Flink SQL job (issue #3/#6)",
     "consume": "risk-check trading signals and place paper orders (issue #4)",
-    "sentiment": "score headlines with the finance-aware sentiment engine (issue #5)",
     "dashboard": "live websocket dashboard (issue #7)",
 }
 
