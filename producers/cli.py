@@ -117,3 +117,41 @@ def replay_cmd(prices: tuple[Path, ...], news: tuple[Path, ...], speed: float) -
             replay(pub, list(prices), list(news), speed)
         except ValueError as err:  # an unknown file format: nothing sensible to publish
             raise click.ClickException(str(err)) from None
+
+
+@produce.command("alpaca")
+@click.option("--symbols", help="Comma-separated symbols (default: $TRADEFLOW_SYMBOLS).")
+@click.option("--poll", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between polls (default: $TRADEFLOW_ALPACA_POLL_SECONDS).")
+@click.option("--since", callback=_zoned_time, help="Fetch from this time, ISO-8601 with zone "
+              "(default: 15 minutes ago for bars, 24 hours ago for news).")
+@click.option("--feed", type=click.Choice(["iex", "sip"]), default="iex", show_default=True,
+              help="Bar feed: `iex` (free plan) or `sip` (all US exchanges, paid plan).")
+@click.option("--once", is_flag=True, help="One poll cycle, then exit (for cron and tests).")
+def alpaca_cmd(symbols: str | None, poll: float | None, since: datetime | None, feed: str,
+               once: bool) -> None:
+    """Live 1-minute bars and news from Alpaca's market-data API (needs Alpaca keys).
+
+    Publishes completed bars only (event time = bar end) and each bar and story once; records
+    that break the contracts go to `dead-letter`.
+    """
+    from .alpaca import AlpacaDataClient, AlpacaError, AlpacaProducer, run  # needs requests
+
+    s = get_settings()
+    if not s.alpaca_enabled:
+        raise click.ClickException("Alpaca keys are not set: export APCA_API_KEY_ID and "
+                                   "APCA_API_SECRET_KEY (APCA_API_DATA_URL picks the endpoint).")
+    names = [x.strip().upper() for x in (symbols or s.symbols).split(",") if x.strip()]
+    assert s.apca_api_key_id and s.apca_api_secret_key  # alpaca_enabled, for the type checker
+    client = AlpacaDataClient(s.apca_api_data_url, s.apca_api_key_id, s.apca_api_secret_key)
+    try:
+        producer = AlpacaProducer(client, names, feed=feed, bars_since=since, news_since=since)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--symbols") from None
+    try:
+        with publisher_for("producer-alpaca") as pub:
+            run(producer, pub, s.alpaca_poll_seconds if poll is None else poll, once=once)
+    except AlpacaError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        client.close()
