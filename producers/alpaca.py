@@ -33,8 +33,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from tradeflow.config import NEWS, PRICES
 from tradeflow.contracts import SYMBOL_RE, ContractError, NewsItem, PriceBar, build, to_wire_time
+from tradeflow.datasets import Rejected
 
-from .sink import Publisher, Rejected
+from .sink import Publisher
 
 log = logging.getLogger(__name__)
 

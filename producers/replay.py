@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from tradeflow.config import NEWS, PRICES
 from tradeflow.contracts import NewsItem, PriceBar
+from tradeflow.datasets import event_time, load
 
-from . import importers
 from .pacing import Pacer
-from .sink import Publisher, Rejected
+from .sink import Publisher
 
 Item = PriceBar | NewsItem
 
 
-def _time(item: Item) -> datetime:
-    return item.event_time if isinstance(item, PriceBar) else item.published_at
-
-
-def load(paths: Iterable[Path], kind: str | None = None) -> tuple[list[Item], list[Rejected]]:
-    """Every record of the files, sorted by event time (stable: file order breaks ties)."""
-    items: list[Item] = []
-    rejected: list[Rejected] = []
-    for path in paths:
-        for rec in importers.read(path, kind):
-            (rejected if isinstance(rec, Rejected) else items).append(rec)
-    items.sort(key=_time)
-    return items, rejected
-
-
 def merged(prices: list[Item], news: list[Item]) -> Iterator[Item]:
     # News at the same instant as a bar goes first: it was known when the bar closed.
-    return heapq.merge(news, prices, key=_time)
+    return heapq.merge(news, prices, key=event_time)
 
 
 def replay(publisher: Publisher, prices: list[Path], news: list[Path], speed: float,
@@ -54,7 +39,7 @@ def replay(publisher: Publisher, prices: list[Path], news: list[Path], speed: fl
             items.clear()
 
     for item in merged(price_items, news_items):
-        t = _time(item)
+        t = event_time(item)
         if t != current and (speed > 0 or sum(map(len, pending.values())) >= batch):
             flush()
             pacer.wait(t)

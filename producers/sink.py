@@ -6,22 +6,11 @@ from collections.abc import Sequence
 
 from tradeflow.config import DEAD_LETTER
 from tradeflow.contracts import Contract
+from tradeflow.datasets import Rejected
 from tradeflow.deadletter import DeadLetters
 from tradeflow.topics import Backend, Record
 
 from .progress import Progress
-
-
-class Rejected:
-    """An input record an importer could not turn into a contract, with the reason."""
-
-    __slots__ = ("raw", "reason", "topic")
-
-    def __init__(self, raw: str, reason: str, topic: str) -> None:
-        self.raw, self.reason, self.topic = raw, reason, topic
-
-    def __repr__(self) -> str:
-        return f"Rejected({self.reason!r})"
 
 
 class Publisher:

@@ -9,12 +9,11 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from producers import importers
-from producers.replay import load
-from producers.sink import Rejected
 from tests.conftest import shared_file
 from tradeflow.cli import cli
+from tradeflow import datasets as importers
 from tradeflow.contracts import DeadLetter, NewsItem, PriceBar, parse
+from tradeflow.datasets import Rejected, load
 from tradeflow.topics.file import FileBackend
 
 

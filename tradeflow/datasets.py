@@ -1,5 +1,7 @@
 """Read price and news CSV files into contract records, whatever their (known) format.
 
+Shared by the replay producer and the backtest, so both read a file the same way.
+
 The normalized price format is `symbol,timestamp,open,high,low,close,volume` with ISO-8601
 timestamps that carry a zone and mark the bar END. Importers also read the formats found in
 ../shared/data (see FORMATS below). Every row becomes either a record or a `Rejected` with a
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,12 +21,23 @@ from zoneinfo import ZoneInfo
 from tradeflow.config import NEWS, PRICES
 from tradeflow.contracts import ContractError, NewsItem, PriceBar, build
 
-from .sink import Rejected
 
 NEW_YORK = ZoneInfo("America/New_York")
 REGULAR_CLOSE = time(16, 0)
 
 Row = dict[str, str]
+
+
+class Rejected:
+    """An input record that could not become a contract record, with the one-line reason."""
+
+    __slots__ = ("raw", "reason", "topic")
+
+    def __init__(self, raw: str, reason: str, topic: str) -> None:
+        self.raw, self.reason, self.topic = raw, reason, topic
+
+    def __repr__(self) -> str:
+        return f"Rejected({self.reason!r})"
 
 
 @dataclass(frozen=True)
@@ -173,3 +186,19 @@ def _to_csv_line(cells: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow(cells)
     return buf.getvalue()
+
+
+def event_time(item: PriceBar | NewsItem) -> datetime:
+    return item.event_time if isinstance(item, PriceBar) else item.published_at
+
+
+def load(paths: Iterable[Path], kind: str | None = None
+         ) -> tuple[list[PriceBar | NewsItem], list[Rejected]]:
+    """Every record of the files sorted by event time (file order breaks ties), and the rejects."""
+    items: list[PriceBar | NewsItem] = []
+    rejected: list[Rejected] = []
+    for path in paths:
+        for rec in read(path, kind):
+            (rejected if isinstance(rec, Rejected) else items).append(rec)
+    items.sort(key=event_time)
+    return items, rejected
