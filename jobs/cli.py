@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -48,3 +49,53 @@ def status(as_json: bool) -> None:
                f"taskmanagers={st['taskmanagers']} free slots={st['slots_available']}")
     for job in st["jobs"]:
         click.echo(f"  {job['state']:<10} {job['name']}  ({job['id']})")
+
+
+@click.group("job")
+def job() -> None:
+    """The streaming signal job on the local Flink cluster."""
+
+
+@job.command("submit")
+@click.option("--parallelism", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--fresh", is_flag=True, help="Ignore retained checkpoints and start from the beginning.")
+def submit(parallelism: int, fresh: bool) -> None:
+    """Submit the signal job (SQL in sql/) to the running local cluster.
+
+    Reads `stock-prices` and `market-news`, writes `trading-signals` on the selected backend.
+    Resumes from the newest retained checkpoint unless --fresh, so a restarted pipeline neither
+    reprocesses old input nor emits its signals again.
+    """
+    from .submit import SubmitError, submit_signal_job
+
+    try:
+        click.echo(submit_signal_job(get_settings(), parallelism, fresh))
+    except SubmitError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@click.command("backtest")
+@click.option("--prices", "prices", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Price CSV (repeatable; formats as for `produce replay`).")
+@click.option("--news", "news", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="News CSV (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for indicators.jsonl, signals.jsonl and dead-letter.jsonl.")
+@click.option("--parallelism", type=click.IntRange(min=1), default=1, show_default=True)
+def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parallelism: int) -> None:
+    """Run the signal SQL bounded over history: the same SQL as the streaming job.
+
+    Writes DIR/indicators.jsonl (one row per distinct bar, null during warm-up),
+    DIR/signals.jsonl (the trading-signal records) and DIR/dead-letter.jsonl (rows that could
+    not be read, with the reason). Input may be unordered and hold duplicate bars.
+    """
+    from .backtest import run_backtest
+
+    try:
+        r = run_backtest(list(prices), list(news), out, parallelism)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{r.bars} bars, {r.news} news, {r.rejected} rejected -> {r.indicator_rows} indicator "
+               f"rows, {r.signals} signals in {r.out}")

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,14 +33,20 @@ class ClusterError(RuntimeError):
     pass
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @dataclass(frozen=True)
 class LocalCluster:
     home: Path  # <data dir>/flink
     port: int
+    rpc_port: int = 6123
 
     @classmethod
     def from_settings(cls, s: Settings) -> "LocalCluster":
-        return cls(s.path("flink"), s.flink_rest_port)
+        return cls(s.path("flink"), s.flink_rest_port, s.flink_rpc_port)
 
     @property
     def conf_dir(self) -> Path:
@@ -67,6 +74,7 @@ class LocalCluster:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         overrides = {
             "rest.port": str(self.port),
+            "jobmanager.rpc.port": str(self.rpc_port),
             "state.checkpoints.dir": self.checkpoint_dir.as_uri(),
             # Python UDF workers must run in the same virtualenv as the job.
             "python.executable": sys.executable,
@@ -114,9 +122,10 @@ class LocalCluster:
             if self.rest("/overview") is not None:
                 return
             raise ClusterError(f"a tradeflow Flink cluster is starting or stuck (pids {self.running()})")
-        if self.rest("/overview") is not None:
-            raise ClusterError(f"port {self.port} already answers: another Flink is running there. "
-                               "Stop it or set TRADEFLOW_FLINK_PORT.")
+        for port, setting in ((self.port, "TRADEFLOW_FLINK_PORT"),
+                              (self.rpc_port, "TRADEFLOW_FLINK_RPC_PORT")):
+            if _port_in_use(port):
+                raise ClusterError(f"port {port} is in use (another Flink?). Stop it or set {setting}.")
         self.write_conf()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for pidfile in self.pid_dir.glob("*.pid"):
@@ -129,7 +138,8 @@ class LocalCluster:
             overview = self.rest("/overview")
             if overview and overview.get("taskmanagers", 0) >= 1:
                 return
-            if not self.running():
+            if len(self.running()) < len(DAEMONS):
+                self.stop()  # never leave half a cluster behind
                 raise ClusterError(f"Flink exited during start-up; see the logs in {self.log_dir}")
             time.sleep(0.5)
         self.stop()

@@ -15,7 +15,7 @@ import pytest
 from jobs.cluster import LocalCluster
 
 pytestmark = pytest.mark.flink
-PORT = 18081  # not 8081, so a developer's own Flink is never touched
+PORT, RPC_PORT = 18081, 16123  # not 8081/6123, so a developer's own Flink is never touched
 
 
 def port_open(port: int) -> bool:
@@ -39,6 +39,7 @@ def tradeflow(*args: str, env: dict) -> subprocess.CompletedProcess:
 @pytest.fixture
 def env(settings, monkeypatch) -> dict:
     monkeypatch.setenv("TRADEFLOW_FLINK_PORT", str(PORT))
+    monkeypatch.setenv("TRADEFLOW_FLINK_RPC_PORT", str(RPC_PORT))
     return {**os.environ}
 
 
@@ -48,7 +49,7 @@ def test_flink_start_status_stop_ends_exactly_its_processes(env, settings):
     try:
         started = tradeflow("flink", "start", env=env)
         assert started.returncode == 0, started.stderr
-        cluster = LocalCluster(settings.path("flink"), PORT)
+        cluster = LocalCluster(settings.path("flink"), PORT, RPC_PORT)
         pids = cluster.running()
         assert len(pids) == 2
         status = tradeflow("flink", "status", env=env)
@@ -64,7 +65,7 @@ def test_flink_start_status_stop_ends_exactly_its_processes(env, settings):
         assert "DOWN" in tradeflow("flink", "status", env=env).stdout
     finally:
         bystander.kill()
-        LocalCluster(settings.path("flink"), PORT).stop()
+        LocalCluster(settings.path("flink"), PORT, RPC_PORT).stop()
 
 
 def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
@@ -79,7 +80,7 @@ def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
             time.sleep(0.5)
         assert port_open(PORT), "Flink web UI never answered"
         assert any(prices.glob("0*.ndjson")), "the simulator published nothing"
-        cluster_pids = LocalCluster(settings.path("flink"), PORT).running()
+        cluster_pids = LocalCluster(settings.path("flink"), PORT, RPC_PORT).running()
         assert cluster_pids
     finally:
         proc.send_signal(signal.SIGINT)

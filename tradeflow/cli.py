@@ -15,8 +15,6 @@ from tradeflow.logs import setup_logging
 
 # Subcommands that later work fills in; until a service provides one, it says so plainly.
 PLANNED = {
-    "backtest": "replay history through the Flink SQL job (issue #3/#6)",
-    "consume": "risk-check trading signals and place paper orders (issue #4)",
     "dashboard": "live websocket dashboard (issue #7)",
 }
 

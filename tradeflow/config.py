@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # --- Flink ------------------------------------------------------------------------------
     flink_rest_port: int = _env(
         "TRADEFLOW_FLINK_PORT", 8081, "Port of the local Flink cluster's web UI and REST API.")
+    flink_rpc_port: int = _env(
+        "TRADEFLOW_FLINK_RPC_PORT", 6123,
+        "RPC port of the local Flink JobManager (task managers register there).")
 
     @field_validator("symbols")
     @classmethod
@@ -122,6 +125,174 @@ class Settings(BaseSettings):
         return self.data_dir.resolve().joinpath(*parts)
 
 
+# --- the signal consumer ------------------------------------------------------------------
+# Risk limits that are amounts of money are in the account currency (USD); 0 switches a rule off.
+
+class BrokerChoice(str, Enum):
+    auto = "auto"  # Alpaca when its keys are set, else the built-in paper broker
+    alpaca = "alpaca"
+    paper = "paper"
+
+
+class RiskClock(str, Enum):
+    auto = "auto"  # wall on Alpaca, signal on the paper broker
+    wall = "wall"
+    signal = "signal"
+
+
+class Sizing(str, Enum):
+    fixed_fractional = "fixed_fractional"
+    volatility = "volatility"
+
+
+class ConsumerSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+    # --- broker -----------------------------------------------------------------------------
+    broker: BrokerChoice = _env(
+        "TRADEFLOW_BROKER", BrokerChoice.auto,
+        "Consumer: where orders go: `alpaca` (paper account, needs `APCA_API_KEY_ID` and "
+        "`APCA_API_SECRET_KEY`), `paper` (built-in simulator) or `auto` (Alpaca when its keys are "
+        "set, else the simulator).")
+    bracket_orders: bool = _env(
+        "TRADEFLOW_BRACKET_ORDERS", False,
+        "Consumer, Alpaca: send a bracket order (take-profit limit + stop-loss) when the signal "
+        "carries both `take_profit` and `stop_loss`; otherwise a plain market order.")
+    allow_short: bool = _env(
+        "TRADEFLOW_ALLOW_SHORT", False,
+        "Consumer: a SELL signal while flat opens a short position (otherwise it is vetoed).")
+    broker_timeout_seconds: float = _env(
+        "TRADEFLOW_BROKER_TIMEOUT_SECONDS", 10.0,
+        "Consumer, Alpaca: timeout of one HTTP request to the broker.", gt=0)
+    broker_retries: int = _env(
+        "TRADEFLOW_BROKER_RETRIES", 4,
+        "Consumer, Alpaca: attempts per broker call on timeouts, 5xx and 429 before giving up. An "
+        "order whose outcome is unknown is looked up by client_order_id before any new attempt.",
+        ge=1)
+    broker_backoff_seconds: float = _env(
+        "TRADEFLOW_BROKER_BACKOFF_SECONDS", 0.5,
+        "Consumer, Alpaca: first retry wait, doubled on each attempt (at most 30 s); a 429's "
+        "`Retry-After` is honoured when longer.", ge=0)
+    order_wait_seconds: float = _env(
+        "TRADEFLOW_ORDER_WAIT_SECONDS", 30.0,
+        "Consumer, Alpaca: how long to follow a new order before the next signal; an order not "
+        "final by then is followed in the background of the loop until it is.", ge=0)
+    order_poll_seconds: float = _env(
+        "TRADEFLOW_ORDER_POLL_SECONDS", 1.0,
+        "Consumer, Alpaca: interval between polls of an open order's status.", gt=0)
+
+    # --- risk -------------------------------------------------------------------------------
+    risk_clock: RiskClock = _env(
+        "TRADEFLOW_RISK_CLOCK", RiskClock.auto,
+        "Consumer: the clock for staleness, market hours, cooldown and the trading day: `wall` "
+        "(real time), `signal` (the latest `bar_time` seen: for the simulator, whose bars run ahead "
+        "of real time) or `auto` (wall on Alpaca, signal on the paper broker). Alpaca always uses "
+        "`wall`; `signal` with Alpaca is refused at start.")
+    risk_stale_seconds: float = _env(
+        "TRADEFLOW_RISK_STALE_SECONDS", 300.0,
+        "Consumer: a signal whose `bar_time` is older than this (against the risk clock) is not "
+        "traded, so a replay of history never places orders now.", gt=0)
+    risk_max_clock_skew_seconds: float = _env(
+        "TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", 60.0,
+        "Consumer: a signal whose `bar_time` is further than this in the future of the risk clock "
+        "is not traded (simulated data must not reach a real-time account).", ge=0)
+    risk_market_hours: bool = _env(
+        "TRADEFLOW_RISK_MARKET_HOURS", True,
+        "Consumer: trade only in the US regular session (Alpaca: `GET /v2/clock`; paper broker: "
+        "the NYSE calendar in America/New_York at the risk clock's time).")
+    risk_min_confidence: float = _env(
+        "TRADEFLOW_RISK_MIN_CONFIDENCE", 0.6,
+        "Consumer: signals with a lower `confidence` are not traded.", ge=0, le=1)
+    risk_cooldown_seconds: float = _env(
+        "TRADEFLOW_RISK_COOLDOWN_SECONDS", 300.0,
+        "Consumer: minimum time between two orders on the same symbol (0 = off).", ge=0)
+    risk_max_order_value: float = _env(
+        "TRADEFLOW_RISK_MAX_ORDER_VALUE", 10_000.0,
+        "Consumer: largest value of one opening order, qty x price (0 = off).", ge=0)
+    risk_max_position_value: float = _env(
+        "TRADEFLOW_RISK_MAX_POSITION_VALUE", 20_000.0,
+        "Consumer: largest absolute position value per symbol after the order, counting open "
+        "orders (0 = off).", ge=0)
+    risk_max_gross_exposure: float = _env(
+        "TRADEFLOW_RISK_MAX_GROSS_EXPOSURE", 50_000.0,
+        "Consumer: largest sum of absolute position values after the order (0 = off).", ge=0)
+    risk_max_open_positions: int = _env(
+        "TRADEFLOW_RISK_MAX_OPEN_POSITIONS", 5,
+        "Consumer: most symbols held at once; an order opening one more is vetoed (0 = off).", ge=0)
+    risk_daily_loss_limit: float = _env(
+        "TRADEFLOW_RISK_DAILY_LOSS_LIMIT", 2_000.0,
+        "Consumer: once equity is this much below the start of the trading day, no more orders "
+        "that day (0 = off).", ge=0)
+
+    # --- sizing -----------------------------------------------------------------------------
+    sizing: Sizing = _env(
+        "TRADEFLOW_SIZING", Sizing.fixed_fractional,
+        "Consumer: position sizing: `fixed_fractional` (a fraction of equity per trade) or "
+        "`volatility` (risk a fraction of equity down to the signal's `stop_loss`; fixed "
+        "fractional when the signal has none).")
+    sizing_fraction: float = _env(
+        "TRADEFLOW_SIZING_FRACTION", 0.02,
+        "Consumer: fixed fractional sizing: fraction of equity put in one trade.", gt=0, le=1)
+    sizing_risk_fraction: float = _env(
+        "TRADEFLOW_SIZING_RISK_FRACTION", 0.005,
+        "Consumer: volatility sizing: fraction of equity lost if the stop is hit.", gt=0, le=1)
+    fractional_shares: bool = _env(
+        "TRADEFLOW_FRACTIONAL_SHARES", False,
+        "Consumer: allow fractional quantities (otherwise sizes are rounded down to whole shares).")
+
+    # --- built-in paper broker --------------------------------------------------------------
+    paper_cash: float = _env(
+        "TRADEFLOW_PAPER_CASH", 100_000.0,
+        "Paper broker: starting cash of a new account (kept under the data dir afterwards).", gt=0)
+    paper_slippage_bps: float = _env(
+        "TRADEFLOW_PAPER_SLIPPAGE_BPS", 5.0,
+        "Paper broker: fills are this many basis points worse than the signal's price.", ge=0)
+    paper_fee_bps: float = _env(
+        "TRADEFLOW_PAPER_FEE_BPS", 0.0,
+        "Paper broker: fee in basis points of each fill's value.", ge=0)
+    paper_fee_per_order: float = _env(
+        "TRADEFLOW_PAPER_FEE_PER_ORDER", 0.0, "Paper broker: fixed fee per filled order.", ge=0)
+
+    # --- state, audit, kill switch ----------------------------------------------------------
+    audit_db: Path | None = _env(
+        "TRADEFLOW_AUDIT_DB", None,
+        "Consumer: SQLite audit trail and decision state. Unset = `<data dir>/audit.sqlite`.")
+    kill_switch_path: Path | None = _env(
+        "TRADEFLOW_KILL_SWITCH", None,
+        "Consumer: while this file exists no new order is placed (`tradeflow consume kill` / "
+        "`resume`). Unset = `<data dir>/KILL`.")
+
+    # --- notifications ----------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = _env(
+        "SLACK_BOT_TOKEN", None,
+        "Slack bot token (`xoxb-...`). With `SLACK_CHANNEL` set, notifications go to Slack; "
+        "otherwise to the console.")
+    slack_channel: str | None = _env(
+        "SLACK_CHANNEL", None, "Slack channel (name or id) for notifications.")
+    slack_api_url: str = _env(
+        "SLACK_API_URL", "https://slack.com/api/",
+        "Slack Web API base URL (tests point it at a local stub).")
+    slack_timeout_seconds: float = _env(
+        "TRADEFLOW_SLACK_TIMEOUT_SECONDS", 5.0,
+        "Slack: timeout of one message; after a failure Slack is skipped for 30 s.", gt=0)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_bot_token.get_secret_value()
+                    and self.slack_channel)
+
+    def audit_path(self, shared: Settings) -> Path:
+        return (self.audit_db or shared.path("audit.sqlite")).resolve()
+
+    def kill_path(self, shared: Settings) -> Path:
+        return (self.kill_switch_path or shared.path("KILL")).resolve()
+
+
+@lru_cache(maxsize=1)
+def get_consumer_settings() -> ConsumerSettings:
+    return ConsumerSettings()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
@@ -130,11 +301,12 @@ def get_settings() -> Settings:
 def settings_markdown() -> str:
     """The README's configuration table, straight from the fields above."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for field in Settings.model_fields.values():
-        name = field.validation_alias.choices[0]  # type: ignore[union-attr]
-        default = field.default
-        if isinstance(default, Enum):
-            default = default.value
-        shown = "unset" if default is None else "empty" if default == "" else f"`{default}`"
-        rows.append(f"| `{name}` | {shown} | {field.description} |")
+    for model in (Settings, ConsumerSettings):
+        for field in model.model_fields.values():
+            name = field.validation_alias.choices[0]  # type: ignore[union-attr]
+            default = field.default
+            if isinstance(default, Enum):
+                default = default.value
+            shown = "unset" if default is None else "empty" if default == "" else f"`{default}`"
+            rows.append(f"| `{name}` | {shown} | {field.description} |")
     return "\n".join(rows)

@@ -27,4 +27,4 @@ def open_backend(name: str | BackendName | None = None, settings: Settings | Non
 
     return KinesisBackend(region=s.aws_region, endpoint_url=s.aws_endpoint_url,
                           stream_prefix=s.kinesis_stream_prefix,
-                          positions=PositionStore(s.path("positions")))
+                          positions=PositionStore(s.path("positions", "kinesis")))

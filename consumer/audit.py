@@ -1,0 +1,105 @@
+"""The audit trail: what the consumer saw, decided, asked the broker and got back, in order.
+
+Events live in the `events` table of the consumer's SQLite file (see `store.py`); triggers make it
+append-only. Details are JSON built by the consumer from contract records and broker responses;
+before anything is stored the values of secret environment variables are masked, as in logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tradeflow.contracts import to_wire_time
+from tradeflow.logs import SECRET_ENV
+
+from .store import Store
+
+KINDS = ("signal", "duplicate", "decision", "order_request", "broker_response", "broker_error",
+         "order_update", "fill", "notify_error", "kill_switch", "dead_letter", "recovery")
+COLUMNS = ("id", "time", "kind", "signal_id", "symbol", "client_order_id", "rule", "detail")
+
+
+def _secrets(extra: Iterable[str] = ()) -> list[str]:
+    found = [v for k in SECRET_ENV if len(v := os.environ.get(k, "")) >= 6]
+    return found + [s for s in extra if s and len(s) >= 6]
+
+
+class Audit:
+    def __init__(self, store: Store, secrets: Iterable[str] = ()) -> None:
+        self.store = store
+        self.secrets = _secrets(secrets)
+
+    def _scrub(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def record(self, kind: str, detail: dict[str, Any] | None = None, *, signal_id: str | None = None,
+               symbol: str | None = None, client_order_id: str | None = None,
+               rule: str | None = None, at: datetime | None = None) -> None:
+        assert kind in KINDS, kind
+        text = self._scrub(json.dumps(detail or {}, sort_keys=True, default=str))
+        self.store.execute(
+            "INSERT INTO events (time, kind, signal_id, symbol, client_order_id, rule, detail) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (to_wire_time(at or datetime.now(timezone.utc)), kind, signal_id, symbol,
+             client_order_id, rule, text))
+
+
+def query(db: Path | Store, symbol: str | None = None, kind: str | None = None,
+          since: datetime | None = None, signal_id: str | None = None,
+          limit: int | None = None) -> list[dict[str, Any]]:
+    """Events matching every given filter, oldest first (the last `limit` when given)."""
+    where, args = [], []
+    if symbol:
+        where.append("symbol = ?")
+        args.append(symbol.upper())
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    if since:
+        where.append("time >= ?")
+        args.append(to_wire_time(since))
+    if signal_id:
+        where.append("signal_id = ?")
+        args.append(signal_id)
+    sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+    if limit:
+        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)})"
+    sql += " ORDER BY id"
+    if isinstance(db, Store):
+        rows = db.execute(sql, tuple(args)).fetchall()
+    else:
+        # Read-only: listing the trail must never create or change it.
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            rows = conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+    return [dict(r) for r in rows]
+
+
+def to_jsonl(events: Iterable[dict[str, Any]]) -> Iterator[str]:
+    for e in events:
+        yield json.dumps({**e, "detail": json.loads(e["detail"])}, sort_keys=False) + "\n"
+
+
+def to_csv(events: Iterable[dict[str, Any]]) -> Iterator[str]:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    for e in events:
+        w.writerow(e)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()

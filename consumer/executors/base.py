@@ -1,0 +1,112 @@
+"""What the consumer needs from a broker, whichever it is (Alpaca paper account or the simulator).
+
+Submission is idempotent by `client_order_id`: submitting the same request twice returns the
+order that already exists. A broker that says no raises `BrokerRejected` (nothing was placed);
+one that cannot be reached raises `BrokerUnavailable`, saying whether the order may exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tradeflow.contracts import OrderSide, OrderStatus
+
+
+def client_order_id(signal_id: str) -> str:
+    """The one order id a signal can ever have: the same signal never makes a second order."""
+    return "tf-" + hashlib.sha256(signal_id.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Position:
+    symbol: str
+    qty: float  # signed: negative = short
+    market_value: float  # signed like qty
+    avg_price: float
+
+
+@dataclass(frozen=True)
+class Account:
+    equity: float
+    cash: float
+    positions: dict[str, Position]
+    # Equity at the start of the trading day when the broker knows it (Alpaca's `last_equity`).
+    day_start_equity: float | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    client_order_id: str
+    signal_id: str
+    symbol: str
+    side: OrderSide
+    qty: float
+    price: float  # the signal's price: the paper broker fills there (plus slippage)
+    order_type: str = "market"  # or "bracket"
+    stop_loss: float | None = None
+    take_profit: float | None = None
+
+
+@dataclass(frozen=True)
+class BrokerOrder:
+    """The broker's view of an order, reduced to what the `Order` contract carries."""
+
+    broker_order_id: str
+    status: OrderStatus
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    detail: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class BrokerError(RuntimeError):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BrokerRejected(BrokerError):
+    """The broker refused the order (a 4xx other than 429): it does not exist there."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker kept failing. `may_exist`: an attempt's outcome is unknown (timeout, 5xx)."""
+
+    def __init__(self, message: str, status: int | None = None, may_exist: bool = False) -> None:
+        super().__init__(message, status)
+        self.may_exist = may_exist
+
+
+class Executor(ABC):
+    name: str
+
+    @abstractmethod
+    def account(self) -> Account:
+        """Equity, cash and positions now. Raises BrokerUnavailable."""
+
+    @abstractmethod
+    def market_open(self, now: datetime) -> bool:
+        """Whether orders can trade now (Alpaca ignores `now` and asks its own clock)."""
+
+    @abstractmethod
+    def submit(self, req: OrderRequest, maybe_sent: bool = False) -> BrokerOrder:
+        """Place `req` unless an order with its client_order_id exists; return that order.
+        `maybe_sent`: an earlier attempt (before a restart) may have reached the broker."""
+
+    @abstractmethod
+    def lookup(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with this client_order_id, or None if the broker has none."""
+
+    @abstractmethod
+    def status(self, broker_order_id: str) -> BrokerOrder:
+        """The order's current state."""
+
+    def observe_price(self, symbol: str, price: float, at: datetime) -> None:  # noqa: B027
+        """A price seen on a signal (the simulator marks positions to it)."""
+
+    def close(self) -> None:  # noqa: B027
+        pass

@@ -1,0 +1,139 @@
+"""Assemble the signal job from the SQL files and run it, streaming or bounded.
+
+The logic lives in sql/ and is the same in both modes; only the connector options (from
+sql/connectors/<backend>/) and the runtime mode differ:
+
+* streaming: reads `stock-prices` and `market-news` as they grow and writes `trading-signals`;
+  submitted to the local cluster by `tradeflow job submit` (and `tradeflow run`).
+* bounded: reads what files hold now and finishes; used by `tradeflow backtest`, which also
+  writes every bar's indicators.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pyflink.common import Configuration
+from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment, TableResult
+
+from jobs.sql_loader import SQL_DIR, _flatten, load_strategy, render_sql, split_statements
+from jobs.udf import ensure_udf_jar
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["streaming", "bounded"]
+
+# The views, in dependency order; each file is one concern (see the comments inside).
+VIEW_FILES = ("functions.sql", "signal_functions.sql", "prices.sql", "indicators.sql",
+              "news_scores.sql", "bars_with_sentiment.sql", "setups.sql", "signals.sql")
+
+
+class JobConfigError(ValueError):
+    pass
+
+
+@dataclass
+class SignalJob:
+    """Where the job reads and writes, and how it runs."""
+
+    mode: Mode
+    backend: str = "file"
+    prices: str = ""  # file backend: directory of NDJSON; others: topic name
+    news: str = ""
+    signals: str = ""
+    indicators: str | None = None  # bounded only: also write every bar's indicators here
+    parallelism: int = 1
+    name: str = "tradeflow-signals"
+    params: dict[str, Any] = field(default_factory=lambda: _flatten(load_strategy()))
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    # --- SQL ----------------------------------------------------------------------------------
+    def _connector(self, role: str, location: str) -> str:
+        backend_dir = SQL_DIR / "connectors" / self.backend
+        if self.mode == "bounded" and role == "source":
+            role = "bounded_source"
+        path = backend_dir / f"{role}.sql"
+        if not path.exists():
+            raise JobConfigError(f"no {role} connector for backend {self.backend!r} ({path} is missing)")
+        return render_sql(str(path.relative_to(SQL_DIR)), {**self.params, "path": location,
+                                                               "topic": location})
+
+    def _table(self, file: str, role: str, location: str) -> str:
+        return render_sql(f"tables/{file}", {**self.params,
+                                            "connector": self._connector(role, location)})
+
+    def statements(self) -> tuple[list[str], list[str]]:
+        """(DDL and views, INSERTs): everything the job executes, as SQL text."""
+        if not (self.prices and self.signals):
+            raise JobConfigError("the job needs a prices source and a signals sink")
+        ddl = [
+            self._table("stock_prices.sql", "source", self.prices),
+            self._table("market_news.sql", "source", self.news),
+            self._table("trading_signals.sql", "sink", self.signals),
+        ]
+        for view in VIEW_FILES:
+            ddl.append(render_sql(view, self.params))
+        inserts = [render_sql("insert_signals.sql", self.params)]
+        if self.indicators:
+            if self.mode != "bounded":
+                raise JobConfigError("per-bar indicator output is for bounded runs")
+            ddl.append(self._table("indicator_rows.sql", "sink", self.indicators))
+            inserts.append(render_sql("insert_indicators.sql", self.params))
+        split = [s for text in ddl for s in split_statements(text)]
+        return split, [s for text in inserts for s in split_statements(text)]
+
+    # --- runtime ------------------------------------------------------------------------------
+    def environment(self) -> TableEnvironment:
+        jar = ensure_udf_jar()
+        options = {
+            "pipeline.name": self.name,
+            "pipeline.jars": jar.resolve().as_uri(),
+            "parallelism.default": str(self.parallelism),
+            # Timestamps are UTC everywhere; CAST(TIMESTAMP_LTZ AS STRING) in the signal id too.
+            "table.local-time-zone": "UTC",
+            # A quiet symbol or news stream must not hold back the watermark of the others.
+            "table.exec.source.idle-timeout": "5 s",
+            # Dedup keys and OVER state of symbols that went quiet expire (a week covers weekends
+            # and holidays, so indicator state survives them).
+            "table.exec.state.ttl": "7 d",
+            "python.fn-execution.bundle.size": "1000",
+        }
+        if self.mode == "streaming":
+            options.update({
+                "execution.checkpointing.interval": "1 s",
+                "execution.checkpointing.mode": "EXACTLY_ONCE",
+            })
+        options.update(self.extra_config)
+        # Given at creation: PyFlink decides there whether Python workers call back into this
+        # process (local mini-cluster) or run on their own (a remote cluster).
+        conf = Configuration()
+        for key, value in options.items():
+            conf.set_string(key, value)
+        builder = EnvironmentSettings.new_instance().with_configuration(conf)
+        builder = builder.in_streaming_mode() if self.mode == "streaming" else builder.in_batch_mode()
+        return TableEnvironment.create(builder.build())
+
+    def run(self, wait: bool = True) -> TableResult:
+        ddl, inserts = self.statements()
+        env = self.environment()
+        for stmt in ddl:
+            env.execute_sql(stmt)
+        stmt_set: StatementSet = env.create_statement_set()
+        for insert in inserts:
+            stmt_set.add_insert_sql(insert)
+        result = stmt_set.execute()
+        if wait:
+            result.wait()
+        return result
+
+
+def file_job(mode: Mode, topics_dir: Path, **kw: Any) -> SignalJob:
+    """The job on the file backend, reading and writing the topic directories under topics_dir."""
+    for topic in ("stock-prices", "market-news", "trading-signals"):
+        (topics_dir / topic).mkdir(parents=True, exist_ok=True)
+    return SignalJob(mode=mode, backend="file", prices=str(topics_dir / "stock-prices"),
+                     news=str(topics_dir / "market-news"),
+                     signals=str(topics_dir / "trading-signals"), **kw)

@@ -1,0 +1,43 @@
+package io.tradeflow.udf;
+
+import org.apache.flink.table.functions.AggregateFunction;
+
+/**
+ * BARS_SINCE_GAP(close, max_move): how many bars ago the last price gap happened, a gap being a
+ * close-to-close move larger than {@code max_move} (as a fraction, e.g. 0.25 = 25 %). Counts from
+ * the first bar when there was none.
+ *
+ * <p>A stock split (AAPL 7:1 on 2014-06-09) or a bad print looks like a crash to every
+ * indicator: RSI collapses, the close falls far below the Bollinger band, the averages cross.
+ * The indicators themselves stay exactly TA-Lib's; the signal rules use this count to stay quiet
+ * until the indicators have re-warmed on post-gap prices.
+ */
+public class BarsSinceGap extends AggregateFunction<Long, BarsSinceGap.Acc> {
+
+    public static class Acc {
+        public double last = Double.NaN;
+        public long bars;
+    }
+
+    @Override
+    public Acc createAccumulator() {
+        return new Acc();
+    }
+
+    public void accumulate(Acc acc, Double close, Double maxMove) {
+        if (close == null || close <= 0) {
+            return;
+        }
+        if (maxMove == null || !(maxMove > 0)) {
+            throw new IllegalArgumentException("BARS_SINCE_GAP max_move must be > 0, got " + maxMove);
+        }
+        boolean gap = !Double.isNaN(acc.last) && Math.abs(Math.log(close / acc.last)) > Math.log1p(maxMove);
+        acc.bars = gap ? 0 : acc.bars + 1;
+        acc.last = close;
+    }
+
+    @Override
+    public Long getValue(Acc acc) {
+        return acc.bars;
+    }
+}

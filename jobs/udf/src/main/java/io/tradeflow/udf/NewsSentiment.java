@@ -1,0 +1,94 @@
+package io.tradeflow.udf;
+
+import java.time.Instant;
+
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.functions.AggregateFunction;
+import org.apache.flink.types.Row;
+
+/**
+ * NEWS_SENTIMENT(score, event_time, lookback_seconds, half_life_seconds): the time-decayed mean
+ * sentiment of a symbol's news, as known at the current row's event time, returned as
+ * {@code ROW<sentiment DOUBLE, news_count INT>}.
+ *
+ * <p>Meant for a timeline of bars and news of one symbol, {@code OVER (PARTITION BY symbol ORDER
+ * BY event_time RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)}: Flink feeds rows in event-time
+ * order and, with RANGE, accumulates every row of a timestamp before it emits, so a bar sees
+ * exactly the news published at or before its end and never later (no look-ahead). News rows carry
+ * a score, bar rows NULL. Each story weighs {@code 0.5^(age / half_life)}; stories older than the
+ * look-back are dropped, which also bounds the state. No story in the look-back gives NULL.
+ */
+@FunctionHint(output = @DataTypeHint("ROW<sentiment DOUBLE, news_count INT>"))
+public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
+
+    public static class Acc {
+        public long[] times = new long[0]; // epoch millis, oldest first
+        public double[] scores = new double[0];
+        public int size;
+        public long now = Long.MIN_VALUE;
+        public long lookbackMillis;
+        public double halfLifeMillis;
+    }
+
+    @Override
+    public Acc createAccumulator() {
+        return new Acc();
+    }
+
+    public void accumulate(Acc acc, Double score, Instant eventTime, Integer lookbackSeconds,
+                           Integer halfLifeSeconds) {
+        if (eventTime == null) {
+            return;
+        }
+        acc.lookbackMillis = 1000L * Periods.require(lookbackSeconds, "sentiment look-back seconds");
+        acc.halfLifeMillis = 1000.0 * Periods.require(halfLifeSeconds, "sentiment half-life seconds");
+        long t = eventTime.toEpochMilli();
+        acc.now = Math.max(acc.now, t);
+        if (score != null && !score.isNaN()) {
+            append(acc, t, score);
+        }
+        prune(acc);
+    }
+
+    private static void append(Acc acc, long t, double score) {
+        if (acc.size == acc.times.length) {
+            int cap = Math.max(8, acc.size * 2);
+            acc.times = java.util.Arrays.copyOf(acc.times, cap);
+            acc.scores = java.util.Arrays.copyOf(acc.scores, cap);
+        }
+        acc.times[acc.size] = t;
+        acc.scores[acc.size] = score;
+        acc.size++;
+    }
+
+    /** Drop stories that left the look-back window (strictly older than now - look-back). */
+    private static void prune(Acc acc) {
+        int keepFrom = 0;
+        while (keepFrom < acc.size && acc.times[keepFrom] < acc.now - acc.lookbackMillis) {
+            keepFrom++;
+        }
+        if (keepFrom > 0) {
+            System.arraycopy(acc.times, keepFrom, acc.times, 0, acc.size - keepFrom);
+            System.arraycopy(acc.scores, keepFrom, acc.scores, 0, acc.size - keepFrom);
+            acc.size -= keepFrom;
+        }
+    }
+
+    @Override
+    public Row getValue(Acc acc) {
+        double weighted = 0;
+        double weights = 0;
+        int count = 0;
+        for (int i = 0; i < acc.size; i++) {
+            if (acc.times[i] > acc.now) {
+                continue; // cannot happen in event-time order; kept as a guard against look-ahead
+            }
+            double w = Math.pow(0.5, (acc.now - acc.times[i]) / acc.halfLifeMillis);
+            weighted += w * acc.scores[i];
+            weights += w;
+            count++;
+        }
+        return count == 0 ? Row.of(null, 0) : Row.of(weighted / weights, count);
+    }
+}

@@ -1,0 +1,55 @@
+package io.tradeflow.udf;
+
+import org.apache.flink.table.functions.AggregateFunction;
+
+/**
+ * SMA(close, period): simple moving average of the last {@code period} closes, NULL until
+ * {@code period} closes have been seen (TA-Lib lookback period-1).
+ *
+ * <p>Meant for {@code OVER (PARTITION BY symbol ORDER BY event_time ROWS BETWEEN UNBOUNDED
+ * PRECEDING AND CURRENT ROW)}: state is a ring of the last {@code period} closes plus a running
+ * sum, so it stays bounded however long the partition grows. The running sum is updated in
+ * exactly TA-Lib's order (add the new close, divide, then drop the oldest) so results agree with
+ * {@code talib.SMA} to the last bit rather than drifting apart over a long series.
+ */
+public class Sma extends AggregateFunction<Double, Sma.Acc> {
+
+    /** Public mutable POJO: Flink derives the accumulator's state type from these fields. */
+    public static class Acc {
+        public double[] ring;
+        public long count;
+        public double runningSum;
+        public double value;
+    }
+
+    @Override
+    public Acc createAccumulator() {
+        return new Acc();
+    }
+
+    public void accumulate(Acc acc, Double close, Integer period) {
+        if (close == null) {
+            return; // a missing close is skipped rather than poisoning the window
+        }
+        int n = Periods.require(period, "SMA period");
+        if (acc.ring == null) {
+            acc.ring = new double[n];
+        } else {
+            Periods.sameAsBefore(acc.ring.length, n, "SMA period");
+        }
+        double x = close;
+        acc.ring[(int) (acc.count % n)] = x;
+        acc.count++;
+        acc.runningSum += x;
+        if (acc.count >= n) {
+            acc.value = acc.runningSum / n;
+            // The slot after the newest holds the oldest close of the current window.
+            acc.runningSum -= acc.ring[(int) (acc.count % n)];
+        }
+    }
+
+    @Override
+    public Double getValue(Acc acc) {
+        return acc.ring != null && acc.count >= acc.ring.length ? acc.value : null;
+    }
+}

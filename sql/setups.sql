@@ -1,0 +1,36 @@
+-- Each bar next to the previous bar's values: the technical setups are crossings, and a
+-- crossing needs "before" and "after". Only bars whose indicators (and their previous values)
+-- are all warmed up, and that are far enough from a price gap, may set anything up.
+CREATE TEMPORARY VIEW bar_pairs AS
+SELECT *,
+       LAG(rsi_14)           OVER w AS prev_rsi,
+       LAG(sma_20 - sma_50)  OVER w AS prev_sma_gap,
+       LAG(macd_hist)        OVER w AS prev_macd_hist,
+       LAG(`close`)          OVER w AS prev_close,
+       LAG(bb_lower)         OVER w AS prev_bb_lower,
+       LAG(bb_upper)         OVER w AS prev_bb_upper
+FROM bars_with_sentiment
+WINDOW w AS (PARTITION BY symbol ORDER BY event_time);
+
+CREATE TEMPORARY VIEW setups AS
+SELECT *,
+    -- bullish setups: 1 when the setup fires on this bar
+    CASE WHEN prev_rsi < ${rsi_oversold} AND rsi_14 >= ${rsi_oversold} THEN 1 ELSE 0 END AS rsi_left_oversold,
+    CASE WHEN prev_sma_gap <= 0 AND sma_20 - sma_50 > 0 THEN 1 ELSE 0 END                AS golden_cross,
+    CASE WHEN prev_macd_hist <= 0 AND macd_hist > 0 THEN 1 ELSE 0 END                    AS macd_turned_up,
+    CASE WHEN prev_close < prev_bb_lower AND `close` >= bb_lower THEN 1 ELSE 0 END       AS back_above_lower_band,
+    -- bearish setups
+    CASE WHEN prev_rsi > ${rsi_overbought} AND rsi_14 <= ${rsi_overbought} THEN 1 ELSE 0 END AS rsi_left_overbought,
+    CASE WHEN prev_sma_gap >= 0 AND sma_20 - sma_50 < 0 THEN 1 ELSE 0 END                AS death_cross,
+    CASE WHEN prev_macd_hist >= 0 AND macd_hist < 0 THEN 1 ELSE 0 END                    AS macd_turned_down,
+    CASE WHEN prev_close > prev_bb_upper AND `close` <= bb_upper THEN 1 ELSE 0 END       AS back_below_upper_band,
+    -- the news verdict
+    CASE WHEN sentiment >= ${sentiment_positive} THEN 'positive'
+         WHEN sentiment <= ${sentiment_negative} THEN 'negative'
+         ELSE 'neutral' END AS news_tone
+FROM bar_pairs
+WHERE sma_50 IS NOT NULL AND ema_26 IS NOT NULL AND rsi_14 IS NOT NULL
+  AND macd_hist IS NOT NULL AND bb_lower IS NOT NULL
+  AND prev_rsi IS NOT NULL AND prev_sma_gap IS NOT NULL AND prev_macd_hist IS NOT NULL
+  AND prev_bb_lower IS NOT NULL
+  AND bars_since_gap >= ${gap_quiet_bars};

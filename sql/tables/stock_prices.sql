@@ -1,0 +1,20 @@
+-- stock-prices: one OHLCV bar per record (tradeflow.contracts.PriceBar, JSON).
+-- event_time is the bar END (the moment the close is known), UTC, and the event-time attribute.
+-- The watermark trails the newest bar by ${watermark_delay_seconds} s, so bars that arrive a
+-- little out of order are still put in order; later ones are dropped by the OVER windows.
+-- The WITH clause comes from sql/connectors/<backend>/, so every backend shares these columns.
+CREATE TABLE stock_prices (
+    symbol      STRING,
+    event_time  TIMESTAMP_LTZ(3),
+    `open`      DOUBLE,
+    high        DOUBLE,
+    low         DOUBLE,
+    `close`     DOUBLE,
+    volume      DOUBLE,
+    source      STRING,
+    -- arrival order, used only to keep the first of duplicate bars
+    proc_time   AS PROCTIME(),
+    WATERMARK FOR event_time AS event_time - INTERVAL '${watermark_delay_seconds}' SECOND
+) WITH (
+${connector}
+);

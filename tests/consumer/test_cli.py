@@ -1,0 +1,154 @@
+"""`tradeflow consume` (file mode, topic mode, kill switch) and `tradeflow audit` (list, export)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+
+from click.testing import CliRunner
+
+from consumer.cli import audit, consume
+from consumer.killswitch import kill_switch_state
+from tests.consumer.conftest import IN_SESSION, line
+
+
+def run(cmd, *args: str):
+    result = CliRunner().invoke(cmd, list(args), catch_exceptions=False)
+    return result
+
+
+def test_consume_from_file_once_with_malformed_records(h, tmp_path):
+    h.settings()
+    path = tmp_path / "signals.jsonl"
+    path.write_bytes(b"\n".join([
+        line(signal_id="f-1", bar_time=IN_SESSION),
+        b"{not json",
+        line(signal_id="f-2", symbol="msft", bar_time=IN_SESSION),  # lower-case symbol
+        line(signal_id="f-3", symbol="MSFT", bar_time=IN_SESSION, confidence=0.2),
+        json.dumps({"v": 1, "signal_id": "f-4"}).encode(),
+    ]) + b"\n")
+    result = run(consume, "--from", str(path), "--once")
+    assert result.exit_code == 0, result.output
+    assert "approved 1" in result.output and "min_confidence 1" in result.output
+    assert "dead-lettered 3" in result.output
+    dead = h.dead_letters()
+    assert len(dead) == 3 and all(d.component == "consumer" for d in dead)
+    reasons = " | ".join(d.reason for d in dead)
+    assert "bad JSON" in reasons and "symbol" in reasons and "missing field" in reasons
+    assert dead[0].original == "{not json" and dead[0].source_topic == "file:signals.jsonl"
+    # The same file again: nothing is decided twice.
+    again = run(consume, "--from", str(path))
+    assert "approved 0" in again.output and "duplicates 2" in again.output
+    assert len([o for o in h.orders() if o.status.value == "filled"]) == 1
+
+
+def test_malformed_topic_records_go_to_dead_letter_and_the_service_goes_on(h):
+    h.settings()
+    h.publish_signals([b"[]", line(signal_id="ok", bar_time=IN_SESSION),
+                       line(signal_id="neg", price=-3, bar_time=IN_SESSION)])
+    result = run(consume, "--once")
+    assert result.exit_code == 0 and "approved 1" in result.output
+    assert [d.reason for d in h.dead_letters()][1] == "price: must be positive"
+    assert [d.source_topic for d in h.dead_letters()] == ["trading-signals"] * 2
+
+
+def test_kill_and_resume_commands(h, settings, tmp_path):
+    h.settings()
+    result = run(consume, "kill", "--reason", "halt all")
+    assert result.exit_code == 0 and "ENGAGED" in result.output
+    state = kill_switch_state(settings)
+    assert state.engaged and state.reason == "halt all" and state.path.endswith("KILL")
+    assert json.loads(run(consume, "status").output)["kill_switch"]["engaged"] is True
+
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(line(signal_id="k-1", bar_time=IN_SESSION) + b"\n")
+    assert "kill_switch 1" in run(consume, "--from", str(path)).output
+    assert not [o for o in h.orders()]
+
+    assert run(consume, "resume").exit_code == 0
+    assert not kill_switch_state(settings).engaged
+    path.write_bytes(line(signal_id="k-2", bar_time=IN_SESSION) + b"\n")
+    assert "approved 1" in run(consume, "--from", str(path)).output
+
+
+def test_a_hand_made_kill_file_counts(h, settings):
+    h.settings()
+    settings.path().mkdir(parents=True, exist_ok=True)
+    settings.path("KILL").write_text("market gone wild")
+    state = kill_switch_state(settings)
+    assert state.engaged and state.reason == "market gone wild"
+
+
+def test_audit_list_and_export(h, tmp_path):
+    h.settings()
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(line(signal_id="a-1", bar_time=IN_SESSION) + b"\n"
+                     + line(signal_id="a-2", symbol="MSFT", bar_time=IN_SESSION,
+                            confidence=0.1) + b"\n")
+    run(consume, "--from", str(path))
+
+    listed = run(audit, "list", "--symbol", "MSFT").output
+    assert "a-2" in listed and "min_confidence" in listed and "a-1" not in listed
+    decisions = run(audit, "list", "--kind", "decision", "--since", "1h").output.splitlines()
+    assert len(decisions) == 2
+    assert "no matching events" in run(audit, "list", "--since", "2999-01-01T00:00:00Z").output
+
+    out = tmp_path / "audit.csv"
+    assert run(audit, "export", "--format", "csv", "-o", str(out)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    kinds = {r["kind"] for r in rows}
+    assert {"signal", "decision", "order_request", "broker_response", "fill"} <= kinds
+    jsonl = run(audit, "export", "--format", "jsonl", "--kind", "fill").output.splitlines()
+    fill = json.loads(jsonl[0])
+    assert fill["signal_id"] == "a-1" and fill["detail"]["filled_qty"] == 20
+
+
+def test_audit_trail_is_append_only(h):
+    import sqlite3
+
+    import pytest
+
+    c = h.consumer()
+    c.handle_raw(line(bar_time=IN_SESSION))
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        c.store.execute("DELETE FROM events")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        c.store.execute("UPDATE events SET kind='x'")
+
+
+def test_consume_topic_mode_on_alpaca_logs_no_secret(h, alpaca, slack, caplog, capsys):
+    from tests.consumer.conftest import KEY_ID, SECRET, SLACK_TOKEN
+
+    h.alpaca(alpaca)
+    h.slack(slack)
+    h.settings()
+    h.publish_signals([line(signal_id="sec-1"), b"garbage", line(signal_id="sec-2", symbol="MSFT",
+                                                                 confidence=0.1)])
+    alpaca.fail("POST", "/v2/orders", 500)  # errors are where secrets usually leak
+    slack.fail("POST", "/api/chat.postMessage", 500)
+    with caplog.at_level(logging.DEBUG):
+        result = CliRunner().invoke(consume, ["--once"], catch_exceptions=False)
+    assert "approved 1" in result.output, result.output
+    assert len(alpaca.orders) == 1 and slack.calls("POST")  # the token was used
+    captured = capsys.readouterr()
+    everything = [caplog.text, result.output, captured.out, captured.err]
+    data = h.data
+    everything += [p.read_bytes().decode("utf-8", "replace") for p in data.rglob("*") if p.is_file()]
+    for text in everything:
+        for secret in (KEY_ID, SECRET, SLACK_TOKEN):
+            assert secret not in text
+
+
+def test_every_command_explains_itself():
+    for cmd, args in ((consume, []), (consume, ["kill"]), (consume, ["resume"]),
+                      (consume, ["status"]), (audit, []), (audit, ["list"]), (audit, ["export"])):
+        result = CliRunner().invoke(cmd, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_alpaca_without_keys_is_a_clear_error(h):
+    h.settings()
+    result = CliRunner().invoke(consume, ["--broker", "alpaca", "--once"])
+    assert result.exit_code == 1 and "APCA_API_KEY_ID" in result.output

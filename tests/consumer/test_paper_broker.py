@@ -1,0 +1,59 @@
+"""The built-in paper broker: fills with slippage and fees, P&L, persistence, idempotency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from consumer.executors.base import OrderRequest
+from consumer.executors.paper import PaperBroker
+from tests.consumer.conftest import IN_SESSION, client_order_id, line, statuses
+from tradeflow.contracts import OrderSide
+
+
+def test_paper_flow_fills_and_keeps_the_account_across_restarts(h):
+    c = h.consumer(TRADEFLOW_PAPER_SLIPPAGE_BPS="10", TRADEFLOW_PAPER_FEE_PER_ORDER="1")
+    assert c.executor.name == "paper" and c.clock.mode == "signal"
+    buy = line(signal_id="p-buy", price=100.0, bar_time=IN_SESSION)
+    assert c.handle_raw(buy) == "approved"
+    coid = client_order_id("p-buy")
+    assert statuses(h.orders(), coid) == ["new", "filled"]
+    filled = h.orders()[-1]
+    assert filled.broker == "paper" and filled.qty == 20  # 2% of 100k at 100
+    assert filled.filled_avg_price == pytest.approx(100.1)  # 10 bps worse for a buyer
+    c.close()
+
+    # A restart keeps cash and positions; a later price marks them (unrealised P&L).
+    c2 = h.consumer()
+    acct = c2.executor.account()
+    assert acct.positions["AAPL"].qty == 20
+    assert acct.cash == pytest.approx(100_000 - 20 * 100.1 - 1)
+    sell = line(signal_id="p-sell", action="SELL", price=110.0,
+                bar_time=IN_SESSION + timedelta(minutes=10))
+    assert c2.handle_raw(sell) == "approved"
+    summary = c2.executor.summary()
+    assert "AAPL" not in c2.executor.account().positions
+    assert summary["realized_pnl"] == pytest.approx(20 * (110 * 0.999 - 100.1))
+    assert summary["fees"] == pytest.approx(2.0)
+    assert summary["equity"] == pytest.approx(100_000 + summary["realized_pnl"] - 2.0)
+
+
+def test_paper_broker_is_idempotent_by_client_order_id(tmp_path):
+    broker = PaperBroker(tmp_path / "paper.json")
+    req = OrderRequest("tf-x", "sig-x", "MSFT", OrderSide.buy, 10, 300.0)
+    first = broker.submit(req)
+    again = PaperBroker(tmp_path / "paper.json").submit(req)  # even after a restart
+    assert again.broker_order_id == first.broker_order_id
+    assert PaperBroker(tmp_path / "paper.json").account().positions["MSFT"].qty == 10
+
+
+def test_paper_short_and_cover_with_unrealised_pnl(tmp_path):
+    broker = PaperBroker(tmp_path / "paper.json", cash=10_000)
+    broker.submit(OrderRequest("tf-1", "s1", "SPY", OrderSide.sell, 10, 500.0))
+    broker.observe_price("SPY", 490.0, IN_SESSION)
+    s = broker.summary()
+    assert s["unrealized_pnl"] == pytest.approx(100.0) and s["equity"] == pytest.approx(10_100)
+    broker.submit(OrderRequest("tf-2", "s2", "SPY", OrderSide.buy, 10, 480.0))
+    assert broker.summary()["realized_pnl"] == pytest.approx(200.0)
+    assert broker.account().positions == {}

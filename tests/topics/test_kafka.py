@@ -1,0 +1,303 @@
+"""The Kafka backend, as far as it can be exercised without a broker.
+
+Not exercised here: a real round trip through a broker (produce, consume, commit, resume). No
+Kafka or Redpanda broker can run on these machines (no Docker engine, no broker package, no
+internet to fetch one), and kafka-python has no in-process broker. What is covered instead:
+the exact producer/consumer configuration (checked against the installed kafka-python's own
+list of accepted settings), `publish` waiting for every delivery future and failing loudly,
+`commit` committing exactly the offsets after what `poll` delivered (with fake clients injected
+through the backend's factory parameters), and the real kafka-python clients failing fast with a
+clear error against a port where no broker listens.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError, KafkaTimeoutError, NotLeaderForPartitionError
+from kafka.structs import OffsetAndMetadata
+
+from tradeflow.topics.base import BackendError, Record
+from tradeflow.topics.kafka import (
+    KafkaBackend,
+    KafkaSubscription,
+    consumer_config,
+    producer_config,
+)
+
+TOPIC = "stock-prices"
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+def test_producer_config():
+    cfg = producer_config("k1:9092, k2:9092")
+    assert cfg["bootstrap_servers"] == ["k1:9092", "k2:9092"]
+    assert cfg["acks"] == "all"
+    assert cfg["enable_idempotence"] is True
+    assert cfg["key_serializer"].serialize(TOPIC, [], "AAPL") == b"AAPL"
+    assert cfg["key_serializer"].serialize(TOPIC, [], "BRK.B") == "BRK.B".encode()
+    assert "value_serializer" not in cfg  # values are sent as the bytes they are
+    assert cfg["linger_ms"] > 0
+    # Bounded, so a missing broker is an error in seconds.
+    assert cfg["bootstrap_timeout_ms"] <= 10_000
+    assert cfg["max_block_ms"] <= 15_000
+    assert cfg["request_timeout_ms"] <= 15_000
+    assert cfg["delivery_timeout_ms"] >= cfg["request_timeout_ms"] + cfg["linger_ms"]
+    # Every key is one this kafka-python accepts (it raises on unknown ones at construction).
+    assert set(cfg) <= set(KafkaProducer.DEFAULT_CONFIG)
+
+
+def test_consumer_config():
+    cfg = consumer_config("k1:9092", "signals-consumer", "earliest")
+    assert cfg["group_id"] == "signals-consumer"
+    assert cfg["enable_auto_commit"] is False
+    assert cfg["auto_offset_reset"] == "earliest"
+    assert consumer_config("k1:9092", "g", "latest")["auto_offset_reset"] == "latest"
+    assert cfg["key_deserializer"].deserialize(TOPIC, [], b"AAPL") == "AAPL"
+    assert cfg["bootstrap_timeout_ms"] <= 10_000
+    assert set(cfg) <= set(KafkaConsumer.DEFAULT_CONFIG)
+
+
+def test_empty_bootstrap_servers_is_refused():
+    with pytest.raises(BackendError, match="BOOTSTRAP_SERVERS is empty"):
+        KafkaBackend(" , ")
+
+
+# --- publish, with a fake producer ---------------------------------------------------------------
+
+class FakeFuture:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.waited = False
+
+    def get(self, timeout: float | None = None) -> object:
+        self.waited = True
+        if self.error is not None:
+            raise self.error
+        return object()
+
+
+class FakeProducer:
+    def __init__(self, fail: dict[int, Exception] | None = None,
+                 send_error: Exception | None = None, **config: Any) -> None:
+        self.config = config
+        self.fail = fail or {}
+        self.send_error = send_error
+        self.sent: list[tuple[str, Any, bytes]] = []
+        self.futures: list[FakeFuture] = []
+        self.flushed = self.closed = 0
+
+    def send(self, topic: str, value: bytes | None = None, key: Any = None) -> FakeFuture:
+        if self.send_error is not None:
+            raise self.send_error
+        # Serialize as the real producer would, with the configured serializer.
+        self.sent.append((topic, self.config["key_serializer"].serialize(topic, [], key), value))
+        f = FakeFuture(self.fail.get(len(self.sent) - 1))
+        self.futures.append(f)
+        return f
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.flushed += 1
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed += 1
+
+
+def backend_with(producer_kwargs: dict[str, Any] | None = None) -> tuple[KafkaBackend, list]:
+    made: list[FakeProducer] = []
+
+    def factory(**config: Any) -> FakeProducer:
+        p = FakeProducer(**(producer_kwargs or {}), **config)
+        made.append(p)
+        return p
+
+    return KafkaBackend("k1:9092", producer_factory=factory), made
+
+
+def test_publish_sends_symbol_keys_and_raw_values_and_waits_for_every_future():
+    backend, made = backend_with()
+    recs = [Record("AAPL", b'{"p":1}'), Record("MSFT", b'{"p":2}'), Record("AAPL", b'{"p":3}')]
+    assert backend.publish(TOPIC, recs) == 3
+    (producer,) = made
+    assert producer.sent == [(TOPIC, b"AAPL", b'{"p":1}'), (TOPIC, b"MSFT", b'{"p":2}'),
+                             (TOPIC, b"AAPL", b'{"p":3}')]
+    assert all(f.waited for f in producer.futures)
+    # The producer is built through the seam with the real configuration.
+    assert producer.config["acks"] == "all" and producer.config["enable_idempotence"] is True
+    assert producer.config["bootstrap_servers"] == ["k1:9092"]
+    backend.publish(TOPIC, [Record("SPY", b"{}")])
+    assert len(made) == 1  # created once, lazily
+    assert backend.publish(TOPIC, []) == 0
+
+
+def test_publish_raises_when_a_future_fails_after_waiting_for_all():
+    backend, made = backend_with({"fail": {1: NotLeaderForPartitionError("leader moved")}})
+    with pytest.raises(BackendError) as e:
+        backend.publish(TOPIC, [Record("AAPL", b"1"), Record("MSFT", b"2"), Record("GOOG", b"3")])
+    msg = str(e.value)
+    assert "1 of 3 records" in msg and repr(TOPIC) in msg and "NotLeaderForPartition" in msg
+    assert all(f.waited for f in made[0].futures)
+
+
+def test_publish_raises_when_send_itself_fails():
+    backend, _ = backend_with({"send_error": KafkaTimeoutError("metadata not available")})
+    with pytest.raises(BackendError, match=r"2 of 2 records to topic 'stock-prices'.*metadata"):
+        backend.publish(TOPIC, [Record("AAPL", b"1"), Record("MSFT", b"2")])
+
+
+def test_flush_and_close_reach_the_producer():
+    backend, made = backend_with()
+    backend.flush()  # nothing created yet: nothing to do
+    backend.publish(TOPIC, [Record("AAPL", b"1")])
+    backend.flush()
+    backend.close()
+    assert made[0].flushed == 2 and made[0].closed == 1
+
+
+def test_producer_that_cannot_bootstrap_is_a_backend_error():
+    def factory(**config: Any) -> FakeProducer:
+        raise KafkaTimeoutError("Unable to bootstrap from k1:9092")
+
+    backend = KafkaBackend("k1:9092", producer_factory=factory)
+    with pytest.raises(BackendError, match="no broker reachable at k1:9092"):
+        backend.publish(TOPIC, [Record("AAPL", b"1")])
+
+
+# --- subscriptions, with a fake consumer ------------------------------------------------------
+
+def rec(partition: int, offset: int, key: str, value: bytes, epoch: int = 3) -> ConsumerRecord:
+    return ConsumerRecord(TOPIC, partition, epoch, offset, 0, 0, key, value, [], None,
+                          len(key), len(value), -1)
+
+
+class FakeConsumer:
+    def __init__(self, topic: str, **config: Any) -> None:
+        self.topic, self.config = topic, config
+        self.batches: list[dict] = []
+        self.assigned = {TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)}
+        self.commits: list[dict] = []
+        self.commit_error: Exception | None = None
+        self.closed_with: dict | None = None
+        self.polls: list[tuple[int, int]] = []
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        self.polls.append((timeout_ms, max_records))
+        return self.batches.pop(0) if self.batches else {}
+
+    def assignment(self) -> set:
+        return set(self.assigned)
+
+    def commit(self, offsets: dict | None = None) -> None:
+        if self.commit_error is not None:
+            raise self.commit_error
+        self.commits.append(offsets)
+
+    def close(self, autocommit: bool = True) -> None:
+        self.closed_with = {"autocommit": autocommit}
+
+
+def subscribed(start: str = "earliest") -> tuple[KafkaSubscription, FakeConsumer]:
+    made: list[FakeConsumer] = []
+
+    def factory(topic: str, **config: Any) -> FakeConsumer:
+        made.append(FakeConsumer(topic, **config))
+        return made[-1]
+
+    sub = KafkaBackend("k1:9092", consumer_factory=factory).subscribe(TOPIC, "grp", start)
+    return sub, made[0]
+
+
+def test_subscribe_builds_the_consumer_from_the_real_config():
+    sub, consumer = subscribed("latest")
+    assert consumer.topic == TOPIC
+    assert consumer.config["group_id"] == "grp"
+    assert consumer.config["enable_auto_commit"] is False
+    assert consumer.config["auto_offset_reset"] == "latest"
+    assert (sub.topic, sub.group) == (TOPIC, "grp")
+
+
+def test_poll_maps_records_to_messages():
+    sub, consumer = subscribed()
+    tp0 = TopicPartition(TOPIC, 0)
+    consumer.batches.append({tp0: [rec(0, 5, "AAPL", b"a"), rec(0, 6, "MSFT", b"b")]})
+    msgs = sub.poll(max_records=100, timeout=0.25)
+    assert consumer.polls == [(250, 100)]
+    assert [(m.topic, m.key, m.value, m.position) for m in msgs] == [
+        (TOPIC, "AAPL", b"a", (0, 5)), (TOPIC, "MSFT", b"b", (0, 6))]
+    assert sub.poll() == []
+
+
+def test_commit_commits_the_offset_after_the_last_delivered_record_per_partition():
+    sub, consumer = subscribed()
+    tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+    consumer.batches.append({tp0: [rec(0, 5, "AAPL", b"a"), rec(0, 6, "AAPL", b"b")],
+                             tp1: [rec(1, 40, "MSFT", b"c", epoch=7)]})
+    consumer.batches.append({tp0: [rec(0, 7, "AAPL", b"d")]})
+    sub.poll()
+    sub.poll()
+    sub.commit()
+    assert consumer.commits == [{tp0: OffsetAndMetadata(8, "", 3),
+                                 tp1: OffsetAndMetadata(41, "", 7)}]
+    sub.commit()  # nothing new delivered: no request
+    assert len(consumer.commits) == 1
+
+
+def test_commit_skips_partitions_lost_in_a_rebalance():
+    sub, consumer = subscribed()
+    tp0, tp1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+    consumer.batches.append({tp0: [rec(0, 1, "AAPL", b"a")], tp1: [rec(1, 2, "MSFT", b"b")]})
+    sub.poll()
+    consumer.assigned = {tp1}
+    sub.commit()
+    assert consumer.commits == [{tp1: OffsetAndMetadata(3, "", 3)}]
+
+
+def test_commit_failure_is_a_backend_error_and_close_does_not_commit():
+    sub, consumer = subscribed()
+    consumer.batches.append({TopicPartition(TOPIC, 0): [rec(0, 1, "AAPL", b"a")]})
+    sub.poll()
+    consumer.commit_error = CommitFailedError("group rebalanced")
+    with pytest.raises(BackendError, match="commit for group 'grp'"):
+        sub.commit()
+    sub.close()
+    assert consumer.closed_with == {"autocommit": False}
+
+
+# --- the real kafka-python clients, no broker ----------------------------------------------------
+
+@pytest.fixture
+def closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"127.0.0.1:{port}"  # nothing listens there once the socket is closed
+
+
+def test_real_producer_without_broker_fails_fast_naming_the_servers(closed_port):
+    backend = KafkaBackend(closed_port)
+    t0 = time.monotonic()
+    with pytest.raises(BackendError) as e:
+        backend.publish(TOPIC, [Record("AAPL", b"{}")])
+    assert time.monotonic() - t0 < 15
+    assert closed_port in str(e.value)
+    assert "needs a running Kafka or Redpanda broker" in str(e.value)
+    assert e.value.__cause__ is None  # a message, not a chained stack trace
+    backend.close()
+
+
+def test_real_consumer_without_broker_fails_fast_naming_the_servers(closed_port):
+    backend = KafkaBackend(closed_port)
+    t0 = time.monotonic()
+    with pytest.raises(BackendError, match=f"no broker reachable at {closed_port}"):
+        backend.subscribe(TOPIC, "grp")
+    assert time.monotonic() - t0 < 15
+    # kafka-python 3.0.12 would leave its network thread running after a failed bootstrap.
+    time.sleep(0.1)
+    assert not [t for t in threading.enumerate() if t.name == "kafka-io-tradeflow-grp"]

@@ -1,0 +1,233 @@
+"""The Kafka / Redpanda backend, on kafka-python.
+
+Producer: keys are the symbol (UTF-8), values the JSON bytes as given; `acks="all"` with the
+idempotent producer, so a broker-side retry never writes a record twice. `publish` waits for the
+broker's acknowledgement of every record and raises if any was not stored.
+
+Consumer: one `KafkaConsumer` per subscription, in the broker-managed consumer group `group`,
+auto-commit off. `commit()` synchronously commits the offset after the last record `poll`
+delivered on each partition, so a restart (or another group member) resumes exactly there.
+
+kafka-python 3.x talks to the broker while it constructs a client (it resolves the broker's API
+version eagerly), so a missing broker shows up there; `bootstrap_timeout_ms` bounds how long.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.serializer import DefaultSerializer
+from kafka.structs import OffsetAndMetadata
+
+from .base import Backend, BackendError, Message, Record, StartAt, Subscription
+
+# Seconds. Short enough that a missing broker is reported in seconds, long enough for a broker
+# that is merely busy.
+BOOTSTRAP_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 10.0
+# The producer's own retries (unbounded by count in kafka-python 3) stop at this deadline; the
+# result of every record is known by then, so `publish` never waits longer than this.
+DELIVERY_TIMEOUT_S = 30.0
+
+Factory = Callable[..., Any]
+
+
+def producer_config(bootstrap_servers: str) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": _servers(bootstrap_servers),
+        "client_id": "tradeflow-producer",
+        "key_serializer": DefaultSerializer("utf-8"),
+        "acks": "all",
+        # Explicit (not just the library default): kafka-python then refuses to start against
+        # a broker without idempotence support instead of silently downgrading.
+        "enable_idempotence": True,
+        # Retries are left to kafka-python's default (until delivery_timeout_ms), which is what
+        # its docs recommend; a count would cut them short during a leader election.
+        "delivery_timeout_ms": int(DELIVERY_TIMEOUT_S * 1000),
+        "request_timeout_ms": int(REQUEST_TIMEOUT_S * 1000),
+        # A few ms of batching costs nothing next to bar intervals and cuts requests a lot
+        # when a producer emits one record per symbol at the same instant.
+        "linger_ms": 5,
+        "max_block_ms": int(REQUEST_TIMEOUT_S * 1000),
+        "bootstrap_timeout_ms": int(BOOTSTRAP_TIMEOUT_S * 1000),
+    }
+
+
+def consumer_config(bootstrap_servers: str, group: str, start: StartAt) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": _servers(bootstrap_servers),
+        "client_id": f"tradeflow-{group}",
+        "group_id": group,
+        "key_deserializer": DefaultSerializer("utf-8"),
+        # Positions move only when the caller says its work is done (at-least-once).
+        "enable_auto_commit": False,
+        "auto_offset_reset": start,
+        "request_timeout_ms": int(REQUEST_TIMEOUT_S * 1000),
+        "bootstrap_timeout_ms": int(BOOTSTRAP_TIMEOUT_S * 1000),
+    }
+
+
+def _servers(bootstrap_servers: str) -> list[str]:
+    servers = [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+    if not servers:
+        raise BackendError("kafka backend: TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS is empty")
+    return servers
+
+
+class _KafkaConsumer(KafkaConsumer):
+    """KafkaConsumer that does not leave its IO thread behind when the broker is missing.
+
+    kafka-python 3.0.12 starts the consumer's network thread before bootstrapping and does not
+    stop it when bootstrapping fails in `__init__`; a service retrying its subscription would
+    collect one such thread per attempt.
+    """
+
+    def __init__(self, *topics: str, **configs: Any) -> None:
+        try:
+            super().__init__(*topics, **configs)
+        except BaseException:
+            client = getattr(self, "_client", None)
+            if client is not None:
+                try:
+                    client.close()
+                finally:
+                    net = getattr(self, "_net", None)
+                    if net is not None:
+                        net.stop(timeout_ms=1000)
+            raise
+
+
+def _no_broker(bootstrap_servers: str, error: Exception) -> BackendError:
+    return BackendError(
+        f"kafka backend: no broker reachable at {bootstrap_servers} within "
+        f"{BOOTSTRAP_TIMEOUT_S:g}s ({error}). The kafka backend needs a running Kafka or Redpanda "
+        "broker (see the production stack); set TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS to it, or use "
+        "TRADEFLOW_BACKEND=file to run without one.")
+
+
+class KafkaBackend(Backend):
+    name = "kafka"
+
+    def __init__(self, bootstrap_servers: str, *, producer_factory: Factory = KafkaProducer,
+                 consumer_factory: Factory = _KafkaConsumer) -> None:
+        """`producer_factory`/`consumer_factory` are called with the client config as keyword
+        arguments (the consumer also with the topic first); tests pass fakes there."""
+        self.bootstrap_servers = bootstrap_servers
+        _servers(bootstrap_servers)  # fail on an empty setting now, not at first use
+        self._producer_factory = producer_factory
+        self._consumer_factory = consumer_factory
+        self._producer: Any = None
+        self._lock = threading.Lock()
+
+    def _get_producer(self) -> Any:
+        # Lazy: a service that only consumes never needs a producer connection.
+        with self._lock:
+            if self._producer is None:
+                try:
+                    self._producer = self._producer_factory(
+                        **producer_config(self.bootstrap_servers))
+                except KafkaError as e:
+                    raise _no_broker(self.bootstrap_servers, e) from None
+            return self._producer
+
+    def publish(self, topic: str, records: Iterable[Record]) -> int:
+        batch = list(records)
+        if not batch:
+            return 0
+        producer = self._get_producer()
+        futures = []
+        failed: list[BaseException] = []
+        for r in batch:
+            try:
+                futures.append(producer.send(topic, key=r.key, value=r.value))
+            except KafkaError as e:  # metadata unavailable within max_block_ms, buffer full, ...
+                failed.append(e)
+        for f in futures:
+            try:
+                # delivery_timeout_ms guarantees an outcome; the margin only covers clock slop.
+                f.get(timeout=DELIVERY_TIMEOUT_S + REQUEST_TIMEOUT_S)
+            except KafkaError as e:
+                failed.append(e)
+        if failed:
+            raise BackendError(
+                f"kafka backend: {len(failed)} of {len(batch)} records to topic {topic!r} were "
+                f"not stored by {self.bootstrap_servers}: {failed[0]!r}")
+        return len(batch)
+
+    def flush(self) -> None:
+        with self._lock:
+            producer = self._producer
+        if producer is not None:
+            try:
+                producer.flush(timeout=DELIVERY_TIMEOUT_S)
+            except KafkaError as e:
+                raise BackendError(f"kafka backend: flush failed: {e!r}") from e
+
+    def close(self) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.flush(timeout=DELIVERY_TIMEOUT_S)
+        except KafkaError as e:
+            raise BackendError(f"kafka backend: flush on close failed: {e!r}") from e
+        finally:
+            producer.close(timeout=REQUEST_TIMEOUT_S)
+
+    def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> "KafkaSubscription":
+        if start not in ("earliest", "latest"):
+            raise BackendError(
+                f"kafka backend: start must be 'earliest' or 'latest', not {start!r}")
+        try:
+            consumer = self._consumer_factory(
+                topic, **consumer_config(self.bootstrap_servers, group, start))
+        except KafkaError as e:
+            raise _no_broker(self.bootstrap_servers, e) from None
+        return KafkaSubscription(consumer, topic, group)
+
+
+class KafkaSubscription(Subscription):
+    def __init__(self, consumer: Any, topic: str, group: str) -> None:
+        self.consumer, self.topic, self.group = consumer, topic, group
+        # Next offset to read per partition, for what poll() has handed out since the last commit.
+        self._delivered: dict[TopicPartition, OffsetAndMetadata] = {}
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        try:
+            batches = self.consumer.poll(timeout_ms=max(0, int(timeout * 1000)),
+                                         max_records=max_records)
+        except KafkaError as e:
+            raise BackendError(f"kafka backend: poll of topic {self.topic!r} failed: {e!r}") from e
+        out: list[Message] = []
+        for tp, recs in batches.items():
+            for rec in recs:
+                out.append(Message(rec.topic, rec.value, rec.key, (rec.partition, rec.offset)))
+            if recs:
+                last = recs[-1]
+                self._delivered[tp] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
+        return out
+
+    def commit(self) -> None:
+        if not self._delivered:
+            return
+        # After a rebalance, partitions we lost belong to another member, which resumes from the
+        # last commit; committing for them would fail the whole request, so they are dropped
+        # (their records are redelivered there: at-least-once).
+        assigned = self.consumer.assignment()
+        offsets = {tp: om for tp, om in self._delivered.items() if tp in assigned}
+        if offsets:
+            try:
+                self.consumer.commit(offsets=offsets)
+            except KafkaError as e:
+                raise BackendError(
+                    f"kafka backend: commit for group {self.group!r} on topic {self.topic!r} "
+                    f"failed: {e!r}") from e
+        self._delivered.clear()
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
