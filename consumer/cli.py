@@ -21,8 +21,8 @@ from tradeflow.config import get_settings
 from tradeflow.logs import setup_logging
 from tradeflow.topics import BackendError, open_backend
 
-from . import audit as audit_trail
-from .killswitch import KillSwitch
+from tradeflow.trading import audit as audit_trail
+from tradeflow.trading.killswitch import KillSwitch
 from tradeflow.config import BrokerChoice, get_consumer_settings
 
 log = logging.getLogger("consumer")

@@ -32,15 +32,15 @@ from tradeflow.contracts import (ContractError, Order, OrderStatus, TradingSigna
 from tradeflow.deadletter import DeadLetters
 from tradeflow.topics import Backend, BackendError, Record
 
-from .audit import Audit
-from .clock import RiskClock, wall_now
-from .executors.base import (BrokerError, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor,
+from tradeflow.trading.audit import Audit
+from tradeflow.trading.clock import RiskClock, wall_now
+from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor,
                              OrderRequest, client_order_id)
-from .killswitch import KillSwitch
-from .notifiers.base import Guarded, Notifier
-from .risk import Decision, RiskManager
+from tradeflow.trading.killswitch import KillSwitch
+from tradeflow.trading.notifiers.base import Guarded, Notifier
+from tradeflow.trading.risk import Decision, RiskManager
 from tradeflow.config import BrokerChoice, ConsumerSettings, RiskClock as ClockChoice
-from .store import FINAL, OPEN, PENDING, Store, StoredOrder
+from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
 
 log = logging.getLogger("consumer")
 GROUP = "consumer"
@@ -388,7 +388,7 @@ def make_executor(broker: str, shared: Settings, s: ConsumerSettings,
                               shared.apca_api_base_url, timeout=s.broker_timeout_seconds,
                               attempts=s.broker_retries, backoff=s.broker_backoff_seconds,
                               sleep=sleep)
-    from .executors.paper import PaperBroker
+    from tradeflow.trading.executors.paper import PaperBroker
 
     return PaperBroker(shared.path("paper-broker.json"), s.paper_cash, s.paper_slippage_bps,
                        s.paper_fee_bps, s.paper_fee_per_order)
@@ -401,7 +401,7 @@ def make_notifier(s: ConsumerSettings) -> Notifier:
         assert s.slack_bot_token and s.slack_channel
         return SlackNotifier(s.slack_bot_token.get_secret_value(), s.slack_channel,
                              s.slack_api_url, s.slack_timeout_seconds)
-    from .notifiers.console import ConsoleNotifier
+    from tradeflow.trading.notifiers.console import ConsoleNotifier
 
     return ConsoleNotifier()
 

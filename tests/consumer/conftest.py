@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from consumer.executors.base import client_order_id
+from tradeflow.trading.executors.base import client_order_id
 from consumer.service import Consumer, build_consumer
 from tradeflow.config import ConsumerSettings, get_consumer_settings
 from tests.stubs.alpaca_trading import AlpacaTradingStub
@@ -150,7 +150,7 @@ def slack() -> Iterator[SlackStub]:
 
 
 def decisions(c: Consumer, signal_id: str | None = None) -> list[dict[str, Any]]:
-    from consumer.audit import query
+    from tradeflow.trading.audit import query
 
     return query(c.store, kind="decision", signal_id=signal_id)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumer.audit import query
+from tradeflow.trading.audit import query
 from tests.consumer.conftest import client_order_id, line, statuses
 from tradeflow.contracts import OrderStatus
 

@@ -10,7 +10,7 @@ import logging
 from click.testing import CliRunner
 
 from consumer.cli import audit, consume
-from consumer.killswitch import kill_switch_state
+from tradeflow.trading.killswitch import kill_switch_state
 from tests.consumer.conftest import IN_SESSION, line
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from consumer.audit import query
+from tradeflow.trading.audit import query
 from tests.consumer.conftest import IN_SESSION, client_order_id, line, statuses
 from tradeflow.config import SIGNALS
 from tradeflow.contracts import OrderStatus

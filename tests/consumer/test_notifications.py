@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from consumer.audit import query
-from consumer.notifiers.slack import decision_blocks
+from tradeflow.trading.audit import query
+from tradeflow.trading.notifiers.slack import decision_blocks
 from tests.consumer.conftest import IN_SESSION, client_order_id, line
 
 
@@ -82,7 +82,7 @@ def test_console_notifier_when_slack_is_not_configured(h, capsys):
 
 
 def test_block_kit_escapes_text():
-    from consumer.risk import Decision
+    from tradeflow.trading.risk import Decision
     from tradeflow.contracts import TradingSignal, parse
 
     sig = parse(TradingSignal, line(reason="a <b> & c", bar_time=IN_SESSION))

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from consumer.executors.base import OrderRequest
-from consumer.executors.paper import PaperBroker
+from tradeflow.trading.executors.base import OrderRequest
+from tradeflow.trading.executors.paper import PaperBroker
 from tests.consumer.conftest import IN_SESSION, client_order_id, line, statuses
 from tradeflow.contracts import OrderSide
 

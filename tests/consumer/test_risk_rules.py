@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from consumer.killswitch import kill_switch_state
+from tradeflow.trading.killswitch import kill_switch_state
 from tests.consumer.conftest import IN_SESSION, decisions, line
 
 
@@ -177,7 +177,7 @@ def test_volatility_sizing_uses_the_stop_distance(h):
 
 def test_every_limit_is_logged_and_audited_when_it_bites(h, caplog):
     c = h.consumer(TRADEFLOW_RISK_MAX_ORDER_VALUE="10")
-    with caplog.at_level(logging.WARNING, logger="consumer.risk"):
+    with caplog.at_level(logging.WARNING, logger="tradeflow.trading.risk"):
         c.handle_raw(line(signal_id="bites", bar_time=t(0)))
     assert "[max_order_value]" in caplog.text and "bites" in caplog.text
     assert decisions(c, "bites")[0]["rule"] == "max_order_value"

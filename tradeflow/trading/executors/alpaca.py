@@ -34,7 +34,7 @@ from tradeflow.contracts import OrderStatus
 from .base import (Account, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor, OrderRequest,
                    Position)
 
-log = logging.getLogger("consumer.alpaca")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Alpaca order statuses -> the contract's. `new` in the contract is "decided by the consumer, not

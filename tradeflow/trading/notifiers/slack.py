@@ -21,7 +21,7 @@ from ..killswitch import KillState
 from ..risk import Decision
 from .base import Notifier
 
-log = logging.getLogger("consumer.slack")
+log = logging.getLogger(__name__)
 
 
 def _esc(text: str) -> str:

@@ -36,7 +36,7 @@ from tradeflow.config import ConsumerSettings
 from .sizing import position_size
 from .store import Store
 
-log = logging.getLogger("consumer.risk")
+log = logging.getLogger(__name__)
 APPROVED = "approved"
 HALT_KEY = "daily_loss_halt"
 

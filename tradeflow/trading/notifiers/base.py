@@ -16,7 +16,7 @@ from tradeflow.contracts import Order, TradingSignal
 from ..killswitch import KillState
 from ..risk import Decision
 
-log = logging.getLogger("consumer.notify")
+log = logging.getLogger(__name__)
 
 
 class Notifier(ABC):
