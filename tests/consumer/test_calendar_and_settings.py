@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from consumer import calendar
+from tradeflow.trading import calendar
 from tradeflow.config import ConsumerSettings, settings_markdown
 
 NYSE = {  # published NYSE full-day closures
