@@ -135,7 +135,7 @@ def status_cmd() -> None:
     out: dict = {"kill_switch": KillSwitch(cs.kill_path(shared)).state().to_dict()}
     paper = shared.path("paper-broker.json")
     if paper.exists():
-        from .executors.paper import PaperBroker
+        from tradeflow.trading.executors.paper import PaperBroker
 
         out["paper_account"] = {k: round(v, 2) for k, v in PaperBroker(paper).summary().items()}
     db = cs.audit_path(shared)

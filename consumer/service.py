@@ -380,7 +380,7 @@ def clock_mode(broker: str, s: ConsumerSettings) -> str:
 def make_executor(broker: str, shared: Settings, s: ConsumerSettings,
                   sleep: Callable[[float], None] = time.sleep) -> Executor:
     if broker == "alpaca":
-        from .executors.alpaca import AlpacaExecutor
+        from tradeflow.trading.executors.alpaca import AlpacaExecutor
 
         assert shared.apca_api_key_id and shared.apca_api_secret_key
         return AlpacaExecutor(shared.apca_api_key_id.get_secret_value(),
@@ -396,7 +396,7 @@ def make_executor(broker: str, shared: Settings, s: ConsumerSettings,
 
 def make_notifier(s: ConsumerSettings) -> Notifier:
     if s.slack_enabled:
-        from .notifiers.slack import SlackNotifier
+        from tradeflow.trading.notifiers.slack import SlackNotifier
 
         assert s.slack_bot_token and s.slack_channel
         return SlackNotifier(s.slack_bot_token.get_secret_value(), s.slack_channel,
