@@ -48,6 +48,8 @@ class SignalJob:
     parallelism: int = 1
     name: str = "tradeflow-signals"
     params: dict[str, Any] = field(default_factory=lambda: _flatten(load_strategy()))
+    # Extra ${placeholders} of the connector DDL (bootstrap servers, region, group id, ...).
+    connector_params: dict[str, Any] = field(default_factory=dict)
     extra_config: dict[str, str] = field(default_factory=dict)
 
     # --- SQL ----------------------------------------------------------------------------------
@@ -58,8 +60,8 @@ class SignalJob:
         path = backend_dir / f"{role}.sql"
         if not path.exists():
             raise JobConfigError(f"no {role} connector for backend {self.backend!r} ({path} is missing)")
-        return render_sql(str(path.relative_to(SQL_DIR)), {**self.params, "path": location,
-                                                               "topic": location})
+        return render_sql(str(path.relative_to(SQL_DIR)),
+                          {**self.params, **self.connector_params, "path": location, "topic": location})
 
     def _table(self, file: str, role: str, location: str) -> str:
         return render_sql(f"tables/{file}", {**self.params,
