@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from tradeflow.contracts import NewsItem, PriceBar
+from tradeflow.trading import calendar
 
 from .news_sim import headline_for
 
@@ -59,6 +60,9 @@ class SimConfig:
     neutral_news_prob: float = 1 / 600
     shock_bars: int = 15
     shock_size: tuple[float, float] = (0.01, 0.04)  # total log move of a shock
+    # Bars only inside the US regular session (NYSE calendar), as a real feed of regular-hours
+    # bars; off, the clock runs around the clock.
+    session_only: bool = True
 
 
 class MarketSimulator:
@@ -73,6 +77,8 @@ class MarketSimulator:
         start = start or datetime.now(timezone.utc)
         if start.tzinfo is None:
             raise ValueError("start time must carry a time zone")
+        if self.cfg.session_only:
+            start = _session_start(start)
         # Bars end on whole bar boundaries, like a real feed.
         epoch = int(start.timestamp()) // self.cfg.bar_seconds * self.cfg.bar_seconds
         self.bar_end = datetime.fromtimestamp(epoch, timezone.utc)
@@ -91,6 +97,8 @@ class MarketSimulator:
     def step(self) -> tuple[datetime, list[PriceBar], list[NewsItem]]:
         cfg, rng = self.cfg, self.rng
         bar_start = self.bar_end
+        if cfg.session_only:
+            bar_start = _next_session_bar(bar_start, cfg.bar_seconds)
         self.bar_end = bar_start + timedelta(seconds=cfg.bar_seconds)
         dt = cfg.bar_seconds / 60 / MINUTES_PER_YEAR / cfg.substeps
         market = [rng.gauss(0, 1) for _ in range(cfg.substeps)]
@@ -134,6 +142,32 @@ class MarketSimulator:
         return [NewsItem(id=f"sim-{self._news_seq:08d}", symbols=[s.symbol], headline=headline,
                          summary=summary, source="sim-news",
                          published_at=published.replace(microsecond=0), url=None)]
+
+
+def _session_start(t: datetime) -> datetime:
+    """`t` if the session is open then, else the open of the latest session before `t`."""
+    if calendar.is_open(t):
+        return t
+    day = t.astimezone(calendar.NEW_YORK).date()
+    for back in range(0, 15):
+        bounds = calendar.session(day - timedelta(days=back))
+        if bounds and bounds[0] <= t:
+            return bounds[0].astimezone(timezone.utc)
+    raise ValueError(f"no trading session in the two weeks before {t}")
+
+
+def _next_session_bar(bar_start: datetime, bar_seconds: int) -> datetime:
+    """`bar_start` if a whole bar fits before the close, else the next session's open."""
+    local = bar_start.astimezone(calendar.NEW_YORK)
+    day = local.date()
+    bounds = calendar.session(day)
+    if bounds and bounds[0] <= local and local + timedelta(seconds=bar_seconds) <= bounds[1]:
+        return bar_start
+    for ahead in range(0 if bounds and local < bounds[0] else 1, 15):
+        nxt = calendar.session(day + timedelta(days=ahead))
+        if nxt and nxt[0] >= local:
+            return nxt[0].astimezone(timezone.utc)
+    raise ValueError(f"no trading session in the two weeks after {bar_start}")
 
 
 def _cents(x: float) -> float:

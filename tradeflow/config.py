@@ -201,7 +201,7 @@ class ConsumerSettings(BaseSettings):
         "Consumer: trade only in the US regular session (Alpaca: `GET /v2/clock`; paper broker: "
         "the NYSE calendar in America/New_York at the risk clock's time).")
     risk_min_confidence: float = _env(
-        "TRADEFLOW_RISK_MIN_CONFIDENCE", 0.6,
+        "TRADEFLOW_RISK_MIN_CONFIDENCE", 0.5,
         "Consumer: signals with a lower `confidence` are not traded.", ge=0, le=1)
     risk_cooldown_seconds: float = _env(
         "TRADEFLOW_RISK_COOLDOWN_SECONDS", 300.0,

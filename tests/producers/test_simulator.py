@@ -88,3 +88,20 @@ def test_pacer_follows_the_speed_factor():
     fast.wait(START)
     fast.wait(START + timedelta(days=1))
     assert time.monotonic() - t0 < 5  # a day of event time did not sleep
+
+
+def test_bars_follow_the_regular_session_calendar():
+    # Wednesday 2024-07-03 closes early (13:00 New York); Thursday the 4th is a holiday.
+    sim = MarketSimulator(["AAPL"], seed=1, start=datetime(2024, 7, 3, 16, 58, tzinfo=timezone.utc))
+    times = [sim.step()[0] for _ in range(5)]
+    assert times == [datetime(2024, 7, 3, 16, 59, tzinfo=timezone.utc),
+                     datetime(2024, 7, 3, 17, 0, tzinfo=timezone.utc),
+                     datetime(2024, 7, 5, 13, 31, tzinfo=timezone.utc),
+                     datetime(2024, 7, 5, 13, 32, tzinfo=timezone.utc),
+                     datetime(2024, 7, 5, 13, 33, tzinfo=timezone.utc)]
+    # Started on a Saturday, it replays Friday's session from its open.
+    sat = MarketSimulator(["AAPL"], seed=1, start=datetime(2024, 3, 9, 12, tzinfo=timezone.utc))
+    assert sat.step()[0] == datetime(2024, 3, 8, 14, 31, tzinfo=timezone.utc)
+    around_the_clock = MarketSimulator(["AAPL"], seed=1, start=datetime(2024, 3, 9, 12, tzinfo=timezone.utc),
+                                       config=SimConfig(session_only=False))
+    assert around_the_clock.step()[0] == datetime(2024, 3, 9, 12, 1, tzinfo=timezone.utc)
