@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 
 from tradeflow.config import NEWS, PRICES, get_settings
 from tradeflow.topics import BackendError, open_backend
+from tradeflow.topics.positions import write_atomic
 
 from .market_sim import MarketSimulator
 from .pacing import Pacer
@@ -78,19 +80,29 @@ def sim_cmd(symbols: str | None, seed: int | None, speed: float | None, bars: in
     sim = MarketSimulator(names, seed=s.sim_seed if seed is None else seed, start=start)
     pacer = Pacer(s.sim_speed if speed is None else speed)
     with publisher_for("producer-sim") as pub:
-        run_simulator(sim, pacer, pub, bars)
+        run_simulator(sim, pacer, pub, bars, s.path("producers", "sim.json"))
 
 
 def run_simulator(sim: MarketSimulator, pacer: Pacer, pub: Publisher, bars: int | None,
-                  on_bar: Callable[[], None] | None = None) -> None:
+                  state_file: Path | None = None) -> None:
+    """Publish bar after bar. With a state file, a restart of the same simulation (same seed,
+    symbols, start) skips what it already published, so the topics get no repeated history."""
+    saved = json.loads(state_file.read_text()) if state_file and state_file.exists() else {}
+    done_until = (datetime.fromisoformat(saved["last_bar_end"])
+                  if saved.get("sim") == sim.identity else None)
+    if done_until:
+        log.info("resuming the simulation after %s", done_until.isoformat())
     n = 0
     for t, price_bars, news in sim:
+        if done_until and t <= done_until:
+            continue
         pacer.wait(t)
         pub.publish(NEWS, news)  # news inside the bar is known by the bar's end
         pub.publish(PRICES, price_bars)
+        if state_file:
+            write_atomic(state_file, json.dumps({"sim": sim.identity,
+                                                 "last_bar_end": t.isoformat()}).encode())
         n += 1
-        if on_bar:
-            on_bar()
         if bars is not None and n >= bars:
             break
 

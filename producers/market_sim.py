@@ -82,6 +82,9 @@ class MarketSimulator:
         # Bars end on whole bar boundaries, like a real feed.
         epoch = int(start.timestamp()) // self.cfg.bar_seconds * self.cfg.bar_seconds
         self.bar_end = datetime.fromtimestamp(epoch, timezone.utc)
+        # What makes a run repeatable: the same identity yields the same bars and headlines.
+        self.identity = {"seed": seed, "symbols": list(symbols), "start": self.bar_end.isoformat(),
+                         "config": repr(self.cfg)}
         self._news_seq = 0
         self.state = [
             _Symbol(s, price=round(self.rng.uniform(20, 500), 2),

@@ -134,3 +134,18 @@ def test_sim_cli_is_repeatable(settings):
             "AAPL,MSFT", "--seed", "3", "--bars", "20", "--speed", "0", "--start",
             "2024-01-02T14:30:00Z")
     assert drain(FileBackend(settings.path() / "again"), "stock-prices") == first
+
+
+def test_sim_restart_continues_where_it_stopped(settings):
+    args = ("produce", "sim", "--symbols", "AAPL", "--seed", "5", "--bars", "10", "--speed", "0",
+            "--start", "2024-01-02T14:30:00Z")
+    run_cli(*args)
+    run_cli(*args)
+    times = [json.loads(v)["event_time"] for v in drain(FileBackend(settings.path()), "stock-prices")]
+    assert len(times) == 20 and len(set(times)) == 20
+    assert times[10] == "2024-01-02T14:41:00Z"
+    # The same bars as one uninterrupted run of 20.
+    once = [("20" if a == "10" else a) for a in args]
+    run_cli("--data-dir", str(settings.path() / "once"), *once)
+    assert drain(FileBackend(settings.path()), "stock-prices") == \
+        drain(FileBackend(settings.path() / "once"), "stock-prices")
