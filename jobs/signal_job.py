@@ -139,3 +139,19 @@ def file_job(mode: Mode, topics_dir: Path, **kw: Any) -> SignalJob:
     return SignalJob(mode=mode, backend="file", prices=str(topics_dir / "stock-prices"),
                      news=str(topics_dir / "market-news"),
                      signals=str(topics_dir / "trading-signals"), **kw)
+
+
+def kafka_job(mode: Mode, bootstrap_servers: str, **kw: Any) -> SignalJob:
+    """The job on the kafka backend (Redpanda or Kafka), reading and writing the topics there.
+
+    The consumer group and the sink's transactional-id prefix come from the job name: each must
+    stay the same across restarts of one job (so it resumes its offsets and aborts its own open
+    transactions) and differ between jobs on one cluster.
+    """
+    from tradeflow.config import NEWS, PRICES, SIGNALS
+
+    name = kw.pop("name", "tradeflow-signals")
+    params = {"bootstrap_servers": bootstrap_servers, "group_id": name,
+              "transactional_id_prefix": name, **kw.pop("connector_params", {})}
+    return SignalJob(mode=mode, backend="kafka", prices=PRICES, news=NEWS, signals=SIGNALS,
+                     name=name, connector_params=params, **kw)

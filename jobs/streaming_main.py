@@ -1,7 +1,9 @@
 """Entry point of the streaming signal job for `flink run -py` (what `tradeflow job submit` runs).
 
 The Flink CLI runs this file as the job's client: the environment it creates submits to the
-cluster the CLI was pointed at. Locations come from the environment, set by the submitter.
+cluster the CLI was pointed at. Locations come from the environment, set by the submitter:
+TRADEFLOW_BACKEND picks the topics (`file`: the directories under TRADEFLOW_TOPICS_DIR; `kafka`:
+the topics at TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS, as in the production stack).
 """
 
 from __future__ import annotations
@@ -9,13 +11,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jobs.signal_job import file_job
+from jobs.signal_job import file_job, kafka_job
+from tradeflow.config import BackendName, get_settings
 
 
 def main() -> None:
-    topics = Path(os.environ["TRADEFLOW_TOPICS_DIR"])
-    job = file_job("streaming", topics, name=os.environ.get("TRADEFLOW_JOB_NAME", "tradeflow-signals"),
-                   parallelism=int(os.environ.get("TRADEFLOW_JOB_PARALLELISM", "1")))
+    common = {"name": os.environ.get("TRADEFLOW_JOB_NAME", "tradeflow-signals"),
+              "parallelism": int(os.environ.get("TRADEFLOW_JOB_PARALLELISM", "1"))}
+    settings = get_settings()
+    if settings.backend is BackendName.kafka:
+        job = kafka_job("streaming", settings.kafka_bootstrap_servers, **common)
+    elif settings.backend is BackendName.file:
+        job = file_job("streaming", Path(os.environ["TRADEFLOW_TOPICS_DIR"]), **common)
+    else:
+        raise SystemExit(f"streaming_main: no streaming job for backend {settings.backend.value!r}")
     job.run(wait=False)
 
 

@@ -59,6 +59,7 @@ def test_consumer_config():
     assert cfg["group_id"] == "signals-consumer"
     assert cfg["enable_auto_commit"] is False
     assert cfg["auto_offset_reset"] == "earliest"
+    assert cfg["isolation_level"] == "read_committed"
     assert consumer_config("k1:9092", "g", "latest")["auto_offset_reset"] == "latest"
     assert cfg["key_deserializer"].deserialize(TOPIC, [], b"AAPL") == "AAPL"
     assert cfg["bootstrap_timeout_ms"] <= 10_000

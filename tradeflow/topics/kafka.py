@@ -66,6 +66,8 @@ def consumer_config(bootstrap_servers: str, group: str, start: StartAt) -> dict[
         # Positions move only when the caller says its work is done (at-least-once).
         "enable_auto_commit": False,
         "auto_offset_reset": start,
+        # The Flink sink writes in transactions (exactly once): never act on an aborted one.
+        "isolation_level": "read_committed",
         "request_timeout_ms": int(REQUEST_TIMEOUT_S * 1000),
         "bootstrap_timeout_ms": int(BOOTSTRAP_TIMEOUT_S * 1000),
     }

@@ -1,0 +1,319 @@
+"""Offline checks of the compose stack: docker-compose.yml, infra/docker/, .env.example and the
+parts of flink-conf.yaml the images rely on.
+
+No Docker engine runs here, so nothing is built or started. The compose file is validated
+against the Compose Specification's JSON schema after the same ${VAR:-default} interpolation
+compose applies; the schema is the copy shipped in the check-jsonschema package
+(check_jsonschema/builtin_schemas/vendor/compose-spec.json, from github.com/compose-spec/
+compose-spec, Apache-2.0), read from the installed package, never from the network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tradeflow.config import TOPICS
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+DOCKER_DIR = REPO / "infra" / "docker"
+VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}")
+
+
+def env_example() -> dict[str, str]:
+    out = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def interpolate(node: Any, env: dict[str, str], missing: set[str]) -> Any:
+    """Compose's interpolation of ${VAR}, ${VAR:-default} and ${VAR-default} in values."""
+    if isinstance(node, dict):
+        return {k: interpolate(v, env, missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolate(v, env, missing) for v in node]
+    if not isinstance(node, str):
+        return node
+
+    def sub(m: re.Match) -> str:
+        name, op, default = m.group(1), m.group(2), m.group(3)
+        value = env.get(name)
+        if op == ":-" and not value:
+            return default
+        if op == "-" and value is None:
+            return default
+        if value is None:
+            missing.add(name)
+            return ""
+        return value
+
+    return VAR.sub(sub, node.replace("$$", "\0")).replace("\0", "$")
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose(raw) -> dict:
+    missing: set[str] = set()
+    doc = interpolate(raw, env_example(), missing)
+    assert not missing, f"variables with neither a default nor a value in .env.example: {missing}"
+    return doc
+
+
+@pytest.fixture(scope="module")
+def compose_schema() -> dict:
+    pytest.importorskip("check_jsonschema", reason="check-jsonschema (a test dependency) ships "
+                        "the compose-spec schema; install the test extras")
+    from importlib.resources import files
+
+    return json.loads((files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json")
+                      .read_text())
+
+
+def test_compose_file_validates_against_the_compose_spec(compose, compose_schema):
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(compose_schema)(compose_schema)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in validator.iter_errors(compose)]
+    assert not errors, "\n".join(errors)
+    # The schema really is applied: a misspelt service key is refused.
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["dashboard"]["helthcheck"] = {}
+    assert not validator.is_valid(broken)
+
+
+def test_every_variable_is_documented_in_env_example(raw):
+    used = set(VAR.findall(COMPOSE.read_text()))
+    documented = set(env_example()) | {"COMPOSE_PROFILES"}
+    assert {name for name, _, _ in used} <= documented
+
+
+def test_env_example_carries_no_secret_values():
+    for key, value in env_example().items():
+        if re.search(r"KEY|SECRET|TOKEN|PASSWORD", key):
+            assert value == "", f"{key} must stay empty in .env.example"
+
+
+def _dockerignore(dockerfile: Path) -> list[str]:
+    ignore = dockerfile.with_name(dockerfile.name + ".dockerignore")
+    assert ignore.exists(), f"{ignore} keeps .venv and local state out of the build context"
+    return [p for p in ignore.read_text().splitlines() if p.strip() and not p.startswith("#")]
+
+
+def _copied_sources(dockerfile: Path) -> list[str]:
+    """Sources of the COPY instructions that take files from the build context."""
+    out = []
+    for line in dockerfile.read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["COPY"] and not any(p.startswith("--from") for p in parts):
+            out += [p for p in parts[1:-1] if not p.startswith("--")]
+    return out
+
+
+def test_build_contexts_dockerfiles_and_copied_files_exist(compose):
+    built = {name: svc["build"] for name, svc in compose["services"].items() if "build" in svc}
+    assert {"jobmanager", "taskmanager", "job-submit", "consumer", "dashboard",
+            "producer-sim"} <= set(built)
+    for name, build in built.items():
+        context = (REPO / build["context"]).resolve()
+        dockerfile = context / build["dockerfile"]
+        assert context == REPO and dockerfile.is_file(), name
+        ignored = _dockerignore(dockerfile)
+        for src in _copied_sources(dockerfile):
+            if src == ".":
+                continue
+            assert (context / src).exists(), f"{dockerfile.name} copies missing {src}"
+            assert src not in ignored, f"{src} is excluded by the .dockerignore"
+        assert ".venv" in ignored and ".env" in ignored
+
+
+def test_ports_are_well_formed_unique_and_expected(compose):
+    published: dict[str, str] = {}
+    for name, svc in compose["services"].items():
+        for port in svc.get("ports", []):
+            parts = port.split(":")
+            host_ip = parts[0] if len(parts) == 3 else ""
+            host, container = parts[-2], parts[-1]
+            assert host.isdigit() and container.isdigit(), f"{name}: {port}"
+            assert host not in published, f"host port {host} used by {published.get(host)} and {name}"
+            published[host] = name
+            assert host_ip in ("127.0.0.1", "0.0.0.0", "")
+    assert published["8081"] == "jobmanager" and published["8000"] == "dashboard"
+    assert published["8080"] == "console"
+
+
+def test_volumes_are_declared_and_bind_mounts_exist(compose):
+    declared = set(compose.get("volumes", {}))
+    used = set()
+    for name, svc in compose["services"].items():
+        for vol in svc.get("volumes", []):
+            source = vol.split(":")[0]
+            if source.startswith((".", "/")):
+                assert (REPO / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in declared, f"{name} uses undeclared volume {source}"
+                used.add(source)
+    assert used == declared
+    # Checkpoints survive `docker compose down` and are shared by every Flink container.
+    for name in ("jobmanager", "taskmanager", "job-submit"):
+        assert any(v.startswith("flink-checkpoints:/opt/flink/checkpoints")
+                   for v in compose["services"][name]["volumes"])
+
+
+def test_dependencies_health_checks_and_restart_policies(compose):
+    services = compose["services"]
+    for name, svc in services.items():
+        for dep, how in (svc.get("depends_on") or {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            # A default service must not need one that only a profile starts.
+            if not svc.get("profiles"):
+                assert not services[dep].get("profiles"), f"{name} needs profiled {dep}"
+            if how.get("condition") == "service_healthy":
+                assert "healthcheck" in services[dep], f"{dep} has no health check"
+            if how.get("condition") == "service_completed_successfully":
+                assert services[dep]["restart"] in ("no", "on-failure"), dep
+        assert svc.get("restart") in ("unless-stopped", "on-failure", "always"), name
+    for name in ("redpanda-0", "jobmanager", "taskmanager", "dashboard"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["redpanda-1"]["profiles"] == services["redpanda-2"]["profiles"] == ["cluster"]
+
+
+def test_app_services_run_tradeflow_on_the_kafka_backend(compose):
+    pyproject = (REPO / "pyproject.toml").read_text()
+    from tradeflow.cli import PLANNED
+
+    for name in ("producer-sim", "producer-alpaca", "consumer", "dashboard"):
+        svc = compose["services"][name]
+        assert svc["environment"]["TRADEFLOW_BACKEND"] == "kafka"
+        assert svc["environment"]["TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS"] == "redpanda-0:9092"
+        command = svc["command"][0]
+        assert re.search(rf"^{command} = ", pyproject, re.M) or command in PLANNED, command
+    submit = compose["services"]["job-submit"]
+    assert submit["environment"]["TRADEFLOW_BACKEND"] == "kafka"
+    script = submit["command"][-1].replace("/opt/tradeflow/", "")
+    assert (REPO / script).is_file()
+
+
+def _topic_specs(script: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r'^\s+"([a-z-]+)\s+(\d+)\s+\d+"', script, re.M)}
+
+
+def test_topic_init_creates_every_topic_of_the_contracts():
+    specs = _topic_specs((DOCKER_DIR / "create-topics.sh").read_text())
+    assert set(specs) == set(TOPICS)
+    assert all(n >= 1 for n in specs.values())
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_shell_scripts_parse():
+    for script in DOCKER_DIR.glob("*.sh"):
+        proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+def _flink_conf() -> dict[str, str]:
+    conf = {}
+    for line in (REPO / "flink-conf.yaml").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition(":")
+            assert key.strip() not in conf, f"flink-conf.yaml sets {key} twice"
+            conf[key.strip()] = value.strip()
+    return conf
+
+
+def test_flink_conf_keys_the_image_rewrites_exist():
+    """The image's sed expressions must find their keys, or the container would bind loopback."""
+    conf = _flink_conf()
+    dockerfile = (DOCKER_DIR / "flink.Dockerfile").read_text()
+    for key in ("jobmanager.bind-host", "taskmanager.bind-host", "rest.bind-address",
+                "rest.address", "taskmanager.host", "state.checkpoints.dir"):
+        assert key in conf
+        assert key.replace(".", "\\.") in dockerfile, key
+
+
+def test_flink_conf_production_settings():
+    conf = _flink_conf()
+    assert conf["execution.checkpointing.mode"] == "EXACTLY_ONCE"
+    assert conf["state.backend.type"] in ("hashmap", "rocksdb")
+    assert conf["restart-strategy.type"] == "exponential-delay"
+    assert conf["metrics.reporter.prom.factory.class"] == \
+        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+    # The local cluster gets the reporter from the wheel's plugins/ (without it Flink only logs a
+    # warning; with every port of the range taken it logs an error and runs without metrics).
+    import pyflink
+
+    plugins = Path(pyflink.__file__).parent / "plugins" / "metrics-prometheus"
+    assert any(plugins.glob("flink-metrics-prometheus-*.jar"))
+
+
+# --- the job submitter (infra/docker/submit_job.py), against a stub Flink REST API -------------
+
+class _FlinkStub(BaseHTTPRequestHandler):
+    jobs: list[dict] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = {"/overview": {"slots-available": 2, "taskmanagers": 1},
+                "/jobs/overview": {"jobs": self.jobs}}.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.end_headers()
+        self.wfile.write(json.dumps(body or {}).encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def submitter(monkeypatch, tmp_path):
+    server = HTTPServer(("127.0.0.1", 0), _FlinkStub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    spec = importlib.util.spec_from_file_location("submit_job", DOCKER_DIR / "submit_job.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setenv("FLINK_JOBMANAGER", f"127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("CHECKPOINT_DIR", str(tmp_path))
+    calls: list[list[str]] = []
+    monkeypatch.setattr(module.subprocess, "run",
+                        lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
+    yield module, calls, tmp_path
+    server.shutdown()
+
+
+def test_submitter_leaves_a_running_job_alone(submitter, monkeypatch):
+    module, calls, _ = submitter
+    monkeypatch.setattr(_FlinkStub, "jobs", [{"jid": "x", "name": "tradeflow-signals",
+                                              "state": "RUNNING"}])
+    assert module.main() == 0 and calls == []
+
+
+def test_submitter_resumes_from_the_newest_checkpoint(submitter, monkeypatch):
+    module, calls, ckpt = submitter
+    monkeypatch.setattr(_FlinkStub, "jobs", [{"jid": "y", "name": "tradeflow-signals",
+                                              "state": "CANCELED"}])
+    (ckpt / "job1" / "chk-7").mkdir(parents=True)
+    (ckpt / "job1" / "chk-7" / "_metadata").write_bytes(b"x")
+    assert module.main() == 0
+    (cmd,) = calls
+    assert cmd[1:4] == ["run", "--fromSavepoint", str(ckpt / "job1" / "chk-7")]
+    assert cmd[cmd.index("--python") + 1].endswith("jobs/streaming_main.py")
+    assert cmd[cmd.index("--pyExecutable") + 1] == sys.executable
