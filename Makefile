@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean help
+.PHONY: install run test bench clean help lambda-zips flink-app-zip aws-local checkov
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,11 +23,27 @@ install: $(STAMP)  ## create .venv/ and install tradeflow with its test tools
 run: install  ## run the whole pipeline on the embedded (file) backend; Ctrl-C stops it
 	$(BIN)/tradeflow run
 
-test: install  ## run the whole test suite
+test: install checkov  ## run the whole test suite
 	$(BIN)/python -m pytest
 
 bench: install  ## run the benchmarks (ratios against a baseline run side by side)
 	$(BIN)/python -m benchmarks
 
-clean:  ## remove the virtualenv and the default data directory
-	rm -rf $(VENV) .tradeflow build *.egg-info
+lambda-zips: install  ## build build/lambda/<function>.zip for the three AWS Lambdas
+	$(BIN)/python lambdas/package.py
+
+flink-app-zip: install  ## build build/flink-app/tradeflow-flink-app.zip for AWS Managed Flink 1.20
+	$(BIN)/python jobs/package_flink_app.py
+
+aws-local: install  ## ingest -> Kinesis -> execute on a local moto server with Alpaca/Slack stubs
+	$(BIN)/python lambdas/local_demo.py
+
+# checkov has many dependencies of its own: it gets its own virtualenv (tests/infra runs it).
+.venv-checkov/bin/checkov:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet checkov==3.3.30
+
+checkov: .venv-checkov/bin/checkov  ## the Terraform scanner, in .venv-checkov/
+
+clean:  ## remove the virtualenvs, build output and the default data directory
+	rm -rf $(VENV) .venv-checkov .tradeflow build *.egg-info

@@ -293,6 +293,66 @@ def get_consumer_settings() -> ConsumerSettings:
     return ConsumerSettings()
 
 
+# --- the AWS Lambdas ----------------------------------------------------------------------
+
+class AwsSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+    state_table: str = _env(
+        "TRADEFLOW_STATE_TABLE", "tradeflow-state",
+        "Lambda: DynamoDB table of the signal executor's state (processed signals, orders, "
+        "daily P&L facts, kill switch).")
+    audit_table: str = _env(
+        "TRADEFLOW_AUDIT_TABLE", "tradeflow-audit",
+        "Lambda: DynamoDB table of the signal executor's audit trail.")
+    ingest_table: str = _env(
+        "TRADEFLOW_INGEST_TABLE", "tradeflow-ingest",
+        "Lambda: DynamoDB table of the ingestion cursors (last bar end per symbol) and the news "
+        "ids already published.")
+    alpaca_secret_id: str = _env(
+        "TRADEFLOW_ALPACA_SECRET_ID", "tradeflow/alpaca",
+        "Lambda: Secrets Manager secret holding the Alpaca keys as JSON "
+        "`{\"key_id\": ..., \"secret_key\": ...}`.")
+    slack_secret_id: str | None = _env(
+        "TRADEFLOW_SLACK_SECRET_ID", None,
+        "Lambda: Secrets Manager secret holding `{\"bot_token\": ..., \"channel\": ...}` for "
+        "notifications. Unset = notifications go to the function's log.")
+    secret_cache_seconds: float = _env(
+        "TRADEFLOW_SECRET_CACHE_SECONDS", 300.0,
+        "Lambda: how long a warm container reuses secrets before reading them again (so a "
+        "rotation is picked up).", ge=0)
+    processed_ttl_days: float = _env(
+        "TRADEFLOW_PROCESSED_TTL_DAYS", 30.0,
+        "Lambda: days a processed-signal record is kept (DynamoDB TTL); must exceed the "
+        "signals stream's retention. 0 = forever.", ge=0)
+    audit_ttl_days: float = _env(
+        "TRADEFLOW_AUDIT_TTL_DAYS", 0.0,
+        "Lambda: days an audit event is kept (DynamoDB TTL). 0 = forever.", ge=0)
+    alpaca_feed: str = _env(
+        "TRADEFLOW_ALPACA_FEED", "iex", "Lambda ingestion: Alpaca bar feed (`iex` or `sip`).")
+    bar_lookback_minutes: float = _env(
+        "TRADEFLOW_INGEST_BAR_LOOKBACK_MINUTES", 15.0,
+        "Lambda ingestion: a symbol without a cursor yet is read from this many minutes ago.",
+        gt=0)
+    max_catchup_minutes: float = _env(
+        "TRADEFLOW_INGEST_MAX_CATCHUP_MINUTES", 60.0,
+        "Lambda ingestion: never ask for bars older than this, however old a cursor is (after an "
+        "outage, older bars would only be vetoed as stale).", gt=0)
+    news_lookback_minutes: float = _env(
+        "TRADEFLOW_INGEST_NEWS_LOOKBACK_MINUTES", 30.0,
+        "Lambda ingestion: each run asks for news published in this many last minutes; ids "
+        "already published are skipped.", gt=0)
+    news_seen_ttl_days: float = _env(
+        "TRADEFLOW_INGEST_NEWS_SEEN_TTL_DAYS", 2.0,
+        "Lambda ingestion: days a published news id is remembered (DynamoDB TTL); must exceed "
+        "the news lookback.", gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_aws_settings() -> AwsSettings:
+    return AwsSettings()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
@@ -301,7 +361,7 @@ def get_settings() -> Settings:
 def settings_markdown() -> str:
     """The README's configuration table, straight from the fields above."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for model in (Settings, ConsumerSettings):
+    for model in (Settings, ConsumerSettings, AwsSettings):
         for field in model.model_fields.values():
             name = field.validation_alias.choices[0]  # type: ignore[union-attr]
             default = field.default

@@ -31,19 +31,25 @@ def _fresh(cash: float) -> dict[str, Any]:
 class PaperBroker(Executor):
     name = "paper"
 
-    def __init__(self, path: Path, cash: float = 100_000.0, slippage_bps: float = 0.0,
+    def __init__(self, path: Path | None, cash: float = 100_000.0, slippage_bps: float = 0.0,
                  fee_bps: float = 0.0, fee_per_order: float = 0.0) -> None:
-        self.path = Path(path)
+        # path None: the account lives in memory only (the backtest replays thousands of fills
+        # and marks, and an fsync'd file per change would dominate its run time).
+        self.path = Path(path) if path is not None else None
         self.slippage = slippage_bps / 10_000
         self.fee_bps = fee_bps / 10_000
         self.fee_per_order = fee_per_order
         self._lock = threading.Lock()
         try:
+            if self.path is None:
+                raise FileNotFoundError
             self.state: dict[str, Any] = json.loads(self.path.read_bytes())
         except FileNotFoundError:
             self.state = _fresh(cash)
 
     def _save(self) -> None:
+        if self.path is None:
+            return
         write_atomic(self.path, json.dumps(self.state, sort_keys=True, indent=1).encode())
 
     # --- reading ----------------------------------------------------------------------------

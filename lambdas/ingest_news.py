@@ -1,0 +1,14 @@
+"""Lambda: on an EventBridge schedule, publish new Alpaca news to `market-news` (Kinesis).
+
+Handler: `lambdas.ingest_news.handler`. The logic is `tradeflow.aws.ingest`; see there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeflow.aws.runtime import runtime
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return runtime().ingest("news", event)

@@ -1,0 +1,14 @@
+"""Lambda: on an EventBridge schedule, publish new Alpaca 1-minute bars to `stock-prices` (Kinesis).
+
+Handler: `lambdas.ingest_prices.handler`. The logic is `tradeflow.aws.ingest`; see there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradeflow.aws.runtime import runtime
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return runtime().ingest("prices", event)
