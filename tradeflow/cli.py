@@ -13,12 +13,6 @@ import click
 from tradeflow.config import BackendName, get_settings, settings_markdown
 from tradeflow.logs import setup_logging
 
-# Subcommands that later work fills in; until a service provides one, it says so plainly.
-PLANNED = {
-    "dashboard": "live websocket dashboard (issue #7)",
-}
-
-
 class ServiceGroup(click.Group):
     """A click group whose commands come from installed entry points, loaded on demand."""
 
@@ -26,27 +20,14 @@ class ServiceGroup(click.Group):
         return {ep.name: ep for ep in entry_points(group="tradeflow.commands")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._entry_points()) | set(PLANNED))
+        return sorted(set(super().list_commands(ctx)) | set(self._entry_points()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         cmd = super().get_command(ctx, name)
         if cmd is not None:
             return cmd
         ep = self._entry_points().get(name)
-        if ep is not None:
-            return ep.load()
-        if name in PLANNED:
-            return _planned(name, PLANNED[name])
-        return None
-
-
-def _planned(name: str, what: str) -> click.Command:
-    @click.command(name, help=f"(not built yet) {what}.", context_settings={
-        "ignore_unknown_options": True, "allow_extra_args": True})
-    def cmd() -> None:
-        raise click.ClickException(f"'tradeflow {name}' is not built yet: {what}.")
-
-    return cmd
+        return ep.load() if ep is not None else None
 
 
 @click.group(cls=ServiceGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -353,6 +353,26 @@ def get_aws_settings() -> AwsSettings:
     return AwsSettings()
 
 
+# --- the dashboard ------------------------------------------------------------------------
+
+class DashboardSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+    dashboard_host: str = _env(
+        "TRADEFLOW_DASHBOARD_HOST", "127.0.0.1",
+        "Dashboard: address the web server listens on (`0.0.0.0` to reach it from other machines; "
+        "the page has no login).")
+    dashboard_port: int = _env(
+        "TRADEFLOW_DASHBOARD_PORT", 8000,
+        "Dashboard: port of the web page, its websocket (`/ws`), `/api/summary`, `/healthz` and "
+        "`/metrics`.", ge=0, le=65535)
+
+
+@lru_cache(maxsize=1)
+def get_dashboard_settings() -> DashboardSettings:
+    return DashboardSettings()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
@@ -361,7 +381,7 @@ def get_settings() -> Settings:
 def settings_markdown() -> str:
     """The README's configuration table, straight from the fields above."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for model in (Settings, ConsumerSettings, AwsSettings):
+    for model in (Settings, ConsumerSettings, DashboardSettings, AwsSettings):
         for field in model.model_fields.values():
             name = field.validation_alias.choices[0]  # type: ignore[union-attr]
             default = field.default

@@ -1,0 +1,83 @@
+"""`tradeflow dashboard`: the live web dashboard (page, websocket, summary API, health, metrics)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import click
+
+from tradeflow.config import get_settings
+from tradeflow.logs import setup_logging
+from tradeflow.topics import BackendError, open_backend
+
+from .aggregator import parse_window
+from tradeflow.config import get_dashboard_settings
+from .snapshot import Limits
+
+log = logging.getLogger("dashboard")
+
+
+def _windows(_ctx: click.Context, _p: click.Parameter, value: str) -> tuple[str, ...]:
+    names = tuple(w.strip() for w in value.split(",") if w.strip() and w.strip() != "session")
+    for w in names:
+        try:
+            parse_window(w)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
+    return names
+
+
+@click.command("dashboard")
+@click.option("--host", help="Listen address (default: $TRADEFLOW_DASHBOARD_HOST or 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535),
+              help="Listen port (default: $TRADEFLOW_DASHBOARD_PORT or 8000).")
+@click.option("--start", type=click.Choice(["earliest", "latest"]), default="earliest",
+              show_default=True,
+              help="Where to begin reading the topics: `earliest` replays what they hold "
+                   "(only the recent part is kept), `latest` shows new records only.")
+@click.option("--bars", type=click.IntRange(10, 5000), default=390, show_default=True,
+              help="Bars kept and charted per symbol.")
+@click.option("--windows", default="15m,1h", show_default=True, callback=_windows,
+              help="Summary windows pushed to the page besides the session (event time).")
+@click.option("--flink-url", help="Flink REST API / web UI "
+              "(default: http://localhost:$TRADEFLOW_FLINK_PORT).")
+def dashboard(host: str | None, port: int | None, start: str, bars: int,
+              windows: tuple[str, ...], flink_url: str | None) -> None:
+    """Live dashboard: candles with indicators, signals, orders, P&L, kill switch, Flink job.
+
+    Subscribes to stock-prices, market-news, trading-signals and orders as its own consumer group
+    (never committed: each start replays the topics' history into a bounded window)
+    and pushes updates to browsers over a websocket. Serves GET / (the page), /ws,
+    /api/summary?window=15m, /healthz and /metrics.
+    """
+    from aiohttp import web
+
+    from .server import Dashboard, Options, make_app
+
+    shared, ds = get_settings(), get_dashboard_settings()
+    if not logging.getLogger().handlers:  # run on its own, not under `tradeflow`
+        setup_logging(shared.log_level, "dashboard")
+    host = host or ds.dashboard_host
+    port = ds.dashboard_port if port is None else port
+    try:
+        backend = open_backend(settings=shared)
+    except BackendError as err:
+        raise click.ClickException(str(err)) from None
+    opts = Options(limits=Limits(bars_per_symbol=bars), windows=windows, start=start,  # type: ignore[arg-type]
+                   flink_url=flink_url)
+    app = make_app(Dashboard(backend, shared, opts))
+
+    def _stop(*_: object) -> None:
+        raise web.GracefulExit()
+
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("dashboard on http://%s:%d/ (backend %s, data dir %s)", host, port, backend.name,
+             shared.path())
+    try:
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True, access_log=None,
+                    shutdown_timeout=3)
+    except OSError as err:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {err}") from None
+    finally:
+        backend.close()

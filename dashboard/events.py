@@ -1,0 +1,91 @@
+"""What the dashboard keeps of each topic record, in the form the page receives it.
+
+Records are validated with the shared contracts, then flattened into small JSON-ready dicts with
+epoch-second times (`t`) so the page never parses dates on its hot path. The websocket schema
+(documented in `hub.py`) is made of these dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
+from tradeflow.contracts import (Contract, ContractError, NewsItem, Order, PriceBar,
+                                 TradingSignal, parse, to_wire_time)
+
+Wire = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated record: its topic, the contract object and its page form."""
+
+    topic: str
+    record: Contract
+    wire: Wire
+
+
+def bar_wire(b: PriceBar) -> Wire:
+    return {"symbol": b.symbol, "t": int(b.event_time.timestamp()), "o": b.open, "h": b.high,
+            "l": b.low, "c": b.close, "v": b.volume}
+
+
+def signal_wire(s: TradingSignal) -> Wire:
+    return {"id": s.signal_id, "symbol": s.symbol, "action": s.action.value,
+            "strength": s.strength.value, "confidence": s.confidence, "price": s.price,
+            "t": s.bar_time.timestamp(), "bar_time": to_wire_time(s.bar_time),
+            "emitted_at": to_wire_time(s.emitted_at), "indicators": dict(s.indicators),
+            "sentiment": s.sentiment, "reason": s.reason, "strategy": s.strategy,
+            "stop_loss": s.stop_loss, "take_profit": s.take_profit}
+
+
+def order_wire(o: Order) -> Wire:
+    out = o.model_dump(mode="json", exclude={"v"})
+    out["t"] = o.updated_at.timestamp()
+    return out
+
+
+def news_wire(n: NewsItem, scorer: Callable[[str], Any] | None) -> Wire:
+    out: Wire = {"id": n.id, "symbols": list(n.symbols), "headline": n.headline,
+                 "source": n.source, "published_at": to_wire_time(n.published_at),
+                 "t": n.published_at.timestamp(), "url": n.url, "score": None, "label": None}
+    if scorer is not None:
+        # The headline's own tone, for display; the job's decayed sentiment arrives on signals.
+        s = scorer(n.headline)
+        out["score"], out["label"] = round(s.score, 3), s.label
+    return out
+
+
+class Decoder:
+    """Turns raw topic payloads into Events. Bad records raise ContractError (the caller counts
+    them; producers and the consumer already dead-letter them, so the dashboard does not)."""
+
+    def __init__(self, scorer: Callable[[str], Any] | None = None) -> None:
+        self.scorer = scorer
+
+    def decode(self, topic: str, raw: bytes) -> Event:
+        if topic == PRICES:
+            bar = parse(PriceBar, raw)
+            return Event(topic, bar, bar_wire(bar))
+        if topic == SIGNALS:
+            sig = parse(TradingSignal, raw)
+            return Event(topic, sig, signal_wire(sig))
+        if topic == ORDERS:
+            order = parse(Order, raw)
+            return Event(topic, order, order_wire(order))
+        if topic == NEWS:
+            item = parse(NewsItem, raw)
+            return Event(topic, item, news_wire(item, self.scorer))
+        raise ContractError(f"the dashboard does not read topic {topic!r}")
+
+
+def default_scorer() -> Callable[[str], Any] | None:
+    """The finance headline scorer from the shared package, or None if it cannot load."""
+    try:
+        from tradeflow.sentiment import get_scorer
+
+        return get_scorer("finance")
+    except Exception:  # noqa: BLE001 - headlines still show, just without a score
+        return None

@@ -1,0 +1,72 @@
+"""End to end in headless Chromium: a real simulator run, contract signals and paper orders from
+`tradeflow consume --once`, served by the dashboard and rendered by the page."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tradeflow.config import PRICES
+from tradeflow.contracts import PriceBar, build
+from tradeflow.topics import open_backend
+
+from dashboard.browser import chromium_page, find_chromium
+from dashboard.demo import build_demo, settings_for
+from dashboard.server import Dashboard, start_server
+
+from .conftest import fast_options, publish
+
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None,
+    reason="headless Chromium is not installed (apt-get install chromium)")
+
+
+def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    counts = build_demo(data, bars=120, symbols="AAPL,MSFT")
+    assert counts["signals"] > 0 and counts["orders"] > 0, counts
+    settings = settings_for(data)
+
+    async def main() -> None:
+        backend = open_backend("file", settings)
+        dash = Dashboard(backend, settings, fast_options())
+        runner, port = await start_server(dash)
+        try:
+            async with chromium_page(1280, 900) as page:
+                await page.goto(f"http://127.0.0.1:{port}/")
+                await page.wait_for("window.TF && TF.stats.candles > 0 && TF.stats.markers > 0",
+                                    timeout=20)
+                candles = int(await page.evaluate("document.getElementById('price').dataset.candles"))
+                markers = int(await page.evaluate("document.getElementById('price').dataset.markers"))
+                assert candles >= 50 and markers >= 1
+                rows = await page.wait_for(
+                    "Array.from(document.querySelectorAll('#summary tbody tr[data-symbol]'))"
+                    ".map(r => r.dataset.symbol).join(',')")
+                assert rows == "AAPL,MSFT"
+                summary_text = await page.evaluate("document.querySelector('#summary').innerText")
+                assert "VWAP" in summary_text and "—" not in summary_text.split("\n")[1]
+                assert await page.wait_for(
+                    "document.querySelectorAll('#signals li .badge').length")
+                assert await page.wait_for("document.querySelectorAll('#orders td.sym').length")
+                assert "trading enabled" in await page.wait_for(
+                    "TF.status.kill_switch && document.getElementById('kill').innerText")
+                # Live: a new bar published now reaches the page through the websocket.
+                selected = await page.evaluate("TF.selected")
+                n = await page.evaluate(f"TF.bars['{selected}'].length")
+                last = await page.evaluate(f"TF.bars['{selected}'].at(-1)")
+                new = build(PriceBar, symbol=selected,
+                            event_time=datetime.fromtimestamp(last["t"] + 60, timezone.utc),
+                            open=last["c"], high=last["c"] + 1, low=last["c"] - 1,
+                            close=last["c"] + 0.5, volume=1234, source="test")
+                publish(backend, PRICES, [new])
+                await page.wait_for(f"TF.bars['{selected}'].at(-1).v === 1234", timeout=10)
+                assert await page.evaluate(f"TF.bars['{selected}'].length") in (n, n + 1)
+                assert not [c for c in page.console if "Error" in c], page.console
+        finally:
+            await runner.cleanup()
+            backend.close()
+
+    asyncio.run(main())
