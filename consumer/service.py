@@ -1,17 +1,10 @@
-"""The consumer loop: trading signals in; risk decisions, orders and notifications out.
+"""The consumer loop: trading signals from a topic through the shared `SignalEngine`.
 
-For each signal, in this order:
-  1. parse it (malformed: dead-letter with the reason, go on);
-  2. skip it if its signal_id was already decided (a redelivery or a duplicate);
-  3. ask the risk manager;
-  4. in ONE SQLite transaction: audit the signal and the decision, create the order (if any) as
-     `pending`, and mark the signal_id processed;
-  5. publish the order (`new`) and submit it; the broker is idempotent by client_order_id, so a
-     retry or a restart can never place it twice; publish every status change until final;
-  6. notify (after the order: a notifier failure never blocks or skips one).
-The topic position is committed only after every signal of a poll is through step 4, so a crash
-at any point loses no signal: it is redelivered, and step 2 or the recovery of `pending` orders
-(step 5 again, looking the order up at the broker first) finishes what was started.
+The per-signal steps (parse, skip duplicates, decide, record, order, notify) are the engine's
+(tradeflow/trading/engine.py). What this loop adds: the topic position is committed only after
+every signal of a poll has its decision recorded, so a crash at any point loses no signal: it is
+redelivered, and the duplicate check or the recovery of `pending` orders (looking the order up at
+the broker first) finishes what was started.
 """
 from __future__ import annotations
 

@@ -20,6 +20,15 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+def drain(backend, topic: str, group: str = "test") -> list[bytes]:
+    """Every record on `topic` (from the start, for a fresh `group`), as raw bytes."""
+    sub = backend.subscribe(topic, group)
+    out = []
+    while batch := sub.poll(max_records=10_000, timeout=0.2):
+        out += [m.value for m in batch]
+    return out
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings whose data directory is a fresh temporary one (also exported to child processes)."""

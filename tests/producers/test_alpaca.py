@@ -21,6 +21,7 @@ from producers.alpaca import (
     run,
 )
 from producers.sink import Publisher
+from tests.conftest import drain
 from tests.stubs.alpaca_data import AlpacaDataStub, bar, news
 from tradeflow.cli import cli
 from tradeflow.config import get_settings
@@ -307,11 +308,3 @@ def test_cli_wrong_keys_exit_cleanly_without_the_secret(settings, monkeypatch):
     assert result.exit_code == 1 and "HTTP 401" in result.output
     assert "not-the-right-secret-123" not in result.output and stub.key_id not in result.output
     assert "Traceback" not in result.output
-
-
-def drain(backend: FileBackend, topic: str) -> list[bytes]:
-    sub = backend.subscribe(topic, "test")
-    out = []
-    while batch := sub.poll(max_records=10_000, timeout=0.2):
-        out += [m.value for m in batch]
-    return out

@@ -9,20 +9,13 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import shared_file
+from tests.conftest import drain, shared_file
 from tradeflow.cli import cli
 from tradeflow import datasets as importers
 from tradeflow.contracts import DeadLetter, NewsItem, PriceBar, parse
 from tradeflow.datasets import Rejected, load
 from tradeflow.topics.file import FileBackend
 
-
-def drain(backend: FileBackend, topic: str) -> list[bytes]:
-    sub = backend.subscribe(topic, "test")
-    out = []
-    while batch := sub.poll(max_records=10_000, timeout=0.2):
-        out += [m.value for m in batch]
-    return out
 
 
 def run_cli(*args: str) -> str:

@@ -1,0 +1,28 @@
+"""`make bench`: every benchmark, each printing its figures as ratios against a baseline run
+side by side (never absolute targets: these machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from benchmarks import dashboard_load, job_bench, sentiment_bench
+
+BENCHES = {
+    "sentiment": sentiment_bench.run,  # finance scorer vs plain VADER, headlines/s
+    "job": job_bench.run,  # full signal job vs plain SQL SMA job, rows/s
+    "dashboard": dashboard_load.run,  # 200 websocket clients vs none, simulator rate
+}
+
+
+def main(names: list[str]) -> None:
+    results = {}
+    for name in names or list(BENCHES):
+        print(f"== {name}", flush=True)
+        results[name] = BENCHES[name]()
+    print("== summary")
+    print(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,89 @@
+"""No look-ahead, proven on the real job: the bounded run over the first k bars emits exactly the
+signals the run over all bars emits up to bar k (the prefix property the walk-forward relies
+on). The full run is the whole `evaluate` pipeline, so its report is checked here too: two
+Flink runs in all, side by side."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from jobs.backtest.evaluate import Options, evaluate
+from jobs.backtest.execution import Costs, ExecConfig
+from jobs.backtest.run import prepare_inputs, read_parts, run_jobs
+
+from .synthetic import START, write_news, write_prices
+
+pytestmark = pytest.mark.flink
+N, K = 260, 170
+NEWS = [(START + timedelta(minutes=100), "AAA", "Company profit rose sharply, beat expectations"),
+        (START + timedelta(minutes=150), "BBB", "Company swung to a loss and cut its outlook"),
+        (START + timedelta(minutes=200), "AAA", "Analyst downgrades the stock to sell")]
+
+
+def _key(s: dict) -> tuple:
+    return (s["signal_id"], s["symbol"], s["action"], s["strength"], s["bar_time"], s["reason"],
+            s["horizon_bars"])
+
+
+def _numbers(s: dict) -> list[float]:
+    return [s["confidence"], s["price"], s["sentiment"] or 0.0, s["stop_loss"], s["take_profit"],
+            *[v for _, v in sorted(s["indicators"].items())]]
+
+
+def test_prefix_property_and_report(tmp_path: Path) -> None:
+    full, part = tmp_path / "full", tmp_path / "prefix"
+    full.mkdir()
+    part.mkdir()
+    times = write_prices(full / "prices.csv", N)
+    write_news(full / "news.csv", NEWS)
+    cutoff = times[K - 1]
+    # the first K bars of each symbol and the news published by then
+    lines = (full / "prices.csv").read_text().splitlines()
+    stamp = cutoff.isoformat().replace("+00:00", "Z")
+    (part / "prices.csv").write_text("\n".join([lines[0]] + [ln for ln in lines[1:]
+                                                            if ln.split(",")[1] <= stamp]) + "\n")
+    write_news(part / "news.csv", [n for n in NEWS if n[0] <= cutoff])
+
+    prefix_dirs: list[Path] = []
+
+    def prefix_run() -> None:
+        inputs = prepare_inputs([part / "prices.csv"], [part / "news.csv"], part, part / "work")
+        prefix_dirs.extend(run_jobs(inputs.topics, part / "work", [{}], indicators_for=None))
+
+    worker = threading.Thread(target=prefix_run)
+    worker.start()
+    report = evaluate([full / "prices.csv"], [full / "news.csv"], full / "out",
+                      Options(exec=ExecConfig(100_000.0, Costs(5, 1, 0.5),
+                                              {"sizing_fraction": 0.1, "risk_cooldown_seconds": 0}),
+                              mc_paths=200))
+    worker.join()
+
+    every = [json.loads(x) for x in (full / "out" / "signals.jsonl").read_text().splitlines()]
+    head = sorted((s for s in every if s["bar_time"] <= stamp), key=_key)
+    prefix = sorted(read_parts(prefix_dirs[0] / "signals"), key=_key)
+    assert len(head) >= 4 and len(every) > len(head), "the series must signal before and after bar k"
+    assert [_key(s) for s in prefix] == [_key(s) for s in head]
+    for a, b in zip(prefix, head):
+        assert _numbers(a) == pytest.approx(_numbers(b), rel=1e-12)
+
+    # the report of the full run
+    assert report["signals"]["count"] == len(every)
+    assert report["strategy"]["trades"] + report["strategy"]["open_trades"] >= 1
+    assert sum(report["decisions"].values()) == len(every)
+    assert [q["horizon_bars"] for q in report["signal_quality"]] == [1, 5, 15, 60]
+    assert report["annualisation"]["bars_per_year"] == 252 * N  # all bars on one trading day
+    for name in ("report.json", "equity.csv", "positions.csv", "trades.jsonl", "fills.jsonl",
+                 "decisions.jsonl", "indicators.jsonl"):
+        assert (full / "out" / name).stat().st_size > 0, name
+    page = (full / "out" / "report.html").read_text()
+    assert "<svg" in page and "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    # fills happened at a bar's open, after their signal's bar
+    fills = [json.loads(x) for x in (full / "out" / "fills.jsonl").read_text().splitlines()]
+    assert fills and all(f["time"] >= f["signal_bar_time"] and f["bar_time"] > f["signal_bar_time"]
+                         for f in fills)
