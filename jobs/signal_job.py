@@ -12,6 +12,8 @@ sql/connectors/<backend>/) and the runtime mode differ:
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -108,6 +110,12 @@ class SignalJob:
                 "execution.checkpointing.interval": "1 s",
                 "execution.checkpointing.mode": "EXACTLY_ONCE",
             })
+            if "FLINK_CONF_DIR" not in os.environ:
+                # In a local mini-cluster with no directory, checkpoints go to JobManager memory,
+                # which refuses state over 5 MB and sends the job into a restart loop. (Under
+                # `flink run` the cluster's flink-conf.yaml names the directory.)
+                options["state.checkpoints.dir"] = Path(
+                    tempfile.mkdtemp(prefix="tradeflow-checkpoints-")).as_uri()
         options.update(self.extra_config)
         # Given at creation: PyFlink decides there whether Python workers call back into this
         # process (local mini-cluster) or run on their own (a remote cluster).

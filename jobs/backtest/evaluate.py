@@ -1,0 +1,292 @@
+"""`tradeflow backtest`: signals from the bounded SQL run, executed and measured, in DIR/.
+
+Writes, next to signals.jsonl / indicators.jsonl / dead-letter.jsonl:
+  equity.csv      per bar end: equity, cash, gross exposure, open positions, buy & hold, drawdowns
+  positions.csv   per bar end: signed quantity per symbol
+  trades.jsonl    round trips (open ones marked at the last close), fills.jsonl, decisions.jsonl
+                  (every signal's risk decision, vetoes included)
+  report.json     all figures; report.html the same as a page
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from tradeflow.contracts import Action, ContractError, TradingSignal, parse, to_wire_time
+
+from . import metrics, risk_figures, signal_quality
+from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
+from .execution import ExecConfig, ExecutionResult, execute
+from .report import ReportData, SymbolView, render
+from .run import (indicator_order, prepare_inputs, read_parts, run_jobs, signal_order,
+                  write_jsonl)
+from .walk_forward import DEFAULT_GRID, expand_grid, make_windows, walk_forward
+
+log = logging.getLogger(__name__)
+OVERLAYS = ("sma_20", "sma_50", "bb_upper", "bb_lower")
+
+
+@dataclass
+class Options:
+    exec: ExecConfig = field(default_factory=ExecConfig)
+    bars_per_year: float | None = None  # None: from the data's bar spacing
+    walk_forward: bool = False
+    grid: dict[str, list[Any]] = field(default_factory=lambda: dict(DEFAULT_GRID))
+    folds: int = 4
+    embargo: int | None = None  # None: strategy.toml horizon_bars
+    anchored: bool = False
+    var_level: float = 0.95
+    mc_paths: int = 1000
+    mc_horizon_days: int = 20
+    seed: int = 7
+    max_parallel: int = 2
+    parallelism: int = 1
+    max_symbol_charts: int = 8
+    keep_work: bool = False
+
+
+def _default_params() -> dict[str, Any]:
+    from jobs.sql_loader import _flatten, load_strategy
+
+    return _flatten(load_strategy())
+
+
+def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[dict[str, Any]]]:
+    rows = sorted(read_parts(run_dir / "signals"), key=signal_order)
+    sigs = []
+    for row in rows:
+        try:
+            sigs.append(parse(TradingSignal, json.dumps(row)))
+        except ContractError as err:  # the job's output breaking the contract is a bug: say it
+            log.error("signal %s breaks the contract: %s", row.get("signal_id"), err)
+    return sigs, rows
+
+
+def _curve_frame(res: ExecutionResult, bh: pd.DataFrame) -> pd.DataFrame:
+    eq = res.equity.copy()
+    eq["buy_hold"] = bh["equity"]
+    eq["drawdown"] = metrics.drawdown(eq["equity"], res.cash)
+    eq["bh_drawdown"] = metrics.drawdown(eq["buy_hold"], res.cash)
+    return eq
+
+
+def _portfolio(positions: pd.Series, closes: pd.Series, equity: float) -> risk_figures.Portfolio:
+    values = {s: float(q * closes[s]) for s, q in positions.items() if q}
+    return risk_figures.Portfolio(values, equity - sum(values.values()))
+
+
+def _symbol_views(bars: pd.DataFrame, indicators: list[dict[str, Any]], res: ExecutionResult,
+                  limit: int) -> list[SymbolView]:
+    ind = pd.DataFrame(indicators)
+    if not ind.empty:
+        ind["time"] = pd.to_datetime(ind["timestamp"], utc=True)
+    fills_by = pd.Series([f.symbol for f in res.fills]).value_counts() if res.fills else pd.Series(dtype=int)
+    symbols = sorted(bars["symbol"].unique(), key=lambda s: (-int(fills_by.get(s, 0)), s))[:limit]
+    views = []
+    for sym in sorted(symbols):
+        b = bars[bars["symbol"] == sym].reset_index(drop=True)
+        pos = pd.Series(b.index, index=b["time"])
+        overlays: dict[str, np.ndarray] = {}
+        if not ind.empty:
+            i = ind[ind["symbol"] == sym].set_index("time").reindex(b["time"])
+            overlays = {k: i[k].to_numpy(float) for k in OVERLAYS if k in i}
+        v = SymbolView(sym, list(b["time"]), b["close"].to_numpy(float), overlays)
+        for f in res.fills:
+            if f.symbol == sym:
+                k = int(pos[pd.Timestamp(f.bar_time)])
+                label = f"{f.side} {f.qty:g} @ {f.price:.2f} ({f.time:%Y-%m-%d %H:%M} UTC)"
+                (v.buys if f.side == "buy" else v.sells).append((k, f.price, label))
+        for d in res.decisions:
+            if d["symbol"] == sym and d["rule"] != "approved":
+                t = pd.Timestamp(d["bar_time"])
+                if t in pos.index:
+                    k = int(pos[t])
+                    v.vetoed.append((k, float(b["close"].iloc[k]),
+                                     f"{d['action']} vetoed: {d['rule']} ({d['reason']})"))
+        views.append(v)
+    return views
+
+
+def _metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation,
+                  cfg: ExecConfig) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
+    bh = metrics.buy_and_hold(bars[(bars["time"] >= res.equity.index[0]) &
+                                   (bars["time"] <= res.equity.index[-1])],
+                              cfg.cash, cfg.costs, res.equity.index)
+    strat = metrics.summary(res.equity, res.cash, ann.bars_per_year, res.trades)
+    bench = metrics.summary(bh, cfg.cash, ann.bars_per_year)
+    return strat, bench, bh
+
+
+def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Options | None = None,
+             console: Console | None = None) -> dict[str, Any]:
+    """The whole evaluation; returns report.json's content."""
+    opts = opts or Options()
+    cfg = opts.exec
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".work"
+    shutil.rmtree(work, ignore_errors=True)
+    defaults = _default_params()
+    grid = [{**{k: defaults[k] for k in g}, **g} for g in expand_grid(opts.grid)] \
+        if opts.walk_forward else []
+    for g in grid:
+        unknown = set(g) - set(defaults)
+        if unknown:
+            raise ValueError(f"unknown strategy parameter(s) in the grid: {sorted(unknown)}")
+    # run 0: strategy.toml as it is; then every grid point that differs from it
+    param_sets: list[dict[str, Any]] = [{}]
+    grid_run: list[int] = []
+    for g in grid:
+        if all(defaults[k] == v for k, v in g.items()):
+            grid_run.append(0)
+        else:
+            grid_run.append(len(param_sets))
+            param_sets.append(g)
+
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=console or Console(stderr=True), transient=False)
+    with progress:
+        t_load = progress.add_task("read and validate input", total=1)
+        inputs = prepare_inputs(prices, news, out, work)
+        bars = bars_frame(inputs.bars)
+        progress.advance(t_load)
+        t_flink = progress.add_task(f"bounded Flink runs ({len(param_sets)})", total=len(param_sets))
+        dirs = run_jobs(inputs.topics, work, param_sets, indicators_for=0,
+                        max_parallel=opts.max_parallel, parallelism=opts.parallelism,
+                        on_done=lambda i: progress.advance(t_flink))
+        runs = [load_signals(d) for d in dirs]
+        signals, signal_rows = runs[0]
+        indicators = sorted(read_parts(dirs[0] / "indicators"), key=indicator_order)
+        write_jsonl(indicators, out / "indicators.jsonl")
+        write_jsonl(signal_rows, out / "signals.jsonl")
+
+        t_exec = progress.add_task("execute, measure", total=4)
+        ann = bars_per_year(bars)
+        if opts.bars_per_year:
+            ann = Annualisation(opts.bars_per_year, f"given: {opts.bars_per_year:g} bars per year")
+        res = execute(bars, signals, cfg)
+        progress.advance(t_exec)
+        strat, bench, bh = _metric_block(res, bars, ann, cfg)
+        eq = _curve_frame(res, bh)
+        progress.advance(t_exec)
+        quality = signal_quality.decay(bars, signals)
+        progress.advance(t_exec)
+        daily = daily_closes(bars)
+        last_close = bars.groupby("symbol")["close"].last()
+        port = _portfolio(res.positions.iloc[-1], last_close, float(res.equity["equity"].iloc[-1]))
+        bh_port = _bh_portfolio(bars, cfg, bh)
+        risk = {"strategy": risk_figures.risk_report(port, daily, opts.var_level, opts.mc_paths,
+                                                     opts.mc_horizon_days, opts.seed),
+                "buy_and_hold": risk_figures.risk_report(bh_port, daily, opts.var_level,
+                                                         opts.mc_paths, opts.mc_horizon_days,
+                                                         opts.seed)}
+        progress.advance(t_exec)
+
+        wf_block, wf_eq, wf_bounds = None, None, []
+        if opts.walk_forward:
+            t_wf = progress.add_task("walk-forward", total=1)
+            times = pd.DatetimeIndex(sorted(bars["time"].unique()))
+            embargo = opts.embargo if opts.embargo is not None else int(defaults["horizon_bars"])
+            windows = make_windows(len(times), opts.folds, embargo, anchored=opts.anchored)
+            wf = walk_forward(bars, grid, [runs[i][0] for i in grid_run], windows, cfg,
+                              ann.bars_per_year)
+            wres = wf.result
+            w_strat, w_bench, w_bh = _metric_block(wres, bars, ann, cfg)
+            wf_eq = wres.equity.assign(buy_hold=w_bh["equity"])
+            wf_bounds = [int(wf_eq.index.get_indexer([times[w.test[0]]])[0]) for w in windows]
+            wf_block = {"folds_count": opts.folds, "embargo_bars": embargo,
+                        "mode": "anchored" if opts.anchored else "rolling", "grid": grid,
+                        "flink_runs": len(param_sets), "folds": wf.to_dict(times),
+                        "start": to_wire_time(wf.start.to_pydatetime()),
+                        "end": to_wire_time(wf.end.to_pydatetime()),
+                        "strategy": w_strat, "buy_and_hold": w_bench,
+                        "decisions": dict(wres.rules)}
+            wres.equity.assign(buy_hold=w_bh["equity"]).to_csv(out / "walk_forward_equity.csv")
+            progress.advance(t_wf)
+
+        t_rep = progress.add_task("write report", total=1)
+        report = {
+            "generated_at": to_wire_time(datetime.now(timezone.utc)),
+            "inputs": {"prices": [str(p) for p in prices], "news": [str(p) for p in news]},
+            "data": {"symbols": sorted(bars["symbol"].unique()), "bars": int(len(bars)),
+                     "news": len(inputs.news), "rejected": len(inputs.rejected),
+                     "start": to_wire_time(bars["time"].iloc[0].to_pydatetime()),
+                     "end": to_wire_time(bars["time"].iloc[-1].to_pydatetime()),
+                     "bar_spacing_seconds": bar_spacing(bars).total_seconds(),
+                     "daily_bars": is_daily(bars)},
+            "annualisation": asdict(ann),
+            "execution": {"fill": "open of the next bar of the symbol after the signal bar",
+                          "cash": cfg.cash, **asdict(cfg.costs), "risk_overrides": cfg.risk},
+            "strategy_params": {k: defaults[k] for k in defaults if k in _signal_keys()},
+            "signals": {"count": len(signals),
+                        "buy": sum(s.action is Action.BUY for s in signals),
+                        "sell": sum(s.action is Action.SELL for s in signals)},
+            "decisions": dict(res.rules),
+            "strategy": strat, "buy_and_hold": bench,
+            "signal_quality": quality, "walk_forward": wf_block, "risk": risk,
+        }
+        _write_outputs(out, res, eq, report)
+        views = _symbol_views(bars, indicators, res, opts.max_symbol_charts)
+        (out / "report.html").write_text(render(ReportData(report, eq, views, wf_eq, wf_bounds)),
+                                         encoding="utf-8")
+        progress.advance(t_rep)
+    if not opts.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _signal_keys() -> set[str]:
+    from jobs.sql_loader import load_strategy
+
+    return set(load_strategy().get("signals", {}))
+
+
+def _bh_portfolio(bars: pd.DataFrame, cfg: ExecConfig, bh: pd.DataFrame) -> risk_figures.Portfolio:
+    """The buy-and-hold holdings at the end, valued at the last closes (for its risk figures)."""
+    symbols = sorted(bars["symbol"].unique())
+    alloc = cfg.cash / len(symbols)
+    values = {}
+    for sym in symbols:
+        b = bars[bars["symbol"] == sym]
+        paid = b["open"].iloc[0] * (1 + cfg.costs.slippage_bps / 10_000)
+        shares = max(alloc - cfg.costs.fee_per_order, 0.0) / (paid * (1 + cfg.costs.fee_bps / 10_000))
+        values[sym] = float(shares * b["close"].iloc[-1])
+    return risk_figures.Portfolio(values, float(bh["equity"].iloc[-1]) - sum(values.values()))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (pd.Timestamp, datetime)):
+        return to_wire_time(o.to_pydatetime() if isinstance(o, pd.Timestamp) else o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _write_outputs(out: Path, res: ExecutionResult, eq: pd.DataFrame, report: dict[str, Any]) -> None:
+    eq.to_csv(out / "equity.csv", index_label="time")
+    res.positions.to_csv(out / "positions.csv", index_label="time")
+    with open(out / "trades.jsonl", "w") as f:
+        for t in res.trades:
+            f.write(json.dumps(t.to_dict(), default=_json_default) + "\n")
+    with open(out / "fills.jsonl", "w") as f:
+        for fill in res.fills:
+            f.write(json.dumps(asdict(fill), default=_json_default) + "\n")
+    with open(out / "decisions.jsonl", "w") as f:
+        for d in res.decisions:
+            f.write(json.dumps(d, default=_json_default) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default,
+                                                allow_nan=False))

@@ -1,0 +1,215 @@
+"""The bounded Flink runs of a backtest: the signal SQL over history, the same SQL as streaming.
+
+Input files are read and validated in Python with the same readers as the replay producer:
+rows that break the contracts go to DIR/dead-letter.jsonl with a reason and the run goes on.
+Valid rows are written once as NDJSON topic directories; each bounded run (one per parameter
+set) reads them and writes its signals (and, when asked, every bar's indicators) to its own
+directory, whose part files are gathered into JSON-lines files.
+
+Several parameter sets (the walk-forward grid) run as separate processes, at most
+`max_parallel` at a time: a PyFlink mini-cluster lives and dies with its Python process, and
+two processes use the two cores of these machines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tradeflow.contracts import DeadLetter, NewsItem, PriceBar
+from tradeflow.datasets import Rejected, load
+
+log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    bars: int
+    news: int
+    rejected: int
+    indicator_rows: int
+    signals: int
+    out: Path
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated input, and where its NDJSON topic directories are."""
+
+    bars: list[PriceBar]
+    news: list[NewsItem]
+    rejected: list[Rejected]
+    topics: Path
+
+
+def _write_ndjson(path: Path, records: Iterable[Any]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(path, "wb") as f:
+        for rec in records:
+            f.write(rec.to_json() + b"\n")
+            n += 1
+    return n
+
+
+def _dead_letters(path: Path, rejected: list[Rejected]) -> None:
+    now = datetime.now(timezone.utc)
+    with open(path, "wb") as f:
+        for r in rejected:
+            env = DeadLetter(original=r.raw, reason=r.reason, component="backtest",
+                             source_topic=r.topic, time=now)
+            f.write(env.to_json() + b"\n")
+
+
+def read_parts(part_dir: Path) -> list[dict[str, Any]]:
+    """Rows of the committed part files a filesystem sink wrote (hidden in-progress files skipped)."""
+    rows: list[dict[str, Any]] = []
+    if not part_dir.exists():
+        return rows
+    for part in sorted(part_dir.iterdir()):
+        if part.is_file() and not part.name.startswith((".", "_")):
+            rows += [json.loads(line) for line in part.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def write_jsonl(rows: list[dict[str, Any]], target: Path) -> int:
+    with open(target, "w") as f:
+        for row in rows:
+            f.write(json.dumps(row, separators=(",", ":")) + "\n")
+    return len(rows)
+
+
+def signal_order(row: dict[str, Any]) -> tuple[str, str]:
+    return row["bar_time"], row["symbol"]
+
+
+def indicator_order(row: dict[str, Any]) -> tuple[str, str]:
+    return row["symbol"], row["timestamp"]
+
+
+def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work: Path) -> Inputs:
+    """Read and validate the CSV files once; every run of the backtest reads the NDJSON written here."""
+    bars, bad_prices = load(prices, "prices")
+    stories, bad_news = load(news, "news")
+    if not bars:
+        raise ValueError("no valid price bars in the input: nothing to backtest")
+    rejected = bad_prices + bad_news
+    _dead_letters(out / "dead-letter.jsonl", rejected)
+    topics = work / "topics"
+    _write_ndjson(topics / "stock-prices" / "input.ndjson", bars)
+    _write_ndjson(topics / "market-news" / "input.ndjson", stories)
+    return Inputs(bars, stories, rejected, topics)  # type: ignore[arg-type]
+
+
+def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
+            indicators: bool = True, parallelism: int = 1) -> None:
+    """One bounded run in this process: signals to out_dir/signals, indicators to out_dir/indicators."""
+    from jobs.signal_job import SignalJob
+
+    from jobs.sql_loader import _flatten, load_strategy
+
+    for sub in ("signals", "indicators"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    (out_dir / "signals").mkdir(parents=True)
+    merged = {**_flatten(load_strategy()), **(params or {})}
+    job = SignalJob(mode="bounded", backend="file", prices=str(topics / "stock-prices"),
+                    news=str(topics / "market-news"), signals=str(out_dir / "signals"),
+                    indicators=str(out_dir / "indicators") if indicators else None,
+                    parallelism=parallelism, name="tradeflow-backtest", params=merged)
+    job.run(wait=True)
+
+
+def run_jobs(topics: Path, work: Path, param_sets: Sequence[dict[str, Any]],
+             indicators_for: int | None = 0, max_parallel: int = 2, parallelism: int = 1,
+             on_done: Callable[[int], None] | None = None) -> list[Path]:
+    """Run the job once per parameter set, in worker processes; returns each run's directory.
+
+    Only run `indicators_for` writes per-bar indicators: they do not depend on the rule
+    parameters a grid varies, and writing them costs time.
+    """
+    dirs = [work / f"run-{i:02d}" for i in range(len(param_sets))]
+    pending = list(range(len(param_sets)))
+    running: dict[int, tuple[subprocess.Popen, Any]] = {}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO_ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+    failed: list[str] = []
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, max_parallel):
+                i = pending.pop(0)
+                dirs[i].mkdir(parents=True, exist_ok=True)
+                logf = open(dirs[i] / "flink.log", "wb")
+                cmd = [sys.executable, "-m", "jobs.backtest.run", "--topics", str(topics),
+                       "--out", str(dirs[i]), "--params", json.dumps(param_sets[i]),
+                       "--parallelism", str(parallelism)]
+                if i == indicators_for:
+                    cmd.append("--indicators")
+                running[i] = (subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                               env=env, cwd=REPO_ROOT), logf)
+            time.sleep(0.2)
+            for i, (proc, logf) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                logf.close()
+                del running[i]
+                if proc.returncode != 0:
+                    tail = (dirs[i] / "flink.log").read_text(errors="replace")[-2000:]
+                    failed.append(f"run {i} ({param_sets[i]}) exited {proc.returncode}:\n{tail}")
+                elif on_done:
+                    on_done(i)
+    finally:
+        for proc, logf in running.values():  # only on an error above: end what we started
+            proc.kill()
+            proc.wait()
+            logf.close()
+    if failed:
+        raise RuntimeError("bounded Flink run failed: " + "\n".join(failed))
+    return dirs
+
+
+def run_backtest(prices: list[Path], news: list[Path], out: Path, parallelism: int = 1,
+                 params: dict[str, Any] | None = None) -> BacktestResult:
+    """Signals only: DIR/indicators.jsonl, DIR/signals.jsonl and DIR/dead-letter.jsonl."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".work"
+    shutil.rmtree(work, ignore_errors=True)
+    inputs = prepare_inputs(prices, news, out, work)
+    run_job(inputs.topics, work / "run", params, indicators=True, parallelism=parallelism)
+    n_ind = write_jsonl(sorted(read_parts(work / "run" / "indicators"), key=indicator_order),
+                        out / "indicators.jsonl")
+    n_sig = write_jsonl(sorted(read_parts(work / "run" / "signals"), key=signal_order),
+                        out / "signals.jsonl")
+    shutil.rmtree(work, ignore_errors=True)
+    return BacktestResult(len(inputs.bars), len(inputs.news), len(inputs.rejected), n_ind, n_sig, out)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """Worker entry point: one bounded run (used by run_jobs)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m jobs.backtest.run")
+    ap.add_argument("--topics", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--params", default="{}")
+    ap.add_argument("--parallelism", type=int, default=1)
+    ap.add_argument("--indicators", action="store_true")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    run_job(a.topics, a.out, json.loads(a.params), indicators=a.indicators,
+            parallelism=a.parallelism)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
