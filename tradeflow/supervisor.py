@@ -97,6 +97,9 @@ def run_pipeline(settings: Settings, services: tuple[Service, ...] = PIPELINE) -
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # A process started in the background by a shell inherits SIGINT ignored; Ctrl-C (and a
+    # SIGINT from a parent) must always stop the pipeline.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     log.info("data directory: %s, backend: %s", settings.path(), settings.backend.value)
     try:
         for svc in services:

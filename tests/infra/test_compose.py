@@ -200,14 +200,12 @@ def test_dependencies_health_checks_and_restart_policies(compose):
 
 def test_app_services_run_tradeflow_on_the_kafka_backend(compose):
     pyproject = (REPO / "pyproject.toml").read_text()
-    from tradeflow.cli import PLANNED
-
     for name in ("producer-sim", "producer-alpaca", "consumer", "dashboard"):
         svc = compose["services"][name]
         assert svc["environment"]["TRADEFLOW_BACKEND"] == "kafka"
         assert svc["environment"]["TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS"] == "redpanda-0:9092"
         command = svc["command"][0]
-        assert re.search(rf"^{command} = ", pyproject, re.M) or command in PLANNED, command
+        assert re.search(rf"^{command} = ", pyproject, re.M), command
     submit = compose["services"]["job-submit"]
     assert submit["environment"]["TRADEFLOW_BACKEND"] == "kafka"
     script = submit["command"][-1].replace("/opt/tradeflow/", "")
