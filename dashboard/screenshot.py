@@ -1,6 +1,9 @@
-"""Make `docs/dashboard.png`: a real pipeline run (see `demo.py`) shown in headless Chromium.
+"""Make `docs/dashboard.png`: a pipeline run shown in headless Chromium.
 
     python -m dashboard.screenshot [--out docs/dashboard.png] [--width 1440] [--height 1100]
+    python -m dashboard.screenshot --url http://127.0.0.1:8000/   # the page `make run` serves
+
+Without --url it builds a quick run of its own (simulator, demo signals, consumer: `demo.py`).
 
 Needs Debian's `chromium`. Everything runs in a temporary data directory on 127.0.0.1.
 """
@@ -26,6 +29,24 @@ READY = ("window.TF && TF.stats.candles > 0 && TF.stats.markers > 0 && "
          "document.querySelectorAll('#positions tbody tr td.sym').length > 0")
 
 
+async def shoot(url: str, out: Path, width: int = 1366, height: int = 1000) -> dict:
+    """Screenshot the dashboard page at `url` into `out`, once candles, markers and orders show."""
+    async with chromium_page(width, height) as page:
+        await page.goto(url)
+        await page.wait_for(READY, timeout=60)
+        await page.wait_for("TF.status && TF.status.kill_switch", timeout=10)
+        await asyncio.sleep(0.3)  # one more frame after the last delta
+        size = await page.screenshot(out)
+        while size > MAX_BYTES and width > 1100:  # the README wants a small image
+            width -= 100
+            await page.call("Emulation.setDeviceMetricsOverride", width=width,
+                            height=height, deviceScaleFactor=1, mobile=False)
+            await asyncio.sleep(0.3)
+            size = await page.screenshot(out)
+        stats = await page.evaluate("JSON.parse(JSON.stringify(TF.stats))")
+    return {"path": str(out), "bytes": size, "width": width, **stats}
+
+
 async def capture(out: Path, data_dir: Path, width: int = 1366, height: int = 1000,
                   symbol: str | None = None) -> dict:
     """Serve `data_dir` with a dashboard on a free port and screenshot the page into `out`."""
@@ -35,23 +56,11 @@ async def capture(out: Path, data_dir: Path, width: int = 1366, height: int = 10
     dash = Dashboard(backend, settings, Options(flink_url="http://127.0.0.1:9"))
     runner, port = await start_server(dash)
     try:
-        async with chromium_page(width, height) as page:
-            await page.goto(f"http://127.0.0.1:{port}/" + (f"#{symbol}" if symbol else ""))
-            await page.wait_for(READY, timeout=20)
-            await page.wait_for("TF.status && TF.status.kill_switch", timeout=10)
-            await asyncio.sleep(0.3)  # one more frame after the last delta
-            size = await page.screenshot(out)
-            while size > MAX_BYTES and width > 1100:  # the README wants a small image
-                width -= 100
-                await page.call("Emulation.setDeviceMetricsOverride", width=width,
-                                height=height, deviceScaleFactor=1, mobile=False)
-                await asyncio.sleep(0.3)
-                size = await page.screenshot(out)
-            stats = await page.evaluate("JSON.parse(JSON.stringify(TF.stats))")
+        url = f"http://127.0.0.1:{port}/" + (f"#{symbol}" if symbol else "")
+        return {**await shoot(url, out, width, height), "port": port}
     finally:
         await runner.cleanup()
         backend.close()
-    return {"path": str(out), "bytes": size, "width": width, "port": port, **stats}
 
 
 def main() -> None:
@@ -61,7 +70,12 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=1000)
     ap.add_argument("--bars", type=int, default=110, help="Bars per symbol in the demo run.")
     ap.add_argument("--symbol", help="Symbol to chart (default: the one with most signals).")
+    ap.add_argument("--url", help="Screenshot a running dashboard instead (e.g. the one `make run` "
+                                  "serves on http://127.0.0.1:8000/).")
     args = ap.parse_args()
+    if args.url:
+        print(asyncio.run(shoot(args.url, args.out, args.width, args.height)))
+        return
     with tempfile.TemporaryDirectory(prefix="tradeflow-shot-") as tmp:
         counts = build_demo(Path(tmp), bars=args.bars)
         result = asyncio.run(capture(args.out, Path(tmp), args.width, args.height, args.symbol))

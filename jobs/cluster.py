@@ -33,6 +33,14 @@ class ClusterError(RuntimeError):
     pass
 
 
+def _alive(pid: int) -> bool:
+    """A running process (a zombie, or a pid that is gone, is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -138,7 +146,8 @@ class LocalCluster:
             overview = self.rest("/overview")
             if overview and overview.get("taskmanagers", 0) >= 1:
                 return
-            if len(self.running()) < len(DAEMONS):
+            recorded = [p for ps in self.pids().values() for p in ps]
+            if len(recorded) < len(DAEMONS) or not all(map(_alive, recorded)):
                 self.stop()  # never leave half a cluster behind
                 raise ClusterError(f"Flink exited during start-up; see the logs in {self.log_dir}")
             time.sleep(0.5)

@@ -15,7 +15,8 @@ import pytest
 from jobs.cluster import LocalCluster
 
 pytestmark = pytest.mark.flink
-PORT, RPC_PORT = 18081, 16123  # not 8081/6123, so a developer's own Flink is never touched
+# Not 8081/6123/8000, so a developer's own Flink and dashboard are never touched.
+PORT, RPC_PORT, DASHBOARD_PORT = 18081, 16123, 18000
 
 
 def port_open(port: int) -> bool:
@@ -40,6 +41,7 @@ def tradeflow(*args: str, env: dict) -> subprocess.CompletedProcess:
 def env(settings, monkeypatch) -> dict:
     monkeypatch.setenv("TRADEFLOW_FLINK_PORT", str(PORT))
     monkeypatch.setenv("TRADEFLOW_FLINK_RPC_PORT", str(RPC_PORT))
+    monkeypatch.setenv("TRADEFLOW_DASHBOARD_PORT", str(DASHBOARD_PORT))
     return {**os.environ}
 
 
@@ -80,6 +82,9 @@ def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
             time.sleep(0.5)
         assert port_open(PORT), "Flink web UI never answered"
         assert any(prices.glob("0*.ndjson")), "the simulator published nothing"
+        while time.monotonic() < deadline and not port_open(DASHBOARD_PORT):
+            time.sleep(0.5)
+        assert port_open(DASHBOARD_PORT), "the dashboard never answered"
         cluster_pids = LocalCluster(settings.path("flink"), PORT, RPC_PORT).running()
         assert cluster_pids
     finally:
@@ -87,6 +92,6 @@ def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "stopping the pipeline" in out
-    assert not port_open(PORT)
+    assert not port_open(PORT) and not port_open(DASHBOARD_PORT)
     assert not any(alive(p) for p in cluster_pids)
     assert (settings.path("logs") / "producer.log").read_text()
