@@ -12,7 +12,6 @@ sql/connectors/<backend>/) and the runtime mode differ:
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,9 @@ class SignalJob:
     params: dict[str, Any] = field(default_factory=lambda: _flatten(load_strategy()))
     # Extra ${placeholders} of the connector DDL (bootstrap servers, region, group id, ...).
     connector_params: dict[str, Any] = field(default_factory=dict)
+    # True when a cluster (local standalone, Docker, Kubernetes, Managed Flink) configures where
+    # checkpoints go; False for an in-process mini-cluster, which then checkpoints to a temp dir.
+    cluster_checkpoints: bool = False
     extra_config: dict[str, str] = field(default_factory=dict)
 
     # --- SQL ----------------------------------------------------------------------------------
@@ -110,10 +112,9 @@ class SignalJob:
                 "execution.checkpointing.interval": "1 s",
                 "execution.checkpointing.mode": "EXACTLY_ONCE",
             })
-            if "FLINK_CONF_DIR" not in os.environ:
-                # In a local mini-cluster with no directory, checkpoints go to JobManager memory,
-                # which refuses state over 5 MB and sends the job into a restart loop. (Under
-                # `flink run` the cluster's flink-conf.yaml names the directory.)
+            if not self.cluster_checkpoints:
+                # In a mini-cluster with no directory, checkpoints go to JobManager memory,
+                # which refuses state over 5 MB and sends the job into a restart loop.
                 options["state.checkpoints.dir"] = Path(
                     tempfile.mkdtemp(prefix="tradeflow-checkpoints-")).as_uri()
         options.update(self.extra_config)

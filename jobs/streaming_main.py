@@ -17,7 +17,8 @@ from tradeflow.config import BackendName, get_settings
 
 def main() -> None:
     common = {"name": os.environ.get("TRADEFLOW_JOB_NAME", "tradeflow-signals"),
-              "parallelism": int(os.environ.get("TRADEFLOW_JOB_PARALLELISM", "1"))}
+              "parallelism": int(os.environ.get("TRADEFLOW_JOB_PARALLELISM", "1")),
+              "cluster_checkpoints": True}  # the cluster's flink-conf.yaml names the directory
     settings = get_settings()
     if settings.backend is BackendName.kafka:
         job = kafka_job("streaming", settings.kafka_bootstrap_servers, **common)
