@@ -121,7 +121,7 @@ def job_from_properties(groups: dict[str, dict[str, str]], root: Path = REPO_ROO
         connector_params={"aws_region": props["aws_region"],
                           "source_init_position": props.get("source_init_position",
                                                             "TRIM_HORIZON")},
-        extra_config=extra, cluster_checkpoints=True)  # Managed Flink owns the checkpoints
+        extra_config=extra, cluster_checkpoints=True, python_mode="process")  # Managed Flink owns the checkpoints
 
 
 def run_application(root: Path = REPO_ROOT) -> None:

@@ -12,6 +12,7 @@ sql/connectors/<backend>/) and the runtime mode differ:
 from __future__ import annotations
 
 import logging
+import sysconfig
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 from pyflink.common import Configuration
 from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment, TableResult
 
-from jobs.sql_loader import SQL_DIR, _flatten, load_strategy, render_sql, split_statements
+from jobs.sql_loader import SQL_DIR, flat_params, load_strategy, render_sql, split_statements
 from jobs.udf import ensure_udf_jar
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["streaming", "bounded"]
 
 # The views, in dependency order; each file is one concern (see the comments inside).
-VIEW_FILES = ("functions.sql", "signal_functions.sql", "prices.sql", "indicators.sql",
-              "news_scores.sql", "bars_with_sentiment.sql", "setups.sql", "signals.sql")
+VIEW_FILES = ("functions.sql", "python_functions.sql", "prices.sql", "news_scores.sql",
+              "timeline.sql", "indicators.sql", "setups.sql", "signals.sql")
 
 
 class JobConfigError(ValueError):
@@ -48,12 +49,17 @@ class SignalJob:
     indicators: str | None = None  # bounded only: also write every bar's indicators here
     parallelism: int = 1
     name: str = "tradeflow-signals"
-    params: dict[str, Any] = field(default_factory=lambda: _flatten(load_strategy()))
+    params: dict[str, Any] = field(default_factory=lambda: flat_params(load_strategy()))
     # Extra ${placeholders} of the connector DDL (bootstrap servers, region, group id, ...).
     connector_params: dict[str, Any] = field(default_factory=dict)
     # True when a cluster (local standalone, Docker, Kubernetes, Managed Flink) configures where
     # checkpoints go; False for an in-process mini-cluster, which then checkpoints to a temp dir.
     cluster_checkpoints: bool = False
+    # "thread" runs SCORE_SENTIMENT in an interpreter embedded in the TaskManager (pemja): no
+    # worker process to start, no gRPC hop per bundle. It needs this interpreter's packages on the
+    # TaskManager's machine, which holds for the mini-cluster, the local cluster and the Docker
+    # images; Managed Flink runs "process", the mode AWS documents.
+    python_mode: Literal["thread", "process"] = "thread"
     extra_config: dict[str, str] = field(default_factory=dict)
 
     # --- SQL ----------------------------------------------------------------------------------
@@ -106,7 +112,14 @@ class SignalJob:
             # and holidays, so indicator state survives them).
             "table.exec.state.ttl": "7 d",
             "python.fn-execution.bundle.size": "1000",
+            "python.execution-mode": self.python_mode,
+            # Table operators never hold on to a record after passing it on, so chained operators
+            # can hand records over without copying them.
+            "pipeline.object-reuse": "true",
         }
+        if self.python_mode == "thread":
+            # The embedded interpreter does not activate a virtualenv by itself.
+            options["python.pythonpath"] = sysconfig.get_paths()["purelib"]
         if self.mode == "streaming":
             options.update({
                 "execution.checkpointing.interval": "1 s",

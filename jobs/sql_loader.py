@@ -26,7 +26,7 @@ def load_strategy(path: Path | None = None) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def _flatten(strategy: dict[str, Any]) -> dict[str, Any]:
+def flat_params(strategy: dict[str, Any]) -> dict[str, Any]:
     """Placeholders are bare names, so every section's keys share one namespace."""
     flat: dict[str, Any] = {}
     for section, values in strategy.items():
@@ -48,7 +48,7 @@ def render_sql(name: str, params: dict[str, Any] | None = None) -> str:
     """
     path = SQL_DIR / name
     text = path.read_text(encoding="utf-8")
-    values = _flatten(load_strategy()) if params is None else params
+    values = flat_params(load_strategy()) if params is None else params
     try:
         return string.Template(text).substitute({k: str(v) for k, v in values.items()})
     except KeyError as err:

@@ -1,21 +1,35 @@
--- Indicator aggregate functions, implemented in Java (jobs/udf/src/main/java/io/tradeflow/udf/).
+-- The job's aggregate functions, implemented in Java (jobs/udf/src/main/java/io/tradeflow/udf/).
 -- The job needs build/tradeflow-udf.jar on its classpath (`pipeline.jars`); jobs.udf.ensure_udf_jar()
 -- compiles it. They are JVM AggregateFunctions rather than Python UDAFs because Flink refuses
 -- Python UDAFs in streaming OVER windows, and a JVM aggregate runs at plain-SQL speed.
 -- Each keeps bounded state per symbol (a ring of the last N closes, or a recursive value plus a
--- warm-up counter) and returns NULL until TA-Lib would return a value.
+-- warm-up counter) and returns NULL until TA-Lib would return a value. Rows with a NULL close (the
+-- news rows of the timeline) leave them unchanged.
+--
+-- Every indicator takes an optional last argument bars_ago: 0 (the default) for the value at the
+-- current bar, 1 for the value at the bar before, which the crossing rules compare against.
 
--- SMA(close, period) -> DOUBLE
+-- SMA(close, period [, bars_ago]) -> DOUBLE
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS SMA AS 'io.tradeflow.udf.Sma' LANGUAGE JAVA;
 
--- EMA(close, period) -> DOUBLE, seeded with the SMA of the first `period` closes
+-- EMA(close, period [, bars_ago]) -> DOUBLE, seeded with the SMA of the first `period` closes
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS EMA AS 'io.tradeflow.udf.Ema' LANGUAGE JAVA;
 
--- RSI(close, period) -> DOUBLE in [0, 100], Wilder smoothing
+-- RSI(close, period [, bars_ago]) -> DOUBLE in [0, 100], Wilder smoothing
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS RSI AS 'io.tradeflow.udf.Rsi' LANGUAGE JAVA;
 
--- MACD(close, fast, slow, signal) -> ROW<macd, macd_signal, macd_hist>
+-- MACD(close, fast, slow, signal [, bars_ago]) -> ROW<macd, macd_signal, macd_hist>
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS MACD AS 'io.tradeflow.udf.Macd' LANGUAGE JAVA;
 
--- BOLLINGER(close, period, stddevs DOUBLE) -> ROW<bb_upper, bb_middle, bb_lower>
+-- BOLLINGER(close, period, stddevs DOUBLE [, bars_ago]) -> ROW<bb_upper, bb_middle, bb_lower>
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS BOLLINGER AS 'io.tradeflow.udf.Bollinger' LANGUAGE JAVA;
+
+-- PREV_CLOSE(close) -> DOUBLE: the close of the bar before (NULL on a symbol's first bar).
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS PREV_CLOSE AS 'io.tradeflow.udf.PrevClose' LANGUAGE JAVA;
+
+-- NEWS_SENTIMENT(score, event_time, lookback_seconds, half_life_seconds)
+--   -> ROW<sentiment DOUBLE, news_count INT>: time-decayed mean score of the news seen so far.
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS NEWS_SENTIMENT AS 'io.tradeflow.udf.NewsSentiment' LANGUAGE JAVA;
+
+-- BARS_SINCE_GAP(close, max_move) -> BIGINT: bars since the last close-to-close jump > max_move.
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS BARS_SINCE_GAP AS 'io.tradeflow.udf.BarsSinceGap' LANGUAGE JAVA;

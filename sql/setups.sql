@@ -1,17 +1,6 @@
--- Each bar next to the previous bar's values: the technical setups are crossings, and a
--- crossing needs "before" and "after". Only bars whose indicators (and their previous values)
--- are all warmed up, and that are far enough from a price gap, may set anything up.
-CREATE TEMPORARY VIEW bar_pairs AS
-SELECT *,
-       LAG(rsi_14)           OVER w AS prev_rsi,
-       LAG(sma_20 - sma_50)  OVER w AS prev_sma_gap,
-       LAG(macd_hist)        OVER w AS prev_macd_hist,
-       LAG(`close`)          OVER w AS prev_close,
-       LAG(bb_lower)         OVER w AS prev_bb_lower,
-       LAG(bb_upper)         OVER w AS prev_bb_upper
-FROM bars_with_sentiment
-WINDOW w AS (PARTITION BY symbol ORDER BY event_time);
-
+-- The technical setups of each bar: crossings, from the bar's indicators and the previous bar's
+-- (indicators.sql). Only bars whose indicators (and their previous values) are all warmed up, and
+-- that are far enough from a price gap, may set anything up.
 CREATE TEMPORARY VIEW setups AS
 SELECT *,
     -- bullish setups: 1 when the setup fires on this bar
@@ -28,7 +17,7 @@ SELECT *,
     CASE WHEN sentiment >= ${sentiment_positive} THEN 'positive'
          WHEN sentiment <= ${sentiment_negative} THEN 'negative'
          ELSE 'neutral' END AS news_tone
-FROM bar_pairs
+FROM indicators
 WHERE sma_50 IS NOT NULL AND ema_26 IS NOT NULL AND rsi_14 IS NOT NULL
   AND macd_hist IS NOT NULL AND bb_lower IS NOT NULL
   AND prev_rsi IS NOT NULL AND prev_sma_gap IS NOT NULL AND prev_macd_hist IS NOT NULL

@@ -58,9 +58,9 @@ class Options:
 
 
 def _default_params() -> dict[str, Any]:
-    from jobs.sql_loader import _flatten, load_strategy
+    from jobs.sql_loader import flat_params, load_strategy
 
-    return _flatten(load_strategy())
+    return flat_params(load_strategy())
 
 
 def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[dict[str, Any]]]:

@@ -117,12 +117,12 @@ def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
     """One bounded run in this process: signals to out_dir/signals, indicators to out_dir/indicators."""
     from jobs.signal_job import SignalJob
 
-    from jobs.sql_loader import _flatten, load_strategy
+    from jobs.sql_loader import flat_params, load_strategy
 
     for sub in ("signals", "indicators"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     (out_dir / "signals").mkdir(parents=True)
-    merged = {**_flatten(load_strategy()), **(params or {})}
+    merged = {**flat_params(load_strategy()), **(params or {})}
     job = SignalJob(mode="bounded", backend="file", prices=str(topics / "stock-prices"),
                     news=str(topics / "market-news"), signals=str(out_dir / "signals"),
                     indicators=str(out_dir / "indicators") if indicators else None,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import talib
 
-from jobs.sql_loader import load_strategy, render_sql, split_statements
+from jobs.sql_loader import flat_params, load_strategy, render_sql, split_statements
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -25,6 +25,9 @@ INDICATOR_COLUMNS = [
     "sma_20", "sma_50", "ema_12", "ema_26", "rsi_14",
     "macd", "macd_signal", "macd_hist", "bb_upper", "bb_middle", "bb_lower",
 ]
+# The previous bar's values, which the crossing rules compare against (bars_ago = 1).
+PREVIOUS_COLUMNS = ["prev_close", "prev_rsi", "prev_sma_gap", "prev_macd_hist", "prev_bb_upper",
+                    "prev_bb_lower"]
 REL_TOL = 1e-9
 
 
@@ -119,12 +122,14 @@ def load_minute_bars() -> pd.DataFrame:
 
 _SINK_COLUMNS = ", ".join(
     ["symbol STRING", "event_time TIMESTAMP_LTZ(3)", "`close` DOUBLE"]
-    + [f"{c} DOUBLE" for c in INDICATOR_COLUMNS]
+    + [f"{c} DOUBLE" for c in INDICATOR_COLUMNS + PREVIOUS_COLUMNS]
 )
 
 
 class IndicatorRunner:
-    """Runs sql/functions.sql + sql/indicators.sql over a DataFrame in one TableEnvironment."""
+    """Runs sql/functions.sql + sql/indicators.sql over a DataFrame in one TableEnvironment.
+
+    The bars stand in for the job's `timeline` view (bars and news); no news rows here."""
 
     _ids = itertools.count()
 
@@ -157,7 +162,7 @@ class IndicatorRunner:
         config.set("parallelism.default", str(parallelism))
         t = self.t_env
         t.execute_sql("DROP TEMPORARY VIEW IF EXISTS indicators")
-        t.execute_sql("DROP TEMPORARY VIEW IF EXISTS prices")
+        t.execute_sql("DROP TEMPORARY VIEW IF EXISTS timeline")
         # The watermark trails by 1 s: rows of other symbols with the *same* minute would
         # otherwise count as late (ts <= watermark) and the OVER operator would drop them.
         t.execute_sql(f"""
@@ -168,14 +173,17 @@ class IndicatorRunner:
                 WATERMARK FOR event_time AS event_time - INTERVAL '1' SECOND
             ) WITH ('connector' = 'filesystem', 'path' = '{src_dir.as_uri()}', 'format' = 'csv')""")
         t.execute_sql(f"""
-            CREATE TEMPORARY VIEW prices AS
-            SELECT symbol, event_time, `open`, high, low, `close`, volume FROM src_{run_id}""")
-        for statement in split_statements(render_sql("indicators.sql", params)):
+            CREATE TEMPORARY VIEW timeline AS
+            SELECT symbol, event_time, `close`, CAST(NULL AS DOUBLE) AS news_score FROM src_{run_id}""")
+        # The view also needs the news and gap settings; periods given here override the file's.
+        sql_params = {**flat_params(load_strategy()), **(params or {})}
+        for statement in split_statements(render_sql("indicators.sql", sql_params)):
             t.execute_sql(statement)
         t.execute_sql(f"""
             CREATE TEMPORARY TABLE sink_{run_id} ({_SINK_COLUMNS})
             WITH ('connector' = 'filesystem', 'path' = '{out_dir.as_uri()}', 'format' = 'json')""")
-        t.execute_sql(f"INSERT INTO sink_{run_id} SELECT * FROM indicators").wait()
+        columns = ", ".join(["symbol", "event_time", "`close`", *INDICATOR_COLUMNS, *PREVIOUS_COLUMNS])
+        t.execute_sql(f"INSERT INTO sink_{run_id} SELECT {columns} FROM indicators").wait()
         return read_sink(out_dir)
 
 
@@ -187,9 +195,10 @@ def read_sink(out_dir: Path) -> pd.DataFrame:
             if line:
                 rows.append(json.loads(line))
                 symbol_parts.setdefault(rows[-1]["symbol"], set()).add(part.name)
-    frame = pd.DataFrame(rows, columns=["symbol", "event_time", "close", *INDICATOR_COLUMNS])
+    frame = pd.DataFrame(rows, columns=["symbol", "event_time", "close", *INDICATOR_COLUMNS,
+                                        *PREVIOUS_COLUMNS])
     frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
-    frame[INDICATOR_COLUMNS] = frame[INDICATOR_COLUMNS].astype(float)
+    frame[INDICATOR_COLUMNS + PREVIOUS_COLUMNS] = frame[INDICATOR_COLUMNS + PREVIOUS_COLUMNS].astype(float)
     frame.attrs["part_files"] = [p.name for p in parts]
     # Each sink subtask writes its own part file, so this shows which subtask saw which symbol.
     frame.attrs["symbol_part_files"] = symbol_parts

@@ -11,7 +11,7 @@ import pytest
 import talib
 
 from .indicator_harness import compare_to_talib, default_params, random_walk_prices
-from jobs.sql_loader import SqlTemplateError, load_strategy, render_sql
+from jobs.sql_loader import SqlTemplateError, flat_params, load_strategy, render_sql
 from jobs.udf import build as udf_build
 
 OTHER_PERIODS = {
@@ -42,14 +42,14 @@ def test_strategy_toml_holds_the_default_periods():
 
 
 def test_render_fills_placeholders_but_keeps_column_names():
-    sql = render_sql("indicators.sql", OTHER_PERIODS)
+    sql = render_sql("indicators.sql", {**flat_params(load_strategy()), **OTHER_PERIODS})
     assert "${" not in sql
     assert "SMA(`close`, 7) " in sql and "OVER w AS sma_20" in sql
     assert "CAST(1.5 AS DOUBLE)" in sql
 
 
 def test_missing_placeholder_is_a_clear_error():
-    partial = {k: v for k, v in OTHER_PERIODS.items() if k != "rsi"}
+    partial = {k: v for k, v in {**flat_params(load_strategy()), **OTHER_PERIODS}.items() if k != "rsi"}
     with pytest.raises(SqlTemplateError, match=r"indicators\.sql needs \$\{rsi\}"):
         render_sql("indicators.sql", partial)
 

@@ -58,3 +58,23 @@ def test_warm_up_rows_are_null_and_flat_stretches_match(streamed_p1):
     # Wilder's averages decay together, so RSI freezes (up to rounding in the last bits).
     assert np.allclose(flat["rsi_14"], flat["rsi_14"].iloc[0], rtol=1e-12, atol=0.0)
     assert (syn1["rsi_14"].iloc[14:40] == 0.0).all()  # no movement at all since the start
+
+
+def test_previous_bar_values_are_the_bar_befores(streamed_p1):
+    """bars_ago = 1 (and PREV_CLOSE) give exactly what LAG over the bars would: the value the
+    same function had one bar earlier, NULL on the first bar and while that value warmed up."""
+    for symbol, g in streamed_p1.groupby("symbol"):
+        g = g.sort_values("event_time").reset_index(drop=True)
+        expected = {
+            "prev_close": g["close"].shift(1),
+            "prev_rsi": g["rsi_14"].shift(1),
+            "prev_sma_gap": (g["sma_20"] - g["sma_50"]).shift(1),
+            "prev_macd_hist": g["macd_hist"].shift(1),
+            "prev_bb_upper": g["bb_upper"].shift(1),
+            "prev_bb_lower": g["bb_lower"].shift(1),
+        }
+        for column, want in expected.items():
+            got = g[column]
+            assert got.isna().equals(want.isna()), f"{symbol} {column}: NULLs differ"
+            assert np.array_equal(got.dropna().to_numpy(), want.dropna().to_numpy()), \
+                f"{symbol} {column}: values differ from the previous bar's"

@@ -26,6 +26,11 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
         public double middle;
         public double stddev;
         public double nbdev;
+        // The bands at the previous bar, for bars_ago = 1.
+        public int barsAgo;
+        public boolean prevDefined;
+        public double prevMiddle;
+        public double prevStddev;
     }
 
     @Override
@@ -34,9 +39,17 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Integer period, Double nbdev) {
+        accumulate(acc, close, period, nbdev, 0);
+    }
+
+    public void accumulate(Acc acc, Double close, Integer period, Double nbdev, Integer barsAgo) {
         if (close == null) {
             return;
         }
+        acc.barsAgo = Periods.barsAgo(barsAgo);
+        acc.prevDefined = defined(acc);
+        acc.prevMiddle = acc.middle;
+        acc.prevStddev = acc.stddev;
         int n = Periods.require(period, "Bollinger period");
         if (nbdev == null || nbdev.isNaN() || nbdev < 0) {
             throw new IllegalArgumentException("Bollinger stddev multiplier must be >= 0, got " + nbdev);
@@ -83,10 +96,17 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
 
     @Override
     public Row getValue(Acc acc) {
-        if (acc.ring == null || acc.count < acc.ring.length) {
-            return Row.of(null, null, null);
+        if (acc.barsAgo == 1) {
+            return acc.prevDefined ? bands(acc.prevMiddle, acc.prevStddev * acc.nbdev) : Row.of(null, null, null);
         }
-        double width = acc.stddev * acc.nbdev;
-        return Row.of(acc.middle + width, acc.middle, acc.middle - width);
+        return defined(acc) ? bands(acc.middle, acc.stddev * acc.nbdev) : Row.of(null, null, null);
+    }
+
+    private static Row bands(double middle, double width) {
+        return Row.of(middle + width, middle, middle - width);
+    }
+
+    private static boolean defined(Acc acc) {
+        return acc.ring != null && acc.count >= acc.ring.length;
     }
 }

@@ -38,6 +38,11 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
         public double fastEma;
         public double signalEma;
         public double line;
+        // The values at the previous bar, for bars_ago = 1.
+        public int barsAgo;
+        public boolean prevDefined;
+        public double prevLine;
+        public double prevSignalEma;
     }
 
     @Override
@@ -46,9 +51,18 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Integer fast, Integer slow, Integer signal) {
+        accumulate(acc, close, fast, slow, signal, 0);
+    }
+
+    public void accumulate(Acc acc, Double close, Integer fast, Integer slow, Integer signal,
+                           Integer barsAgo) {
         if (close == null) {
             return;
         }
+        acc.barsAgo = Periods.barsAgo(barsAgo);
+        acc.prevDefined = defined(acc);
+        acc.prevLine = acc.line;
+        acc.prevSignalEma = acc.signalEma;
         int f = Periods.require(fast, "MACD fast period");
         int s = Periods.require(slow, "MACD slow period");
         int g = Periods.require(signal, "MACD signal period");
@@ -100,9 +114,17 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
 
     @Override
     public Row getValue(Acc acc) {
-        if (acc.slow == 0 || acc.count < (long) acc.slow + acc.signal - 1) {
-            return Row.of(null, null, null);
+        if (acc.barsAgo == 1) {
+            return acc.prevDefined ? row(acc.prevLine, acc.prevSignalEma) : Row.of(null, null, null);
         }
-        return Row.of(acc.line, acc.signalEma, acc.line - acc.signalEma);
+        return defined(acc) ? row(acc.line, acc.signalEma) : Row.of(null, null, null);
+    }
+
+    private static Row row(double line, double signalEma) {
+        return Row.of(line, signalEma, line - signalEma);
+    }
+
+    private static boolean defined(Acc acc) {
+        return acc.slow > 0 && acc.count >= (long) acc.slow + acc.signal - 1;
     }
 }

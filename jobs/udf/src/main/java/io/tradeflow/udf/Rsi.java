@@ -23,6 +23,10 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
         public double avgGain;
         public double avgLoss;
         public double value;
+        // The value at the previous bar, for bars_ago = 1.
+        public int barsAgo;
+        public boolean prevDefined;
+        public double prevValue;
     }
 
     @Override
@@ -31,10 +35,17 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Integer period) {
+        accumulate(acc, close, period, 0);
+    }
+
+    public void accumulate(Acc acc, Double close, Integer period, Integer barsAgo) {
         if (close == null) {
             return;
         }
         int n = Periods.require(period, "RSI period");
+        acc.barsAgo = Periods.barsAgo(barsAgo);
+        acc.prevDefined = defined(acc);
+        acc.prevValue = acc.value;
         if (acc.period == 0) {
             acc.period = n;
         } else {
@@ -80,6 +91,13 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
 
     @Override
     public Double getValue(Acc acc) {
-        return acc.period > 0 && acc.count > acc.period ? acc.value : null;
+        if (acc.barsAgo == 1) {
+            return acc.prevDefined ? acc.prevValue : null;
+        }
+        return defined(acc) ? acc.value : null;
+    }
+
+    private static boolean defined(Acc acc) {
+        return acc.period > 0 && acc.count > acc.period;
     }
 }

@@ -20,6 +20,10 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
         public long count;
         public double runningSum;
         public double value;
+        // The value at the previous bar, for bars_ago = 1.
+        public int barsAgo;
+        public boolean prevDefined;
+        public double prevValue;
     }
 
     @Override
@@ -28,10 +32,17 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Integer period) {
+        accumulate(acc, close, period, 0);
+    }
+
+    public void accumulate(Acc acc, Double close, Integer period, Integer barsAgo) {
         if (close == null) {
-            return; // a missing close is skipped rather than poisoning the window
+            return; // a missing close (a news row of the timeline) is skipped
         }
         int n = Periods.require(period, "SMA period");
+        acc.barsAgo = Periods.barsAgo(barsAgo);
+        acc.prevDefined = defined(acc);
+        acc.prevValue = acc.value;
         if (acc.ring == null) {
             acc.ring = new double[n];
         } else {
@@ -50,6 +61,13 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
 
     @Override
     public Double getValue(Acc acc) {
-        return acc.ring != null && acc.count >= acc.ring.length ? acc.value : null;
+        if (acc.barsAgo == 1) {
+            return acc.prevDefined ? acc.prevValue : null;
+        }
+        return defined(acc) ? acc.value : null;
+    }
+
+    private static boolean defined(Acc acc) {
+        return acc.ring != null && acc.count >= acc.ring.length;
     }
 }

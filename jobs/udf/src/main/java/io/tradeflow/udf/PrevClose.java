@@ -1,0 +1,36 @@
+package io.tradeflow.udf;
+
+import org.apache.flink.table.functions.AggregateFunction;
+
+/**
+ * PREV_CLOSE(close): the close of the bar before the current one, NULL on a symbol's first bar.
+ * What LAG(close) would give over bars alone, but usable in the same OVER window as the other
+ * aggregates of a bar-and-news timeline (NULL closes, the news rows, are skipped).
+ */
+public class PrevClose extends AggregateFunction<Double, PrevClose.Acc> {
+
+    public static class Acc {
+        public long count;
+        public double last;
+        public double previous;
+    }
+
+    @Override
+    public Acc createAccumulator() {
+        return new Acc();
+    }
+
+    public void accumulate(Acc acc, Double close) {
+        if (close == null) {
+            return;
+        }
+        acc.previous = acc.last;
+        acc.last = close;
+        acc.count++;
+    }
+
+    @Override
+    public Double getValue(Acc acc) {
+        return acc.count >= 2 ? acc.previous : null;
+    }
+}
