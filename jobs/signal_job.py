@@ -11,6 +11,7 @@ sql/connectors/<backend>/) and the runtime mode differ:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sysconfig
 import tempfile
@@ -23,6 +24,7 @@ from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment, T
 
 from jobs.sql_loader import SQL_DIR, flat_params, load_strategy, render_sql, split_statements
 from jobs.udf import ensure_udf_jar
+from jobs.udf.build import java_sources
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,20 @@ class SignalJob:
             inserts.append(render_sql("insert_indicators.sql", self.params))
         split = [s for text in ddl for s in split_statements(text)]
         return split, [s for text in inserts for s in split_statements(text)]
+
+    def fingerprint(self) -> str:
+        """The shape of this job's state: its SQL (parameters and locations included) and the
+        sources of its JVM functions. Flink restores a checkpoint only into the job that wrote it."""
+        ddl, inserts = self.statements()
+        digest = hashlib.sha256("\n".join(ddl + inserts).encode())
+        for source in java_sources():
+            digest.update(source.read_bytes())
+        return digest.hexdigest()[:16]
+
+    def checkpoints_under(self, base: Path) -> Path:
+        """This job's checkpoint directory under base: one per fingerprint, so a resume only ever
+        picks a checkpoint the job can restore, and an upgraded job starts afresh instead."""
+        return base / f"job-{self.fingerprint()}"
 
     # --- runtime ------------------------------------------------------------------------------
     def environment(self) -> TableEnvironment:

@@ -3,7 +3,8 @@
 The Flink CLI runs this file as the job's client: the environment it creates submits to the
 cluster the CLI was pointed at. Locations come from the environment, set by the submitter:
 TRADEFLOW_BACKEND picks the topics (`file`: the directories under TRADEFLOW_TOPICS_DIR; `kafka`:
-the topics at TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS, as in the production stack).
+the topics at TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS, as in the production stack). With
+TRADEFLOW_CHECKPOINTS_DIR, checkpoints go to this job version's directory under it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def main() -> None:
         job = file_job("streaming", Path(os.environ["TRADEFLOW_TOPICS_DIR"]), **common)
     else:
         raise SystemExit(f"streaming_main: no streaming job for backend {settings.backend.value!r}")
+    base = os.environ.get("TRADEFLOW_CHECKPOINTS_DIR")
+    if base:  # set by the submitters, which resume from the same directory
+        job.extra_config["state.checkpoints.dir"] = job.checkpoints_under(Path(base)).as_uri()
     job.run(wait=False)
 
 

@@ -26,8 +26,8 @@ class SubmitError(RuntimeError):
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
-    """The newest completed checkpoint (one with _metadata) of any earlier run of the job."""
-    done = [m.parent for m in checkpoint_dir.glob("*/chk-*/_metadata")]
+    """The newest completed checkpoint (a chk-N with _metadata) anywhere under checkpoint_dir."""
+    done = [m.parent for m in checkpoint_dir.rglob("_metadata") if m.parent.name.startswith("chk-")]
     return max(done, key=lambda p: p.stat().st_mtime) if done else None
 
 
@@ -44,8 +44,11 @@ def submit_signal_job(settings: Settings, parallelism: int = 1, fresh: bool = Fa
                           f"{settings.backend.value} backend runs on the production stack")
     from jobs.udf import ensure_udf_jar
 
+    from jobs.signal_job import file_job
+
     ensure_udf_jar()  # compile before the CLI's client starts, so errors show here
-    resume = None if fresh else latest_checkpoint(cluster.checkpoint_dir)
+    job = file_job("streaming", settings.path("topics"), name=JOB_NAME)
+    resume = None if fresh else latest_checkpoint(job.checkpoints_under(cluster.checkpoint_dir))
     cmd = ["bash", str(FLINK_HOME / "bin" / "flink"), "run", "--detached",
            "-m", f"localhost:{cluster.port}", "--python", str(ENTRY),
            "--pyClientExecutable", sys.executable, "--pyExecutable", sys.executable]
@@ -53,6 +56,7 @@ def submit_signal_job(settings: Settings, parallelism: int = 1, fresh: bool = Fa
         cmd[3:3] = ["--fromSavepoint", str(resume)]
     env = {**cluster.env(), "TRADEFLOW_TOPICS_DIR": str(settings.path("topics")),
            "TRADEFLOW_JOB_NAME": JOB_NAME, "TRADEFLOW_JOB_PARALLELISM": str(parallelism),
+           "TRADEFLOW_CHECKPOINTS_DIR": str(cluster.checkpoint_dir),
            "PYTHONPATH": os.pathsep.join([str(ENTRY.parents[1]), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     found = re.search(r"JobID ([0-9a-f]{32})", proc.stdout + proc.stderr)
@@ -60,4 +64,7 @@ def submit_signal_job(settings: Settings, parallelism: int = 1, fresh: bool = Fa
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise SubmitError(f"flink run failed (exit {proc.returncode}):\n{tail}")
     origin = f"resumed from {resume}" if resume else "from the beginning of the topics"
+    if not resume and not fresh and latest_checkpoint(cluster.checkpoint_dir):
+        origin += (" (the checkpoints there are of an earlier version of the job, with other SQL or"
+                   " functions, which Flink cannot restore into this one)")
     return f"submitted {JOB_NAME} ({found.group(1)}), {origin}; watch it at {cluster.url}"

@@ -2,8 +2,9 @@
 
 Waits for the JobManager and a free task slot, does nothing if the job already runs, and
 otherwise runs `flink run -py jobs/streaming_main.py`, resuming from the newest retained
-checkpoint in the shared checkpoint volume (so after `docker compose down` / `up` the job neither
-re-reads the topics from the start nor emits its signals again).
+checkpoint of this job version in the shared checkpoint volume (so after `docker compose down` /
+`up` the job neither re-reads the topics from the start nor emits its signals again; after an
+upgrade that changed the job, it starts from the topics' beginning).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from jobs.signal_job import kafka_job
 from jobs.submit import ACTIVE, ENTRY, JOB_NAME, latest_checkpoint
+from tradeflow.config import get_settings
 
 FLINK_HOME = Path(os.environ.get("FLINK_HOME", "/opt/flink"))
 
@@ -52,7 +55,10 @@ def main() -> int:
     python = sys.executable
     cmd = [str(FLINK_HOME / "bin" / "flink"), "run", "--detached", "-m", address,
            "--python", str(ENTRY), "--pyClientExecutable", python, "--pyExecutable", python]
-    resume = latest_checkpoint(Path(os.environ.get("CHECKPOINT_DIR", "/opt/flink/checkpoints")))
+    base = Path(os.environ.get("CHECKPOINT_DIR", "/opt/flink/checkpoints"))
+    os.environ["TRADEFLOW_CHECKPOINTS_DIR"] = str(base)  # streaming_main checkpoints there
+    job = kafka_job("streaming", get_settings().kafka_bootstrap_servers, name=name)
+    resume = latest_checkpoint(job.checkpoints_under(base))
     if resume is not None:
         cmd[2:2] = ["--fromSavepoint", str(resume)]
     print(("resuming from " + str(resume)) if resume else "starting from the topics' beginning",

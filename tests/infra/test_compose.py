@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tradeflow.config import TOPICS
+from tradeflow.config import TOPICS, get_settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -290,6 +291,7 @@ def submitter(monkeypatch, tmp_path):
     spec.loader.exec_module(module)
     monkeypatch.setenv("FLINK_JOBMANAGER", f"127.0.0.1:{server.server_port}")
     monkeypatch.setenv("CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("TRADEFLOW_CHECKPOINTS_DIR", "")  # the submitter sets it; restored after
     calls: list[list[str]] = []
     monkeypatch.setattr(module.subprocess, "run",
                         lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
@@ -308,10 +310,16 @@ def test_submitter_resumes_from_the_newest_checkpoint(submitter, monkeypatch):
     module, calls, ckpt = submitter
     monkeypatch.setattr(_FlinkStub, "jobs", [{"jid": "y", "name": "tradeflow-signals",
                                               "state": "CANCELED"}])
-    (ckpt / "job1" / "chk-7").mkdir(parents=True)
-    (ckpt / "job1" / "chk-7" / "_metadata").write_bytes(b"x")
+    mine = module.kafka_job("streaming", get_settings().kafka_bootstrap_servers,
+                            name="tradeflow-signals").checkpoints_under(ckpt) / "job1" / "chk-7"
+    older = ckpt / "job-0123456789abcdef" / "job0" / "chk-9"  # an earlier version of the job
+    for chk in (mine, older):
+        chk.mkdir(parents=True)
+        (chk / "_metadata").write_bytes(b"x")
+    os.utime(mine / "_metadata", (1, 1))  # the older version's checkpoint is the newest file
     assert module.main() == 0
     (cmd,) = calls
-    assert cmd[1:4] == ["run", "--fromSavepoint", str(ckpt / "job1" / "chk-7")]
+    assert cmd[1:4] == ["run", "--fromSavepoint", str(mine)]
+    assert os.environ["TRADEFLOW_CHECKPOINTS_DIR"] == str(ckpt)  # where streaming_main writes
     assert cmd[cmd.index("--python") + 1].endswith("jobs/streaming_main.py")
     assert cmd[cmd.index("--pyExecutable") + 1] == sys.executable
