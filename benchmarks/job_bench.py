@@ -28,7 +28,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.signal_job import SignalJob, file_job
+from jobs.signal_job import SignalJob, define, file_job
 from jobs.sql_loader import split_statements
 from producers.market_sim import MarketSimulator, SimConfig
 
@@ -95,8 +95,7 @@ def _execute(job: SignalJob, ddl: list[str], inserts: list[str]) -> tuple[float,
     run is from submission until the bounded input is through and the sinks have committed."""
     t0 = time.perf_counter()
     env = job.environment()
-    for stmt in ddl:
-        env.execute_sql(stmt)
+    define(env, ddl)
     ss = env.create_statement_set()
     for insert in inserts:
         ss.add_insert_sql(insert)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sysconfig
 import tempfile
 from dataclasses import dataclass, field
@@ -159,8 +160,7 @@ class SignalJob:
     def run(self, wait: bool = True) -> TableResult:
         ddl, inserts = self.statements()
         env = self.environment()
-        for stmt in ddl:
-            env.execute_sql(stmt)
+        define(env, ddl)
         stmt_set: StatementSet = env.create_statement_set()
         for insert in inserts:
             stmt_set.add_insert_sql(insert)
@@ -168,6 +168,25 @@ class SignalJob:
         if wait:
             result.wait()
         return result
+
+
+_VIEW = re.compile(r"CREATE\s+TEMPORARY\s+VIEW\s+(\w+)\s+AS\s+(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def define(env: TableEnvironment, ddl: list[str]) -> None:
+    """Execute the tables, functions and views of the job.
+
+    Views are registered as Table objects rather than executed as SQL: Flink expands a SQL view
+    anew inside each INSERT, and the news view's UNNEST then gets another correlation id in each
+    copy, so the two INSERTs of a backtest (signals and per-bar indicators) would each run the
+    OVER window and the Python UDF. A Table object is one plan that both INSERTs share.
+    """
+    for stmt in ddl:
+        view = _VIEW.fullmatch(stmt)
+        if view:
+            env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
+        else:
+            env.execute_sql(stmt)
 
 
 def file_job(mode: Mode, topics_dir: Path, **kw: Any) -> SignalJob:

@@ -179,3 +179,23 @@ def test_real_minute_bars_unordered_with_duplicates_and_dirt(tmp_path):
     quiet_until = aapl[gap + 49]["timestamp"]
     signals = read_jsonl(out / "signals.jsonl")
     assert not [s for s in signals if s["symbol"] == "AAPL" and aapl[gap]["timestamp"] <= s["bar_time"] <= quiet_until]
+
+
+@pytest.mark.parametrize("mode", ["streaming", "bounded"])
+def test_both_outputs_share_one_window_and_one_python_udf(tmp_path, mode):
+    """Signals and per-bar indicators come from one plan: the OVER window and the sentiment UDF
+    run once however many sinks read them (per-INSERT SQL views would duplicate both)."""
+    from jobs.signal_job import define
+
+    job = file_job("bounded", tmp_path / "topics", indicators=str(tmp_path / "ind"))
+    ddl, inserts = job.statements()
+    job.mode = mode  # the bounded connectors, planned for both runtimes
+    env = job.environment()
+    define(env, ddl)
+    statements = env.create_statement_set()
+    for insert in inserts:
+        statements.add_insert_sql(insert)
+    plan = statements.explain().split("== Optimized Execution Plan ==")[-1]
+    assert plan.count("PythonCalc(") == 1
+    # Streaming keeps the deduplication in its own operator; batch runs it as a ROW_NUMBER window.
+    assert plan.count("OverAggregate(") == (1 if mode == "streaming" else 2)
