@@ -60,8 +60,9 @@ class SignalJob:
     cluster_checkpoints: bool = False
     # "thread" runs SCORE_SENTIMENT in an interpreter embedded in the TaskManager (pemja): no
     # worker process to start, no gRPC hop per bundle. It needs this interpreter's packages on the
-    # TaskManager's machine, which holds for the mini-cluster, the local cluster and the Docker
-    # images; Managed Flink runs "process", the mode AWS documents.
+    # TaskManager's machine, which holds for the mini-cluster and the local cluster. The
+    # production stack (kafka_job) and Managed Flink keep "process", PyFlink's default: thread
+    # mode could not be tried in their images here.
     python_mode: Literal["thread", "process"] = "thread"
     extra_config: dict[str, str] = field(default_factory=dict)
 
@@ -208,6 +209,7 @@ def kafka_job(mode: Mode, bootstrap_servers: str, **kw: Any) -> SignalJob:
     from tradeflow.config import NEWS, PRICES, SIGNALS
 
     name = kw.pop("name", "tradeflow-signals")
+    kw.setdefault("python_mode", "process")  # see SignalJob.python_mode
     params = {"bootstrap_servers": bootstrap_servers, "group_id": name,
               "transactional_id_prefix": name, **kw.pop("connector_params", {})}
     return SignalJob(mode=mode, backend="kafka", prices=PRICES, news=NEWS, signals=SIGNALS,

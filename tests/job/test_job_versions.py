@@ -1,5 +1,6 @@
-"""Checkpoints are kept per job version (fingerprint), so a submit only resumes one that Flink can
-restore into the job it submits, and an upgraded job starts afresh instead of failing."""
+"""What differs between versions and deployments of the job: checkpoints are kept per job version
+(fingerprint), so a submit only resumes one that Flink can restore into the job it submits and an
+upgraded job starts afresh instead of failing; the Python UDF's mode per deployment."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ def test_latest_checkpoint_stays_within_the_job_versions_directory(tmp_path):
     (mine / "a2" / "chk-7").mkdir()  # in progress: no _metadata yet
     assert latest_checkpoint(mine) == newest_mine
     assert latest_checkpoint(base) == newest_other  # the submitter's "earlier version" hint
+
+
+def test_python_udf_mode_per_deployment(tmp_path):
+    """Thread mode where it is exercised (file backend); PyFlink's default elsewhere."""
+    from jobs.signal_job import kafka_job
+
+    assert file_job("streaming", tmp_path / "topics").python_mode == "thread"
+    assert kafka_job("streaming", "broker:9092").python_mode == "process"
