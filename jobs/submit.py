@@ -42,9 +42,8 @@ def submit_signal_job(settings: Settings, parallelism: int = 1, fresh: bool = Fa
     if settings.backend is not BackendName.file:
         raise SubmitError(f"the local cluster runs the job on the file backend; the "
                           f"{settings.backend.value} backend runs on the production stack")
-    from jobs.udf import ensure_udf_jar
-
     from jobs.signal_job import file_job
+    from jobs.udf import ensure_udf_jar
 
     ensure_udf_jar()  # compile before the CLI's client starts, so errors show here
     job = file_job("streaming", settings.path("topics"), name=JOB_NAME)
@@ -65,6 +64,6 @@ def submit_signal_job(settings: Settings, parallelism: int = 1, fresh: bool = Fa
         raise SubmitError(f"flink run failed (exit {proc.returncode}):\n{tail}")
     origin = f"resumed from {resume}" if resume else "from the beginning of the topics"
     if not resume and not fresh and latest_checkpoint(cluster.checkpoint_dir):
-        origin += (" (the checkpoints there are of an earlier version of the job, with other SQL or"
-                   " functions, which Flink cannot restore into this one)")
+        origin += (f" (the checkpoints in {cluster.checkpoint_dir} are of an earlier version of the"
+                   " job, with other SQL or functions, which Flink cannot restore into this one)")
     return f"submitted {JOB_NAME} ({found.group(1)}), {origin}; watch it at {cluster.url}"
