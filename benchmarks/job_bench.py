@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from jobs.signal_job import SignalJob, define, file_job
@@ -65,19 +66,13 @@ def make_input(topics: Path, rows: int) -> int:
     return n
 
 
-def run_full(topics: Path, out: Path) -> tuple[float, float]:
-    """The streaming job as `tradeflow run` submits it: prices and news in, signals out."""
-    job = file_job("bounded", topics, name="bench-full")
+def run_full(topics: Path, out: Path, bar_rows: bool = False) -> tuple[float, float]:
+    """The streaming job as `tradeflow run` submits it: prices and news in, signals out. With
+    bar_rows it also writes every bar's indicators (what the backtest writes) to the plain job's
+    sink, so both write one row per bar."""
+    job = file_job("bounded", topics, indicators=str(out / "indicators") if bar_rows else None,
+                   name="bench-full-rows" if bar_rows else "bench-full")
     ddl, inserts = job.statements()  # bounded connectors, so the run ends with the input
-    job.mode = "streaming"
-    return _execute(job, ddl, inserts)
-
-
-def run_full_bar_rows(topics: Path, out: Path) -> tuple[float, float]:
-    """The same job also writing every bar's indicators (what the backtest writes) to the
-    plain job's sink, so both write one row per bar."""
-    job = file_job("bounded", topics, indicators=str(out / "indicators"), name="bench-full-rows")
-    ddl, inserts = job.statements()
     job.mode = "streaming"
     return _execute(job, ddl, inserts)
 
@@ -112,7 +107,7 @@ def count_rows(d: Path) -> int:
                for _ in p.open())
 
 
-JOBS = {"plain": run_plain, "full": run_full, "full_bar_rows": run_full_bar_rows}
+JOBS = {"plain": run_plain, "full": run_full, "full_bar_rows": partial(run_full, bar_rows=True)}
 
 
 def run(rows: int = 200_000, repeats: int = 2) -> dict:

@@ -120,8 +120,8 @@ def test_crash_between_decision_and_broker_answer(h, alpaca, reached_broker):
     assert query(second.store, kind="recovery")
 
 
-def test_a_pending_order_too_old_is_not_placed_late(h, alpaca):
-    h.alpaca(alpaca)
+def crash_before_submitting(h, signal_id: str):
+    """A consumer that decided on the signal and died before the broker heard of it."""
     first = h.consumer()
 
     def crash(req, maybe_sent=False):
@@ -129,7 +129,13 @@ def test_a_pending_order_too_old_is_not_placed_late(h, alpaca):
 
     first.executor.submit = crash
     with pytest.raises(Crash):
-        first.handle_raw(line(signal_id="late"))
+        first.handle_raw(line(signal_id=signal_id))
+    return first
+
+
+def test_a_pending_order_too_old_is_not_placed_late(h, alpaca):
+    h.alpaca(alpaca)
+    crash_before_submitting(h, "late")
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     h.env()
     from consumer.service import build_consumer
@@ -145,14 +151,7 @@ def test_a_pending_order_too_old_is_not_placed_late(h, alpaca):
 
 def test_a_pending_order_is_not_sent_after_restart_while_the_kill_switch_is_on(h, alpaca):
     h.alpaca(alpaca)
-    first = h.consumer()
-
-    def crash(req, maybe_sent=False):
-        raise Crash
-
-    first.executor.submit = crash
-    with pytest.raises(Crash):
-        first.handle_raw(line(signal_id="killed"))
+    first = crash_before_submitting(h, "killed")
     first.kill.engage("operator stop")
     second = h.consumer()
     second.recover()

@@ -10,15 +10,10 @@ import org.apache.flink.table.functions.AggregateFunction;
  */
 public class Ema extends AggregateFunction<Double, Ema.Acc> {
 
-    public static class Acc {
+    public static class Acc extends ScalarAcc {
         public int period;
         public long count;
         public double seedSum;
-        public double value;
-        // The value at the previous bar, for bars_ago = 1.
-        public int barsAgo;
-        public boolean prevDefined;
-        public double prevValue;
     }
 
     @Override
@@ -35,9 +30,7 @@ public class Ema extends AggregateFunction<Double, Ema.Acc> {
             return;
         }
         int n = Periods.require(period, "EMA period");
-        acc.barsAgo = Periods.barsAgo(barsAgo);
-        acc.prevDefined = defined(acc);
-        acc.prevValue = acc.value;
+        acc.beginBar(barsAgo, defined(acc));
         if (acc.period == 0) {
             acc.period = n;
         } else {
@@ -57,10 +50,7 @@ public class Ema extends AggregateFunction<Double, Ema.Acc> {
 
     @Override
     public Double getValue(Acc acc) {
-        if (acc.barsAgo == 1) {
-            return acc.prevDefined ? acc.prevValue : null;
-        }
-        return defined(acc) ? acc.value : null;
+        return acc.result(defined(acc));
     }
 
     private static boolean defined(Acc acc) {

@@ -16,17 +16,12 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
     /** TA-Lib treats |x| below this as zero (its TA_IS_ZERO). */
     private static final double EPSILON = 1e-8;
 
-    public static class Acc {
+    public static class Acc extends ScalarAcc {
         public int period;
         public long count;
         public double prevClose;
         public double avgGain;
         public double avgLoss;
-        public double value;
-        // The value at the previous bar, for bars_ago = 1.
-        public int barsAgo;
-        public boolean prevDefined;
-        public double prevValue;
     }
 
     @Override
@@ -43,9 +38,7 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
             return;
         }
         int n = Periods.require(period, "RSI period");
-        acc.barsAgo = Periods.barsAgo(barsAgo);
-        acc.prevDefined = defined(acc);
-        acc.prevValue = acc.value;
+        acc.beginBar(barsAgo, defined(acc));
         if (acc.period == 0) {
             acc.period = n;
         } else {
@@ -91,10 +84,7 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
 
     @Override
     public Double getValue(Acc acc) {
-        if (acc.barsAgo == 1) {
-            return acc.prevDefined ? acc.prevValue : null;
-        }
-        return defined(acc) ? acc.value : null;
+        return acc.result(defined(acc));
     }
 
     private static boolean defined(Acc acc) {

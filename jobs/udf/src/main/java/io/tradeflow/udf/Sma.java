@@ -15,15 +15,10 @@ import org.apache.flink.table.functions.AggregateFunction;
 public class Sma extends AggregateFunction<Double, Sma.Acc> {
 
     /** Public mutable POJO: Flink derives the accumulator's state type from these fields. */
-    public static class Acc {
+    public static class Acc extends ScalarAcc {
         public double[] ring;
         public long count;
         public double runningSum;
-        public double value;
-        // The value at the previous bar, for bars_ago = 1.
-        public int barsAgo;
-        public boolean prevDefined;
-        public double prevValue;
     }
 
     @Override
@@ -40,9 +35,7 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
             return; // a missing close (a news row of the timeline) is skipped
         }
         int n = Periods.require(period, "SMA period");
-        acc.barsAgo = Periods.barsAgo(barsAgo);
-        acc.prevDefined = defined(acc);
-        acc.prevValue = acc.value;
+        acc.beginBar(barsAgo, defined(acc));
         if (acc.ring == null) {
             acc.ring = new double[n];
         } else {
@@ -61,10 +54,7 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
 
     @Override
     public Double getValue(Acc acc) {
-        if (acc.barsAgo == 1) {
-            return acc.prevDefined ? acc.prevValue : null;
-        }
-        return defined(acc) ? acc.value : null;
+        return acc.result(defined(acc));
     }
 
     private static boolean defined(Acc acc) {
