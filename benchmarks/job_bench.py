@@ -8,9 +8,9 @@ finishes), on a local mini-cluster at parallelism 1, with the job's own runtime 
 (SignalJob.environment), writing to file-backend sinks:
 
 * plain: SMA(20) with Flink's built-in AVG over a ROWS window, nothing else, one row per bar;
-* full: the product's streaming job as `tradeflow run` submits it: deduplication, every
-  indicator (JVM aggregates), the Python sentiment UDF on the news, the news join, the setups and
-  rules, writing the signals;
+* full: the product's streaming job as `tradeflow run` submits it: every indicator and the
+  repeated-bar check (JVM aggregates in one window), the Python sentiment UDF on the news, the news
+  join, the setups and rules, writing the signals;
 * full_bar_rows: the same job also writing every bar's indicators, as the backtest does, so it
   writes at least the rows the plain job writes.
 

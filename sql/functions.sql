@@ -6,30 +6,36 @@
 -- warm-up counter) and returns NULL until TA-Lib would return a value. Rows with a NULL close (the
 -- news rows of the timeline) leave them unchanged.
 --
+-- Every bar function takes the bar's event_time after the close and skips a bar at or before the
+-- last one it took: in the window's event-time order that is a repeat of a bar already counted.
 -- Every indicator takes an optional last argument bars_ago: 0 (the default) for the value at the
 -- current bar, 1 for the value at the bar before, which the crossing rules compare against.
 
--- SMA(close, period [, bars_ago]) -> DOUBLE
+-- SMA(close, event_time, period [, bars_ago]) -> DOUBLE
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS SMA AS 'io.tradeflow.udf.Sma' LANGUAGE JAVA;
 
--- EMA(close, period [, bars_ago]) -> DOUBLE, seeded with the SMA of the first `period` closes
+-- EMA(close, event_time, period [, bars_ago]) -> DOUBLE, seeded with the SMA of the first `period` closes
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS EMA AS 'io.tradeflow.udf.Ema' LANGUAGE JAVA;
 
--- RSI(close, period [, bars_ago]) -> DOUBLE in [0, 100], Wilder smoothing
+-- RSI(close, event_time, period [, bars_ago]) -> DOUBLE in [0, 100], Wilder smoothing
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS RSI AS 'io.tradeflow.udf.Rsi' LANGUAGE JAVA;
 
--- MACD(close, fast, slow, signal [, bars_ago]) -> ROW<macd, macd_signal, macd_hist>
+-- MACD(close, event_time, fast, slow, signal [, bars_ago]) -> ROW<macd, macd_signal, macd_hist>
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS MACD AS 'io.tradeflow.udf.Macd' LANGUAGE JAVA;
 
--- BOLLINGER(close, period, stddevs DOUBLE [, bars_ago]) -> ROW<bb_upper, bb_middle, bb_lower>
+-- BOLLINGER(close, event_time, period, stddevs DOUBLE [, bars_ago]) -> ROW<bb_upper, bb_middle, bb_lower>
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS BOLLINGER AS 'io.tradeflow.udf.Bollinger' LANGUAGE JAVA;
 
--- PREV_CLOSE(close) -> DOUBLE: the close of the bar before (NULL on a symbol's first bar).
+-- PREV_CLOSE(close, event_time) -> DOUBLE: the close of the bar before (NULL on a symbol's first bar).
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS PREV_CLOSE AS 'io.tradeflow.udf.PrevClose' LANGUAGE JAVA;
 
--- NEWS_SENTIMENT(score, event_time, lookback_seconds, half_life_seconds)
---   -> ROW<sentiment DOUBLE, news_count INT>: time-decayed mean score of the news seen so far.
+-- NEWS_SENTIMENT(score, published_at, event_time, lookback_seconds, half_life_seconds)
+--   -> ROW<sentiment DOUBLE, news_count INT>: time-decayed mean score of the news published by
+--   the bar's end (story rows carry score and published_at, bar rows only event_time).
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS NEWS_SENTIMENT AS 'io.tradeflow.udf.NewsSentiment' LANGUAGE JAVA;
 
--- BARS_SINCE_GAP(close, max_move) -> BIGINT: bars since the last close-to-close jump > max_move.
+-- BARS_SINCE_GAP(close, event_time, max_move) -> BIGINT: bars since the last close-to-close jump > max_move.
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS BARS_SINCE_GAP AS 'io.tradeflow.udf.BarsSinceGap' LANGUAGE JAVA;
+
+-- REPEATED_BAR(close, event_time) -> BOOLEAN: TRUE on a repeat of a bar already counted.
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS REPEATED_BAR AS 'io.tradeflow.udf.RepeatedBar' LANGUAGE JAVA;

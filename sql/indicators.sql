@@ -13,11 +13,14 @@
 -- row until the watermark passes it, then sorts; three windows (indicators, news, previous values)
 -- cost three times that. Flink also requires all OVER aggregates of a SELECT to share the frame.
 --
--- The frame is RANGE, not ROWS: a bar and a story with the same timestamp are accumulated
--- together before either is emitted, so a bar sees the news published AT or before its end and
--- nothing later (no look-ahead), whatever order they arrived in. prices.sql leaves one bar per
--- (symbol, event_time), so for bars RANGE and ROWS agree. UNBOUNDED PRECEDING is cheap because
--- each function keeps only bounded state; stories older than the look-back leave the state.
+-- The frame is ROWS: each row is accumulated and emitted in event-time order, rows with the same
+-- timestamp in arrival order. Every bar function takes the bar's event_time and skips a bar whose
+-- time it has already taken, and REPEATED_BAR flags such a repeat so the WHERE drops its row:
+-- a bar delivered twice counts once, the first to arrive, with no state beyond the window's own.
+-- A story sits on the timeline one millisecond before its publication (market_news.sql), so a
+-- bar sees every story published at or before its end, whatever the arrival order, and
+-- NEWS_SENTIMENT ignores a story published after the bar (no look-ahead). UNBOUNDED PRECEDING is
+-- cheap because each function keeps only bounded state; stories older than the look-back leave it.
 --
 -- Streaming: the OVER operator drops rows whose event_time <= the current watermark, so the
 -- source's watermark must trail event_time (bars of several symbols share one timestamp).
@@ -53,27 +56,28 @@ FROM (
         symbol,
         event_time,
         `close`,
-        SMA(`close`, ${sma_fast})                                  OVER w AS sma_20,
-        SMA(`close`, ${sma_slow})                                  OVER w AS sma_50,
-        EMA(`close`, ${ema_fast})                                  OVER w AS ema_12,
-        EMA(`close`, ${ema_slow})                                  OVER w AS ema_26,
-        RSI(`close`, ${rsi})                                       OVER w AS rsi_14,
-        MACD(`close`, ${macd_fast}, ${macd_slow}, ${macd_signal})  OVER w AS macd_row,
-        BOLLINGER(`close`, ${bb_period}, CAST(${bb_stddev} AS DOUBLE)) OVER w AS bb_row,
-        PREV_CLOSE(`close`)                                        OVER w AS prev_close,
-        RSI(`close`, ${rsi}, 1)                                    OVER w AS prev_rsi,
-        SMA(`close`, ${sma_fast}, 1)                               OVER w AS prev_sma_20,
-        SMA(`close`, ${sma_slow}, 1)                               OVER w AS prev_sma_50,
-        MACD(`close`, ${macd_fast}, ${macd_slow}, ${macd_signal}, 1) OVER w AS prev_macd_row,
-        BOLLINGER(`close`, ${bb_period}, CAST(${bb_stddev} AS DOUBLE), 1) OVER w AS prev_bb_row,
-        NEWS_SENTIMENT(news_score, event_time, ${sentiment_lookback_seconds},
-                       ${sentiment_half_life_seconds})             OVER w AS news,
-        BARS_SINCE_GAP(`close`, CAST(${gap_max_move} AS DOUBLE))   OVER w AS bars_since_gap
+        SMA(`close`, event_time, ${sma_fast})                          OVER w AS sma_20,
+        SMA(`close`, event_time, ${sma_slow})                          OVER w AS sma_50,
+        EMA(`close`, event_time, ${ema_fast})                          OVER w AS ema_12,
+        EMA(`close`, event_time, ${ema_slow})                          OVER w AS ema_26,
+        RSI(`close`, event_time, ${rsi})                               OVER w AS rsi_14,
+        MACD(`close`, event_time, ${macd_fast}, ${macd_slow}, ${macd_signal}) OVER w AS macd_row,
+        BOLLINGER(`close`, event_time, ${bb_period}, CAST(${bb_stddev} AS DOUBLE)) OVER w AS bb_row,
+        PREV_CLOSE(`close`, event_time)                                OVER w AS prev_close,
+        RSI(`close`, event_time, ${rsi}, 1)                            OVER w AS prev_rsi,
+        SMA(`close`, event_time, ${sma_fast}, 1)                       OVER w AS prev_sma_20,
+        SMA(`close`, event_time, ${sma_slow}, 1)                       OVER w AS prev_sma_50,
+        MACD(`close`, event_time, ${macd_fast}, ${macd_slow}, ${macd_signal}, 1) OVER w AS prev_macd_row,
+        BOLLINGER(`close`, event_time, ${bb_period}, CAST(${bb_stddev} AS DOUBLE), 1) OVER w AS prev_bb_row,
+        NEWS_SENTIMENT(news_score, published_at, event_time, ${sentiment_lookback_seconds},
+                       ${sentiment_half_life_seconds})                 OVER w AS news,
+        BARS_SINCE_GAP(`close`, event_time, CAST(${gap_max_move} AS DOUBLE)) OVER w AS bars_since_gap,
+        REPEATED_BAR(`close`, event_time)                              OVER w AS repeated
     FROM timeline
     WINDOW w AS (
         PARTITION BY symbol
         ORDER BY event_time
-        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     )
 ) AS t
-WHERE `close` IS NOT NULL;
+WHERE `close` IS NOT NULL AND NOT repeated;

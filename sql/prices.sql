@@ -1,13 +1,9 @@
--- The bars the indicators see: one per (symbol, event_time), the first that arrived.
--- Replays and producer restarts can deliver a bar twice; counting it twice would corrupt every
--- indicator. Deduplicating on arrival order keeps the stream append-only, and the state it needs
--- expires with table.exec.state.ttl.
+-- The bars the indicators see: positive closes and sane ranges only (the producers dead-letter
+-- malformed bars before they reach the topic; this keeps a bad bar from another writer out).
+-- A bar delivered twice (a replay, a producer retry) is counted once, the first to arrive: the
+-- indicator window (indicators.sql) skips and drops the repeats, which needs no state beyond the
+-- window's own.
 CREATE TEMPORARY VIEW prices AS
 SELECT symbol, event_time, `open`, high, low, `close`, volume
-FROM (
-    SELECT *,
-           ROW_NUMBER() OVER (PARTITION BY symbol, event_time ORDER BY proc_time ASC) AS arrival
-    FROM stock_prices
-    WHERE `close` > 0 AND high >= low
-)
-WHERE arrival = 1;
+FROM stock_prices
+WHERE `close` > 0 AND high >= low;

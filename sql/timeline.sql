@@ -1,10 +1,11 @@
 -- Bars and scored news of each symbol merged into one timeline, ordered later by event time:
--- the bar's end for a bar, the publication time for a story. indicators.sql runs its one OVER
--- window over this timeline. A bar row has a close and no news score; a news row the reverse,
--- and every indicator function skips rows whose close is NULL.
+-- the bar's end for a bar, just before the publication time for a story. indicators.sql runs its
+-- one OVER window over this timeline. A bar row has a close and no news score or publication
+-- time; a news row the reverse, and every indicator function skips rows whose close is NULL.
 CREATE TEMPORARY VIEW timeline AS
-SELECT symbol, event_time, `close`, CAST(NULL AS DOUBLE) AS news_score
+SELECT symbol, event_time, `close`, CAST(NULL AS DOUBLE) AS news_score,
+       CAST(NULL AS TIMESTAMP_LTZ(3)) AS published_at
 FROM prices
 UNION ALL
-SELECT symbol, event_time, CAST(NULL AS DOUBLE) AS `close`, score AS news_score
+SELECT symbol, event_time, CAST(NULL AS DOUBLE) AS `close`, score AS news_score, published_at
 FROM news_scores;

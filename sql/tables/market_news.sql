@@ -1,6 +1,8 @@
 -- market-news: one story per record (tradeflow.contracts.NewsItem, JSON), tagged with symbols.
--- published_at is the event-time attribute: a story counts for a bar only if published at or
--- before the bar's end.
+-- A story counts for a bar only if published at or before the bar's end. Its event-time attribute
+-- is timeline_time, one millisecond before publication: on a symbol's bar/news timeline
+-- (timeline.sql) the story then comes strictly before a bar ending at the same millisecond, so
+-- that bar counts it whatever order the two arrived in.
 CREATE TABLE market_news (
     id            STRING,
     symbols       ARRAY<STRING>,
@@ -9,7 +11,8 @@ CREATE TABLE market_news (
     source        STRING,
     published_at  TIMESTAMP_LTZ(3),
     url           STRING,
-    WATERMARK FOR published_at AS published_at - INTERVAL '${watermark_delay_seconds}' SECOND
+    timeline_time AS published_at - INTERVAL '0.001' SECOND,
+    WATERMARK FOR timeline_time AS timeline_time - INTERVAL '${watermark_delay_seconds}' SECOND
 ) WITH (
 ${connector}
 );

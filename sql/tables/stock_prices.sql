@@ -12,8 +12,6 @@ CREATE TABLE stock_prices (
     `close`     DOUBLE,
     volume      DOUBLE,
     source      STRING,
-    -- arrival order, used only to keep the first of duplicate bars
-    proc_time   AS PROCTIME(),
     WATERMARK FOR event_time AS event_time - INTERVAL '${watermark_delay_seconds}' SECOND
 ) WITH (
 ${connector}

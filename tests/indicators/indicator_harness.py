@@ -174,7 +174,9 @@ class IndicatorRunner:
             ) WITH ('connector' = 'filesystem', 'path' = '{src_dir.as_uri()}', 'format' = 'csv')""")
         t.execute_sql(f"""
             CREATE TEMPORARY VIEW timeline AS
-            SELECT symbol, event_time, `close`, CAST(NULL AS DOUBLE) AS news_score FROM src_{run_id}""")
+            SELECT symbol, event_time, `close`, CAST(NULL AS DOUBLE) AS news_score,
+                   CAST(NULL AS TIMESTAMP_LTZ(3)) AS published_at
+            FROM src_{run_id}""")
         # The view also needs the news and gap settings; periods given here override the file's.
         sql_params = {**flat_params(load_strategy()), **(params or {})}
         for statement in split_statements(render_sql("indicators.sql", sql_params)):

@@ -197,5 +197,71 @@ def test_both_outputs_share_one_window_and_one_python_udf(tmp_path, mode):
         statements.add_insert_sql(insert)
     plan = statements.explain().split("== Optimized Execution Plan ==")[-1]
     assert plan.count("PythonCalc(") == 1
-    # Streaming keeps the deduplication in its own operator; batch runs it as a ROW_NUMBER window.
-    assert plan.count("OverAggregate(") == (1 if mode == "streaming" else 2)
+    assert plan.count("OverAggregate(") == 1
+    # Repeated bars are dropped inside the window: no deduplication operator or state of its own.
+    assert "Deduplicate(" not in plan and "Rank(" not in plan
+
+
+def _streamed_signals(topics: Path, tmp_path: Path) -> list[dict]:
+    """The streaming job over topic directories that are read once, so it ends by itself."""
+    from jobs.signal_job import define
+
+    job = file_job("bounded", topics, name="test-streaming-drain")
+    ddl, inserts = job.statements()  # bounded connectors...
+    job.mode = "streaming"           # ...planned and run as the streaming job
+    env = job.environment()
+    define(env, ddl)
+    statements = env.create_statement_set()
+    for insert in inserts:
+        statements.add_insert_sql(insert)
+    statements.execute().wait()
+    out = topics / "trading-signals"
+    return [s for p in sorted(out.rglob("*")) if p.is_file() and not p.name.startswith(".")
+            for s in read_jsonl(p)]
+
+
+def test_streaming_counts_news_by_publication_and_repeated_bars_once(tmp_path):
+    """Streaming, where arrival is not event-time order: the news topic is read long before the
+    bars it concerns, and a bar may come twice with different values. A story published at a
+    bar's end counts for that bar, one published 1 ms later does not (though it arrived first);
+    a repeated bar counts once, the first delivery winning, and emits no second row."""
+    closes = walk(400, 11)
+    write_prices(tmp_path / "prices.csv", {"AAA": closes})
+    quiet = run_backtest([tmp_path / "prices.csv"], [], tmp_path / "quiet")
+    assert quiet.signals
+    buy = next(s for s in read_jsonl(tmp_path / "quiet" / "signals.jsonl") if s["action"] == "BUY")
+    bar = datetime.fromisoformat(buy["bar_time"].replace("Z", "+00:00"))
+
+    topics = tmp_path / "topics"
+    for topic in ("stock-prices", "market-news"):
+        (topics / topic).mkdir(parents=True)
+    bad = "Company issues profit warning, cuts outlook; shares plunge as losses widen"
+    with open(topics / "market-news" / "000000000001.ndjson", "w") as f:
+        for sid, sym, at in (("n1", "AAA", bar), ("n2", "BBB", bar + timedelta(milliseconds=1))):
+            f.write(json.dumps({"v": 1, "id": sid, "symbols": [sym], "headline": bad, "summary": "",
+                                "source": "test", "published_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                                "url": None}) + "\n")
+    with open(topics / "stock-prices" / "000000000001.ndjson", "w") as f:
+        for i, c in enumerate(closes):
+            t = (T0 + timedelta(minutes=i + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            # DDD's every third bar comes again, 5 % higher: a correction that came too late.
+            deliveries = [(s, c) for s in ("AAA", "BBB", "CCC", "DDD")] + ([("DDD", c * 1.05)] if i % 3 == 0 else [])
+            for sym, price in deliveries:
+                f.write(json.dumps({"v": 1, "symbol": sym, "event_time": t, "open": price,
+                                    "high": price * 1.001, "low": price * 0.999, "close": price,
+                                    "volume": 1000, "source": "test"}) + "\n")
+    signals = _streamed_signals(topics, tmp_path)
+    by = {(s["symbol"], s["bar_time"]): s for s in signals}
+    key = buy["bar_time"]
+    assert ("AAA", key) not in by, "negative news at the bar's end must veto the BUY"
+    assert by[("BBB", key)]["action"] == "BUY" and by[("BBB", key)]["sentiment"] is None, \
+        "news 1 ms after the bar's end must not be seen"
+    assert by[("CCC", key)]["action"] == "BUY"
+    # DDD saw the same first deliveries as CCC: the same signals, one per bar, the same numbers.
+    ccc = {s["bar_time"]: s for s in signals if s["symbol"] == "CCC"}
+    ddd = [s for s in signals if s["symbol"] == "DDD"]
+    assert len(ddd) == len({s["bar_time"] for s in ddd}) == len(ccc) > 0
+    for s in ddd:
+        twin = ccc[s["bar_time"]]
+        assert (s["action"], s["price"], s["reason"]) == (twin["action"], twin["price"], twin["reason"])
+        assert s["indicators"] == twin["indicators"]

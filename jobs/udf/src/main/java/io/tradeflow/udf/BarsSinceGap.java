@@ -1,11 +1,12 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
- * BARS_SINCE_GAP(close, max_move): how many bars ago the last price gap happened, a gap being a
- * close-to-close move larger than {@code max_move} (as a fraction, e.g. 0.25 = 25 %). Counts from
- * the first bar when there was none.
+ * BARS_SINCE_GAP(close, event_time, max_move): how many bars ago the last price gap happened, a
+ * gap being a close-to-close move larger than {@code max_move} (as a fraction, e.g. 0.25 = 25 %).
+ * Counts from the first bar when there was none.
  *
  * <p>A stock split (AAPL 7:1 on 2014-06-09) or a bad print looks like a crash to every
  * indicator: RSI collapses, the close falls far below the Bollinger band, the averages cross.
@@ -14,7 +15,7 @@ import org.apache.flink.table.functions.AggregateFunction;
  */
 public class BarsSinceGap extends AggregateFunction<Long, BarsSinceGap.Acc> {
 
-    public static class Acc {
+    public static class Acc extends BarAcc {
         public double last = Double.NaN;
         public long bars;
     }
@@ -24,8 +25,8 @@ public class BarsSinceGap extends AggregateFunction<Long, BarsSinceGap.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close, Double maxMove) {
-        if (close == null || close <= 0) {
+    public void accumulate(Acc acc, Double close, Instant barTime, Double maxMove) {
+        if (close == null || close <= 0 || !acc.takes(close, barTime)) {
             return;
         }
         if (maxMove == null || !(maxMove > 0)) {

@@ -1,12 +1,13 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 import org.apache.flink.types.Row;
 
 /**
- * BOLLINGER(close, period, nbdev): {@code ROW<bb_upper, bb_middle, bb_lower>} as
+ * BOLLINGER(close, event_time, period, nbdev): {@code ROW<bb_upper, bb_middle, bb_lower>} as
  * {@code talib.BBANDS(close, period, nbdev, nbdev, matype=SMA)} computes it.
  *
  * <p>middle = SMA(period) (same running sum as {@link Sma}, so it equals sma_20 bit for bit when
@@ -19,7 +20,7 @@ import org.apache.flink.types.Row;
 @FunctionHint(output = @DataTypeHint("ROW<bb_upper DOUBLE, bb_middle DOUBLE, bb_lower DOUBLE>"))
 public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
 
-    public static class Acc {
+    public static class Acc extends BarAcc {
         public double[] ring;
         public long count;
         public double runningSum;
@@ -38,12 +39,13 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close, Integer period, Double nbdev) {
-        accumulate(acc, close, period, nbdev, 0);
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Double nbdev) {
+        accumulate(acc, close, barTime, period, nbdev, 0);
     }
 
-    public void accumulate(Acc acc, Double close, Integer period, Double nbdev, Integer barsAgo) {
-        if (close == null) {
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Double nbdev,
+                           Integer barsAgo) {
+        if (!acc.takes(close, barTime)) {
             return;
         }
         acc.barsAgo = Periods.barsAgo(barsAgo);

@@ -1,10 +1,11 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
- * EMA(close, period) as TA-Lib computes it: seeded with the SMA of the first {@code period}
- * closes (so NULL before that, lookback period-1), then {@code ema += (close - ema) * k} with
+ * EMA(close, event_time, period) as TA-Lib computes it: seeded with the SMA of the first
+ * {@code period} closes (so NULL before that, lookback period-1), then {@code ema += (close - ema) * k} with
  * {@code k = 2 / (period + 1)}. The update is written in TA-Lib's operation order so that
  * rounding matches {@code talib.EMA}. State: the recursive value, a seed sum and a counter.
  */
@@ -21,12 +22,12 @@ public class Ema extends AggregateFunction<Double, Ema.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close, Integer period) {
-        accumulate(acc, close, period, 0);
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
+        accumulate(acc, close, barTime, period, 0);
     }
 
-    public void accumulate(Acc acc, Double close, Integer period, Integer barsAgo) {
-        if (close == null) {
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Integer barsAgo) {
+        if (!acc.takes(close, barTime)) {
             return;
         }
         int n = Periods.require(period, "EMA period");

@@ -1,12 +1,13 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 import org.apache.flink.types.Row;
 
 /**
- * MACD(close, fast, slow, signal) as {@code talib.MACD} computes it, returned as
+ * MACD(close, event_time, fast, slow, signal) as {@code talib.MACD} computes it, returned as
  * {@code ROW<macd, macd_signal, macd_hist>}.
  *
  * <p>TA-Lib specifics reproduced here (checked against talib 0.8.2):
@@ -26,7 +27,7 @@ import org.apache.flink.types.Row;
 @FunctionHint(output = @DataTypeHint("ROW<macd DOUBLE, macd_signal DOUBLE, macd_hist DOUBLE>"))
 public class Macd extends AggregateFunction<Row, Macd.Acc> {
 
-    public static class Acc {
+    public static class Acc extends BarAcc {
         public int fast;
         public int slow;
         public int signal;
@@ -50,13 +51,14 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close, Integer fast, Integer slow, Integer signal) {
-        accumulate(acc, close, fast, slow, signal, 0);
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer fast, Integer slow,
+                           Integer signal) {
+        accumulate(acc, close, barTime, fast, slow, signal, 0);
     }
 
-    public void accumulate(Acc acc, Double close, Integer fast, Integer slow, Integer signal,
-                           Integer barsAgo) {
-        if (close == null) {
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer fast, Integer slow,
+                           Integer signal, Integer barsAgo) {
+        if (!acc.takes(close, barTime)) {
             return;
         }
         acc.barsAgo = Periods.barsAgo(barsAgo);

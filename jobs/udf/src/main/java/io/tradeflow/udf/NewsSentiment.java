@@ -8,16 +8,19 @@ import org.apache.flink.table.functions.AggregateFunction;
 import org.apache.flink.types.Row;
 
 /**
- * NEWS_SENTIMENT(score, event_time, lookback_seconds, half_life_seconds): the time-decayed mean
- * sentiment of a symbol's news, as known at the current row's event time, returned as
- * {@code ROW<sentiment DOUBLE, news_count INT>}.
+ * NEWS_SENTIMENT(score, published_at, event_time, lookback_seconds, half_life_seconds): the
+ * time-decayed mean sentiment of a symbol's news as known at the end of the current bar, returned
+ * as {@code ROW<sentiment DOUBLE, news_count INT>}.
  *
  * <p>Meant for a timeline of bars and news of one symbol, {@code OVER (PARTITION BY symbol ORDER
- * BY event_time RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)}: Flink feeds rows in event-time
- * order and, with RANGE, accumulates every row of a timestamp before it emits, so a bar sees
- * exactly the news published at or before its end and never later (no look-ahead). News rows carry
- * a score, bar rows NULL. Each story weighs {@code 0.5^(age / half_life)}; stories older than the
- * look-back are dropped, which also bounds the state. No story in the look-back gives NULL.
+ * BY event_time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)}. A story row carries its score
+ * and {@code published_at}; a bar row has {@code published_at} NULL and ends at
+ * {@code event_time}. The timeline orders a story just before its publication time
+ * (market_news.sql), so every story published at or before a bar's end is accumulated before the
+ * bar, whatever order they arrived in. The bar's end alone moves the clock, and a story published
+ * after it is kept for later bars but not counted (no look-ahead). Each story weighs
+ * {@code 0.5^(age / half_life)}; stories older than the look-back are dropped, which also bounds
+ * the state. No story in the look-back gives NULL.
  */
 @FunctionHint(output = @DataTypeHint("ROW<sentiment DOUBLE, news_count INT>"))
 public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
@@ -36,18 +39,20 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double score, Instant eventTime, Integer lookbackSeconds,
-                           Integer halfLifeSeconds) {
+    public void accumulate(Acc acc, Double score, Instant publishedAt, Instant eventTime,
+                           Integer lookbackSeconds, Integer halfLifeSeconds) {
+        acc.lookbackMillis = 1000L * Periods.require(lookbackSeconds, "sentiment look-back seconds");
+        acc.halfLifeMillis = 1000.0 * Periods.require(halfLifeSeconds, "sentiment half-life seconds");
+        if (publishedAt != null) {
+            if (score != null && !score.isNaN()) {
+                append(acc, publishedAt.toEpochMilli(), score);
+            }
+            return;
+        }
         if (eventTime == null) {
             return;
         }
-        acc.lookbackMillis = 1000L * Periods.require(lookbackSeconds, "sentiment look-back seconds");
-        acc.halfLifeMillis = 1000.0 * Periods.require(halfLifeSeconds, "sentiment half-life seconds");
-        long t = eventTime.toEpochMilli();
-        acc.now = Math.max(acc.now, t);
-        if (score != null && !score.isNaN()) {
-            append(acc, t, score);
-        }
+        acc.now = Math.max(acc.now, eventTime.toEpochMilli());
         prune(acc);
     }
 
@@ -82,7 +87,7 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
         int count = 0;
         for (int i = 0; i < acc.size; i++) {
             if (acc.times[i] > acc.now) {
-                continue; // cannot happen in event-time order; kept as a guard against look-ahead
+                continue; // published after this bar's end: for later bars only
             }
             double w = Math.pow(0.5, (acc.now - acc.times[i]) / acc.halfLifeMillis);
             weighted += w * acc.scores[i];

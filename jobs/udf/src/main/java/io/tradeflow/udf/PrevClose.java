@@ -1,15 +1,16 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
- * PREV_CLOSE(close): the close of the bar before the current one, NULL on a symbol's first bar.
- * What LAG(close) would give over bars alone, but usable in the same OVER window as the other
+ * PREV_CLOSE(close, event_time): the close of the bar before the current one, NULL on a symbol's
+ * first bar. What LAG(close) would give over bars alone, but usable in the same OVER window as the other
  * aggregates of a bar-and-news timeline (NULL closes, the news rows, are skipped).
  */
 public class PrevClose extends AggregateFunction<Double, PrevClose.Acc> {
 
-    public static class Acc {
+    public static class Acc extends BarAcc {
         public long count;
         public double last;
         public double previous;
@@ -20,8 +21,8 @@ public class PrevClose extends AggregateFunction<Double, PrevClose.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close) {
-        if (close == null) {
+    public void accumulate(Acc acc, Double close, Instant barTime) {
+        if (!acc.takes(close, barTime)) {
             return;
         }
         acc.previous = acc.last;

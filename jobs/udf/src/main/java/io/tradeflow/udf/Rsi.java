@@ -1,9 +1,10 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
- * RSI(close, period) with Wilder smoothing, as TA-Lib computes it.
+ * RSI(close, event_time, period) with Wilder smoothing, as TA-Lib computes it.
  *
  * <p>Average gain and loss are seeded with the plain mean of the first {@code period}
  * close-to-close changes, so the first value appears on the (period+1)-th close (lookback
@@ -29,12 +30,12 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close, Integer period) {
-        accumulate(acc, close, period, 0);
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
+        accumulate(acc, close, barTime, period, 0);
     }
 
-    public void accumulate(Acc acc, Double close, Integer period, Integer barsAgo) {
-        if (close == null) {
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Integer barsAgo) {
+        if (!acc.takes(close, barTime)) {
             return;
         }
         int n = Periods.require(period, "RSI period");

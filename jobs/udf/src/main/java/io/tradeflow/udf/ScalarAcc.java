@@ -5,7 +5,7 @@ package io.tradeflow.udf;
  * and, for {@code bars_ago = 1}, the value it had at the previous bar. Subclasses add their own
  * state; Flink derives the state type from all public fields, inherited ones included.
  */
-public class ScalarAcc {
+public class ScalarAcc extends BarAcc {
     public double value;
     public int barsAgo;
     public boolean prevDefined;

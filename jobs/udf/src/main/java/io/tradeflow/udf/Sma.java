@@ -1,10 +1,11 @@
 package io.tradeflow.udf;
 
+import java.time.Instant;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
- * SMA(close, period): simple moving average of the last {@code period} closes, NULL until
- * {@code period} closes have been seen (TA-Lib lookback period-1).
+ * SMA(close, event_time, period): simple moving average of the last {@code period} closes, NULL
+ * until {@code period} closes have been seen (TA-Lib lookback period-1).
  *
  * <p>Meant for {@code OVER (PARTITION BY symbol ORDER BY event_time ROWS BETWEEN UNBOUNDED
  * PRECEDING AND CURRENT ROW)}: state is a ring of the last {@code period} closes plus a running
@@ -26,13 +27,13 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
         return new Acc();
     }
 
-    public void accumulate(Acc acc, Double close, Integer period) {
-        accumulate(acc, close, period, 0);
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
+        accumulate(acc, close, barTime, period, 0);
     }
 
-    public void accumulate(Acc acc, Double close, Integer period, Integer barsAgo) {
-        if (close == null) {
-            return; // a missing close (a news row of the timeline) is skipped
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Integer barsAgo) {
+        if (!acc.takes(close, barTime)) {
+            return; // a news row of the timeline, or a repeated bar
         }
         int n = Periods.require(period, "SMA period");
         acc.beginBar(barsAgo, defined(acc));
