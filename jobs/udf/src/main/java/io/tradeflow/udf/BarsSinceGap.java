@@ -1,6 +1,8 @@
 package io.tradeflow.udf;
 
 import java.time.Instant;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -13,6 +15,7 @@ import org.apache.flink.table.functions.AggregateFunction;
  * The indicators themselves stay exactly TA-Lib's; the signal rules use this count to stay quiet
  * until the indicators have re-warmed on post-gap prices.
  */
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = BarsSinceGap.Acc.class))
 public class BarsSinceGap extends AggregateFunction<Long, BarsSinceGap.Acc> {
 
     public static class Acc extends BarAcc {

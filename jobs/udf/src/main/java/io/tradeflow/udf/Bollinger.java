@@ -17,7 +17,9 @@ import org.apache.flink.types.Row;
  * E[x^2] - mean^2 shortcut of older TA-Lib releases differs by up to 2e-9 relative on prices near
  * 600 and would fail the 1e-9 comparison. NULL before {@code period} closes (lookback period-1).
  */
-@FunctionHint(output = @DataTypeHint("ROW<bb_upper DOUBLE, bb_middle DOUBLE, bb_lower DOUBLE>"))
+@FunctionHint(
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Bollinger.Acc.class),
+        output = @DataTypeHint("ROW<bb_upper DOUBLE, bb_middle DOUBLE, bb_lower DOUBLE>"))
 public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
 
     public static class Acc extends BarAcc {

@@ -1,14 +1,17 @@
 package io.tradeflow.udf;
 
 import java.time.Instant;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
  * EMA(close, event_time, period) as TA-Lib computes it: seeded with the SMA of the first
- * {@code period} closes (so NULL before that, lookback period-1), then {@code ema += (close - ema) * k} with
- * {@code k = 2 / (period + 1)}. The update is written in TA-Lib's operation order so that
+ * {@code period} closes (so NULL before that, lookback period-1), then
+ * {@code ema += (close - ema) * k} with {@code k = 2 / (period + 1)}. The update is written in TA-Lib's operation order so that
  * rounding matches {@code talib.EMA}. State: the recursive value, a seed sum and a counter.
  */
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Ema.Acc.class))
 public class Ema extends AggregateFunction<Double, Ema.Acc> {
 
     public static class Acc extends ScalarAcc {

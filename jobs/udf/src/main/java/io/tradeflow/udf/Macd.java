@@ -24,7 +24,9 @@ import org.apache.flink.types.Row;
  * </ul>
  * State: three recursive values, two seed sums and a counter.
  */
-@FunctionHint(output = @DataTypeHint("ROW<macd DOUBLE, macd_signal DOUBLE, macd_hist DOUBLE>"))
+@FunctionHint(
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Macd.Acc.class),
+        output = @DataTypeHint("ROW<macd DOUBLE, macd_signal DOUBLE, macd_hist DOUBLE>"))
 public class Macd extends AggregateFunction<Row, Macd.Acc> {
 
     public static class Acc extends BarAcc {

@@ -22,7 +22,9 @@ import org.apache.flink.types.Row;
  * {@code 0.5^(age / half_life)}; stories older than the look-back are dropped, which also bounds
  * the state. No story in the look-back gives NULL.
  */
-@FunctionHint(output = @DataTypeHint("ROW<sentiment DOUBLE, news_count INT>"))
+@FunctionHint(
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = NewsSentiment.Acc.class),
+        output = @DataTypeHint("ROW<sentiment DOUBLE, news_count INT>"))
 public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
 
     public static class Acc {

@@ -1,6 +1,8 @@
 package io.tradeflow.udf;
 
 import java.time.Instant;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -9,6 +11,7 @@ import org.apache.flink.table.functions.AggregateFunction;
  * The view filters the repeats out, so each (symbol, event_time) yields one row, the first that
  * arrived. News rows (NULL close) give FALSE.
  */
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = RepeatedBar.Acc.class))
 public class RepeatedBar extends AggregateFunction<Boolean, RepeatedBar.Acc> {
 
     public static class Acc extends BarAcc {

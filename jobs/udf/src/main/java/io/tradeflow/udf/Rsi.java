@@ -1,6 +1,8 @@
 package io.tradeflow.udf;
 
 import java.time.Instant;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -12,6 +14,7 @@ import org.apache.flink.table.functions.AggregateFunction;
  * RSI is 0 (not NaN) when both averages are (nearly) zero, e.g. a run of identical pre-market
  * prints. State: previous close, the two averages and a counter.
  */
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Rsi.Acc.class))
 public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
 
     /** TA-Lib treats |x| below this as zero (its TA_IS_ZERO). */

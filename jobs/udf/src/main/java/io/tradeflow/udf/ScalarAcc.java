@@ -3,7 +3,7 @@ package io.tradeflow.udf;
 /**
  * The accumulator fields every single-value indicator (SMA, EMA, RSI) shares: its current value
  * and, for {@code bars_ago = 1}, the value it had at the previous bar. Subclasses add their own
- * state; Flink derives the state type from all public fields, inherited ones included.
+ * state.
  */
 public class ScalarAcc extends BarAcc {
     public double value;

@@ -1,6 +1,8 @@
 package io.tradeflow.udf;
 
 import java.time.Instant;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -13,9 +15,9 @@ import org.apache.flink.table.functions.AggregateFunction;
  * exactly TA-Lib's order (add the new close, divide, then drop the oldest) so results agree with
  * {@code talib.SMA} to the last bit rather than drifting apart over a long series.
  */
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Sma.Acc.class))
 public class Sma extends AggregateFunction<Double, Sma.Acc> {
 
-    /** Public mutable POJO: Flink derives the accumulator's state type from these fields. */
     public static class Acc extends ScalarAcc {
         public double[] ring;
         public long count;
