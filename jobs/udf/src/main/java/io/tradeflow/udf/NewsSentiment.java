@@ -45,17 +45,20 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
                            Integer lookbackSeconds, Integer halfLifeSeconds) {
         acc.lookbackMillis = 1000L * Periods.require(lookbackSeconds, "sentiment look-back seconds");
         acc.halfLifeMillis = 1000.0 * Periods.require(halfLifeSeconds, "sentiment half-life seconds");
+        if (eventTime == null) {
+            return;
+        }
         if (publishedAt != null) {
             if (score != null && !score.isNaN()) {
                 append(acc, publishedAt.toEpochMilli(), score);
             }
-            return;
-        }
-        if (eventTime == null) {
+            // Every later bar ends at or after this story's place on the timeline, so what is
+            // too old here is too old for them: a symbol with news and no bars stays bounded.
+            prune(acc, eventTime.toEpochMilli());
             return;
         }
         acc.now = Math.max(acc.now, eventTime.toEpochMilli());
-        prune(acc);
+        prune(acc, acc.now);
     }
 
     private static void append(Acc acc, long t, double score) {
@@ -69,10 +72,10 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
         acc.size++;
     }
 
-    /** Drop stories that left the look-back window (strictly older than now - look-back). */
-    private static void prune(Acc acc) {
+    /** Drop the stories strictly older than {@code time} minus the look-back. */
+    private static void prune(Acc acc, long time) {
         int keepFrom = 0;
-        while (keepFrom < acc.size && acc.times[keepFrom] < acc.now - acc.lookbackMillis) {
+        while (keepFrom < acc.size && acc.times[keepFrom] < time - acc.lookbackMillis) {
             keepFrom++;
         }
         if (keepFrom > 0) {
