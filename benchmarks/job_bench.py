@@ -33,8 +33,11 @@ import time
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
-from jobs.signal_job import SignalJob, define, file_job
+from pyflink.table import TableResult
+
+from jobs.signal_job import define, file_job
 from jobs.sql_loader import split_statements
 from producers.market_sim import MarketSimulator, SimConfig
 
@@ -77,9 +80,8 @@ def run_full(topics: Path, out: Path, bar_rows: bool = False) -> tuple[float, fl
     sink, so both write one row per bar."""
     job = file_job("bounded", topics, indicators=str(out / "indicators") if bar_rows else None,
                    name="bench-full-rows" if bar_rows else "bench-full")
-    ddl, inserts = job.statements()  # bounded connectors, so the run ends with the input
-    job.mode = "streaming"
-    return _execute(job, ddl, inserts)
+    # bounded connectors on the streaming runtime: the stream, ending with its input
+    return _timed(lambda: job.run(wait=False, runtime="streaming"))
 
 
 def run_plain(topics: Path, out: Path) -> tuple[float, float]:
@@ -87,19 +89,22 @@ def run_plain(topics: Path, out: Path) -> tuple[float, float]:
     ddl = [job._table("stock_prices.sql", "source", job.prices),
            job._table("indicator_rows.sql", "sink", job.indicators)]
     job.mode = "streaming"
-    return _execute(job, [s for t in ddl for s in split_statements(t)], [PLAIN_SQL])
+
+    def submit() -> TableResult:
+        env = job.environment()
+        define(env, [s for t in ddl for s in split_statements(t)])
+        statements = env.create_statement_set()
+        statements.add_insert_sql(PLAIN_SQL)
+        return statements.execute()
+
+    return _timed(submit)
 
 
-def _execute(job: SignalJob, ddl: list[str], inserts: list[str]) -> tuple[float, float]:
+def _timed(submit: Callable[[], TableResult]) -> tuple[float, float]:
     """(startup, run) seconds: startup is the DDL, planning and submission to the mini-cluster,
     run is from submission until the bounded input is through and the sinks have committed."""
     t0 = time.perf_counter()
-    env = job.environment()
-    define(env, ddl)
-    ss = env.create_statement_set()
-    for insert in inserts:
-        ss.add_insert_sql(insert)
-    result = ss.execute()
+    result = submit()
     t1 = time.perf_counter()
     result.wait()
     return t1 - t0, time.perf_counter() - t1

@@ -16,7 +16,7 @@ import logging
 import re
 import sysconfig
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -158,9 +158,12 @@ class SignalJob:
         builder = builder.in_streaming_mode() if self.mode == "streaming" else builder.in_batch_mode()
         return TableEnvironment.create(builder.build())
 
-    def run(self, wait: bool = True) -> TableResult:
+    def run(self, wait: bool = True, runtime: Mode | None = None) -> TableResult:
+        """Submit the job. runtime="streaming" on a bounded job runs its bounded connectors on
+        the streaming runtime (checkpoints, watermarks, the streaming operators): the stream as
+        `tradeflow run` runs it, but ending with its input (the job benchmark, tests)."""
         ddl, inserts = self.statements()
-        env = self.environment()
+        env = (replace(self, mode=runtime) if runtime else self).environment()
         define(env, ddl)
         stmt_set: StatementSet = env.create_statement_set()
         for insert in inserts:

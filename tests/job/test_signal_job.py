@@ -202,19 +202,9 @@ def test_both_outputs_share_one_window_and_one_python_udf(tmp_path, mode):
     assert "Deduplicate(" not in plan and "Rank(" not in plan
 
 
-def _streamed_signals(topics: Path, tmp_path: Path) -> list[dict]:
+def _streamed_signals(topics: Path) -> list[dict]:
     """The streaming job over topic directories that are read once, so it ends by itself."""
-    from jobs.signal_job import define
-
-    job = file_job("bounded", topics, name="test-streaming-drain")
-    ddl, inserts = job.statements()  # bounded connectors...
-    job.mode = "streaming"           # ...planned and run as the streaming job
-    env = job.environment()
-    define(env, ddl)
-    statements = env.create_statement_set()
-    for insert in inserts:
-        statements.add_insert_sql(insert)
-    statements.execute().wait()
+    file_job("bounded", topics, name="test-streaming-drain").run(runtime="streaming")
     out = topics / "trading-signals"
     return [s for p in sorted(out.rglob("*")) if p.is_file() and not p.name.startswith(".")
             for s in read_jsonl(p)]
@@ -250,7 +240,7 @@ def test_streaming_counts_news_by_publication_and_repeated_bars_once(tmp_path):
                 f.write(json.dumps({"v": 1, "symbol": sym, "event_time": t, "open": price,
                                     "high": price * 1.001, "low": price * 0.999, "close": price,
                                     "volume": 1000, "source": "test"}) + "\n")
-    signals = _streamed_signals(topics, tmp_path)
+    signals = _streamed_signals(topics)
     by = {(s["symbol"], s["bar_time"]): s for s in signals}
     key = buy["bar_time"]
     assert ("AAA", key) not in by, "negative news at the bar's end must veto the BUY"
