@@ -18,6 +18,7 @@ from jobs.backtest import run_backtest
 from jobs.signal_job import file_job
 from tests.conftest import shared_file
 from tradeflow.contracts import TradingSignal, parse
+from tradeflow.sentiment import score
 
 pytestmark = pytest.mark.flink
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=timezone.utc)
@@ -148,6 +149,38 @@ def test_news_counts_only_when_published_by_the_bar_end(tmp_path):
     # The news is seen by later bars of BBB, decaying but present.
     later = [s for s in by.values() if s["symbol"] == "BBB" and s["bar_time"] > key]
     assert all(s["sentiment"] is not None and s["sentiment"] < 0 for s in later if s["sentiment"] is not None)
+
+
+def test_sentiment_is_the_decayed_mean_of_the_look_back(tmp_path):
+    """At every signal, sentiment and story count equal a direct computation: the stories
+    published by the bar's end and within the look-back (24 h), each weighing 0.5^(age / 6 h)."""
+    write_prices(tmp_path / "prices.csv", {"AAA": walk(2000, 5)})
+    headlines = ["Profit soars as record sales beat forecasts", "Shares plunge after profit warning",
+                 "Company reports quarterly results", "Upgrade: strong growth, raised outlook",
+                 "Losses widen; shares slump on weak demand", "Record quarter, dividend raised"]
+    minutes = [100, 130.5, 400, 405, 1000, 1700]  # the first two leave the look-back before the end
+    stories = [(T0 + timedelta(minutes=m), h) for m, h in zip(minutes, headlines)]
+    news = tmp_path / "news.csv"
+    with open(news, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "symbols", "headline", "summary", "source", "published_at", "url"])
+        for i, (t, h) in enumerate(stories):
+            w.writerow([f"n{i}", "AAA", h, "", "test", t.isoformat(), ""])
+    run_backtest([tmp_path / "prices.csv"], [news], tmp_path / "out")
+    scores = [(t, score(h, "finance").score) for t, h in stories]
+    seen = 0
+    for s in read_jsonl(tmp_path / "out" / "signals.jsonl"):
+        bar = datetime.fromisoformat(s["bar_time"].replace("Z", "+00:00"))
+        live = [(t, x) for t, x in scores if bar - timedelta(hours=24) <= t <= bar]
+        if not live:
+            assert s["sentiment"] is None and "no recent news" in s["reason"]
+            continue
+        w = [0.5 ** ((bar - t).total_seconds() / (6 * 3600)) for t, _ in live]
+        assert s["sentiment"] == pytest.approx(sum(a * x for a, (_, x) in zip(w, live)) / sum(w),
+                                               rel=1e-12, abs=1e-15)
+        assert f"{len(live)} stories)" in s["reason"]
+        seen += len(live) > 1
+    assert seen >= 5, "too few signals with several stories in the look-back to test the weighting"
 
 
 @pytest.mark.shared_data

@@ -1,11 +1,11 @@
 package io.tradeflow.udf;
 
 import java.time.Instant;
-
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
-import org.apache.flink.types.Row;
 
 /**
  * NEWS_SENTIMENT(score, published_at, event_time, lookback_seconds, half_life_seconds): the
@@ -24,16 +24,22 @@ import org.apache.flink.types.Row;
  */
 @FunctionHint(
         accumulator = @DataTypeHint(value = "RAW", bridgedTo = NewsSentiment.Acc.class),
-        output = @DataTypeHint("ROW<sentiment DOUBLE, news_count INT>"))
-public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
+        output = @DataTypeHint(value = "ROW<sentiment DOUBLE, news_count INT>", bridgedTo = RowData.class))
+public class NewsSentiment extends AggregateFunction<RowData, NewsSentiment.Acc> {
 
     public static class Acc {
-        public long[] times = new long[0]; // epoch millis, oldest first
+        // The stories of the look-back in timeline (publication) order; the first `visible` of
+        // them were published by the end of the latest bar, `now`.
+        public long[] times = new long[0]; // epoch millis
         public double[] scores = new double[0];
         public int size;
+        public int visible;
         public long now = Long.MIN_VALUE;
         public long lookbackMillis;
         public double halfLifeMillis;
+        // The result for the visible stories; recomputed only when they change (not saved in
+        // checkpoints: recomputed after a restore).
+        public transient RowData result;
     }
 
     @Override
@@ -50,7 +56,7 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
         }
         if (publishedAt != null) {
             if (score != null && !score.isNaN()) {
-                append(acc, publishedAt.toEpochMilli(), score);
+                insert(acc, publishedAt.toEpochMilli(), score);
             }
             // Every later bar ends at or after this story's place on the timeline, so what is
             // too old here is too old for them: a symbol with news and no bars stays bounded.
@@ -58,18 +64,33 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
             return;
         }
         acc.now = Math.max(acc.now, eventTime.toEpochMilli());
+        while (acc.visible < acc.size && acc.times[acc.visible] <= acc.now) {
+            acc.visible++;
+            acc.result = null;
+        }
         prune(acc, acc.now);
     }
 
-    private static void append(Acc acc, long t, double score) {
+    /** Keeps the stories in publication order (the window delivers them so; a tie goes last). */
+    private static void insert(Acc acc, long t, double score) {
         if (acc.size == acc.times.length) {
             int cap = Math.max(8, acc.size * 2);
             acc.times = java.util.Arrays.copyOf(acc.times, cap);
             acc.scores = java.util.Arrays.copyOf(acc.scores, cap);
         }
-        acc.times[acc.size] = t;
-        acc.scores[acc.size] = score;
+        int at = acc.size;
+        while (at > 0 && acc.times[at - 1] > t) {
+            at--;
+        }
+        System.arraycopy(acc.times, at, acc.times, at + 1, acc.size - at);
+        System.arraycopy(acc.scores, at, acc.scores, at + 1, acc.size - at);
+        acc.times[at] = t;
+        acc.scores[at] = score;
         acc.size++;
+        if (t <= acc.now) {
+            acc.visible++;
+            acc.result = null;
+        }
     }
 
     /** Drop the stories strictly older than {@code time} minus the look-back. */
@@ -82,23 +103,37 @@ public class NewsSentiment extends AggregateFunction<Row, NewsSentiment.Acc> {
             System.arraycopy(acc.times, keepFrom, acc.times, 0, acc.size - keepFrom);
             System.arraycopy(acc.scores, keepFrom, acc.scores, 0, acc.size - keepFrom);
             acc.size -= keepFrom;
+            acc.visible = Math.max(0, acc.visible - keepFrom);
+            acc.result = null;
         }
     }
 
+    /**
+     * The weighted mean of the visible stories. The weights' ratios do not depend on the clock
+     * (each halves every half-life), so the mean changes only when a story enters or leaves: it
+     * is computed then, with weights relative to the newest story, and reused for every bar in
+     * between instead of being recomputed from all the stories at each bar.
+     */
     @Override
-    public Row getValue(Acc acc) {
+    public RowData getValue(Acc acc) {
+        if (acc.result == null) {
+            acc.result = weightedMean(acc);
+        }
+        return acc.result;
+    }
+
+    private static RowData weightedMean(Acc acc) {
+        if (acc.visible == 0) {
+            return GenericRowData.of(null, 0);
+        }
+        long newest = acc.times[acc.visible - 1];
         double weighted = 0;
         double weights = 0;
-        int count = 0;
-        for (int i = 0; i < acc.size; i++) {
-            if (acc.times[i] > acc.now) {
-                continue; // published after this bar's end: for later bars only
-            }
-            double w = Math.pow(0.5, (acc.now - acc.times[i]) / acc.halfLifeMillis);
+        for (int i = 0; i < acc.visible; i++) {
+            double w = Math.pow(0.5, (newest - acc.times[i]) / acc.halfLifeMillis);
             weighted += w * acc.scores[i];
             weights += w;
-            count++;
         }
-        return count == 0 ? Row.of(null, 0) : Row.of(weighted / weights, count);
+        return GenericRowData.of(weighted / weights, acc.visible);
     }
 }
