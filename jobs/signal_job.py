@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pyflink.common import Configuration
-from pyflink.table import EnvironmentSettings, StatementSet, TableEnvironment, TableResult
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
+from pyflink.table import (EnvironmentSettings, StatementSet, StreamTableEnvironment,
+                           TableEnvironment, TableResult)
+from pyflink.util.java_utils import add_jars_to_context_class_loader
 
 from jobs.sql_loader import SQL_DIR, flat_params, load_strategy, render_sql, split_statements
 from jobs.udf import ensure_udf_jar
@@ -126,8 +130,8 @@ class SignalJob:
             "table.local-time-zone": "UTC",
             # A quiet symbol or news stream must not hold back the watermark of the others.
             "table.exec.source.idle-timeout": "5 s",
-            # Dedup keys and OVER state of symbols that went quiet expire (a week covers weekends
-            # and holidays, so indicator state survives them).
+            # The window state of symbols that went quiet expires (a week covers weekends and
+            # holidays, so indicator state survives them).
             "table.exec.state.ttl": "7 d",
             "python.fn-execution.bundle.size": "1000",
             "python.execution-mode": self.python_mode,
@@ -156,7 +160,7 @@ class SignalJob:
             conf.set_string(key, value)
         builder = EnvironmentSettings.new_instance().with_configuration(conf)
         builder = builder.in_streaming_mode() if self.mode == "streaming" else builder.in_batch_mode()
-        return TableEnvironment.create(builder.build())
+        return StreamTableEnvironment.create(_stream_environment(conf, jar), builder.build())
 
     def run(self, wait: bool = True, runtime: Mode | None = None) -> TableResult:
         """Submit the job. runtime="streaming" on a bounded job runs its bounded connectors on
@@ -172,6 +176,28 @@ class SignalJob:
         if wait:
             result.wait()
         return result
+
+
+def _stream_environment(conf: Configuration, jar: Path) -> StreamExecutionEnvironment:
+    """The execution environment, with the UDF jar in its user class loader.
+
+    With checkpointing on, the client compiles the generated code of some operators while it
+    builds the job graph, with the class loader the environment took at creation; the rules call
+    SETUP, so that loader must see the jar. Under `flink run` the environment is the cluster's,
+    holding the program's class loader, which is also the context loader and takes the jar in
+    place. A local environment (a mini-cluster in this process) would hold the JVM's application
+    loader, which cannot take a jar after launch: it gets the context loader instead.
+    """
+    add_jars_to_context_class_loader([jar.resolve().as_uri()])
+    jvm = get_gateway().jvm
+    env_class = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+    j_env = env_class.getExecutionEnvironment(conf._j_configuration)
+    if j_env.getClass().getSimpleName() == "LocalStreamEnvironment":
+        local = conf._j_configuration.clone()
+        local.setString("execution.target", "local")  # what LocalStreamEnvironment sets
+        local.setString("execution.attached", "true")
+        j_env = env_class(local, jvm.Thread.currentThread().getContextClassLoader())
+    return StreamExecutionEnvironment(j_env)
 
 
 _VIEW = re.compile(r"CREATE\s+TEMPORARY\s+VIEW\s+(\w+)\s+AS\s+(.*)", re.IGNORECASE | re.DOTALL)

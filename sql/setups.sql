@@ -4,15 +4,15 @@
 CREATE TEMPORARY VIEW setups AS
 SELECT *,
     -- bullish setups: 1 when the setup fires on this bar
-    CASE WHEN prev_rsi < ${rsi_oversold} AND rsi_14 >= ${rsi_oversold} THEN 1 ELSE 0 END AS rsi_left_oversold,
-    CASE WHEN prev_sma_gap <= 0 AND sma_20 - sma_50 > 0 THEN 1 ELSE 0 END                AS golden_cross,
-    CASE WHEN prev_macd_hist <= 0 AND macd_hist > 0 THEN 1 ELSE 0 END                    AS macd_turned_up,
-    CASE WHEN prev_close < prev_bb_lower AND `close` >= bb_lower THEN 1 ELSE 0 END       AS back_above_lower_band,
+    SETUP(prev_rsi < ${rsi_oversold} AND rsi_14 >= ${rsi_oversold}) AS rsi_left_oversold,
+    SETUP(prev_sma_gap <= 0 AND sma_20 - sma_50 > 0)                AS golden_cross,
+    SETUP(prev_macd_hist <= 0 AND macd_hist > 0)                    AS macd_turned_up,
+    SETUP(prev_close < prev_bb_lower AND `close` >= bb_lower)       AS back_above_lower_band,
     -- bearish setups
-    CASE WHEN prev_rsi > ${rsi_overbought} AND rsi_14 <= ${rsi_overbought} THEN 1 ELSE 0 END AS rsi_left_overbought,
-    CASE WHEN prev_sma_gap >= 0 AND sma_20 - sma_50 < 0 THEN 1 ELSE 0 END                AS death_cross,
-    CASE WHEN prev_macd_hist >= 0 AND macd_hist < 0 THEN 1 ELSE 0 END                    AS macd_turned_down,
-    CASE WHEN prev_close > prev_bb_upper AND `close` <= bb_upper THEN 1 ELSE 0 END       AS back_below_upper_band,
+    SETUP(prev_rsi > ${rsi_overbought} AND rsi_14 <= ${rsi_overbought}) AS rsi_left_overbought,
+    SETUP(prev_sma_gap >= 0 AND sma_20 - sma_50 < 0)                AS death_cross,
+    SETUP(prev_macd_hist >= 0 AND macd_hist < 0)                    AS macd_turned_down,
+    SETUP(prev_close > prev_bb_upper AND `close` <= bb_upper)       AS back_below_upper_band,
     -- the news verdict
     CASE WHEN sentiment >= ${sentiment_positive} THEN 'positive'
          WHEN sentiment <= ${sentiment_negative} THEN 'negative'

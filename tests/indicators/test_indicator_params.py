@@ -44,7 +44,7 @@ def test_strategy_toml_holds_the_default_periods():
 def test_render_fills_placeholders_but_keeps_column_names():
     sql = render_sql("indicators.sql", {**flat_params(load_strategy()), **OTHER_PERIODS})
     assert "${" not in sql
-    assert "SMA(`close`, event_time, 7) " in sql and "OVER w AS sma_20" in sql
+    assert "SMA(`close`, event_time, 7) " in sql and "AS sma_20," in sql
     assert "CAST(1.5 AS DOUBLE)" in sql
 
 

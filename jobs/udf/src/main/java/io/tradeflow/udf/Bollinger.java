@@ -3,12 +3,15 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
-import org.apache.flink.types.Row;
 
 /**
- * BOLLINGER(close, event_time, period, nbdev): {@code ROW<bb_upper, bb_middle, bb_lower>} as
- * {@code talib.BBANDS(close, period, nbdev, nbdev, matype=SMA)} computes it.
+ * BOLLINGER(close, event_time, period, nbdev): the bands as
+ * {@code talib.BBANDS(close, period, nbdev, nbdev, matype=SMA)} computes them, returned as
+ * {@code ROW<bb_upper, bb_middle, bb_lower, prev_bb_upper, prev_bb_middle, prev_bb_lower>}: at the
+ * current bar and at the bar before.
  *
  * <p>middle = SMA(period) (same running sum as {@link Sma}, so it equals sma_20 bit for bit when
  * the periods match); upper/lower = middle +/- nbdev * population standard deviation of the same
@@ -19,8 +22,9 @@ import org.apache.flink.types.Row;
  */
 @FunctionHint(
         accumulator = @DataTypeHint(value = "RAW", bridgedTo = Bollinger.Acc.class),
-        output = @DataTypeHint("ROW<bb_upper DOUBLE, bb_middle DOUBLE, bb_lower DOUBLE>"))
-public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
+        output = @DataTypeHint(value = "ROW<bb_upper DOUBLE, bb_middle DOUBLE, bb_lower DOUBLE, "
+                + "prev_bb_upper DOUBLE, prev_bb_middle DOUBLE, prev_bb_lower DOUBLE>", bridgedTo = RowData.class))
+public class Bollinger extends AggregateFunction<RowData, Bollinger.Acc> {
 
     public static class Acc extends BarAcc {
         public double[] ring;
@@ -29,8 +33,7 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
         public double middle;
         public double stddev;
         public double nbdev;
-        // The bands at the previous bar, for bars_ago = 1.
-        public int barsAgo;
+        // The bands at the previous bar.
         public boolean prevDefined;
         public double prevMiddle;
         public double prevStddev;
@@ -42,15 +45,9 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Double nbdev) {
-        accumulate(acc, close, barTime, period, nbdev, 0);
-    }
-
-    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Double nbdev,
-                           Integer barsAgo) {
         if (!acc.takes(close, barTime)) {
             return;
         }
-        acc.barsAgo = Periods.barsAgo(barsAgo);
         acc.prevDefined = defined(acc);
         acc.prevMiddle = acc.middle;
         acc.prevStddev = acc.stddev;
@@ -99,15 +96,18 @@ public class Bollinger extends AggregateFunction<Row, Bollinger.Acc> {
     }
 
     @Override
-    public Row getValue(Acc acc) {
-        if (acc.barsAgo == 1) {
-            return acc.prevDefined ? bands(acc.prevMiddle, acc.prevStddev * acc.nbdev) : Row.of(null, null, null);
-        }
-        return defined(acc) ? bands(acc.middle, acc.stddev * acc.nbdev) : Row.of(null, null, null);
-    }
-
-    private static Row bands(double middle, double width) {
-        return Row.of(middle + width, middle, middle - width);
+    public RowData getValue(Acc acc) {
+        boolean now = defined(acc);
+        boolean prev = acc.prevDefined;
+        double width = acc.stddev * acc.nbdev;
+        double prevWidth = acc.prevStddev * acc.nbdev;
+        return GenericRowData.of(
+                now ? acc.middle + width : null,
+                now ? acc.middle : null,
+                now ? acc.middle - width : null,
+                prev ? acc.prevMiddle + prevWidth : null,
+                prev ? acc.prevMiddle : null,
+                prev ? acc.prevMiddle - prevWidth : null);
     }
 
     private static boolean defined(Acc acc) {

@@ -3,6 +3,7 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -11,8 +12,10 @@ import org.apache.flink.table.functions.AggregateFunction;
  * {@code ema += (close - ema) * k} with {@code k = 2 / (period + 1)}. The update is written in TA-Lib's operation order so that
  * rounding matches {@code talib.EMA}. State: the recursive value, a seed sum and a counter.
  */
-@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Ema.Acc.class))
-public class Ema extends AggregateFunction<Double, Ema.Acc> {
+@FunctionHint(
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Ema.Acc.class),
+        output = @DataTypeHint(value = "ROW<this_bar DOUBLE, prev_bar DOUBLE>", bridgedTo = RowData.class))
+public class Ema extends AggregateFunction<RowData, Ema.Acc> {
 
     public static class Acc extends ScalarAcc {
         public int period;
@@ -26,15 +29,11 @@ public class Ema extends AggregateFunction<Double, Ema.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
-        accumulate(acc, close, barTime, period, 0);
-    }
-
-    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Integer barsAgo) {
         if (!acc.takes(close, barTime)) {
             return;
         }
         int n = Periods.require(period, "EMA period");
-        acc.beginBar(barsAgo, defined(acc));
+        acc.beginBar(defined(acc));
         if (acc.period == 0) {
             acc.period = n;
         } else {
@@ -53,7 +52,7 @@ public class Ema extends AggregateFunction<Double, Ema.Acc> {
     }
 
     @Override
-    public Double getValue(Acc acc) {
+    public RowData getValue(Acc acc) {
         return acc.result(defined(acc));
     }
 

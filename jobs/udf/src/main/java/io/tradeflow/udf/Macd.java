@@ -3,12 +3,14 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
-import org.apache.flink.types.Row;
 
 /**
  * MACD(close, event_time, fast, slow, signal) as {@code talib.MACD} computes it, returned as
- * {@code ROW<macd, macd_signal, macd_hist>}.
+ * {@code ROW<macd, macd_signal, macd_hist, prev_macd, prev_macd_signal, prev_macd_hist>}: the
+ * values at the current bar and at the bar before.
  *
  * <p>TA-Lib specifics reproduced here (checked against talib 0.8.2):
  * <ul>
@@ -26,8 +28,9 @@ import org.apache.flink.types.Row;
  */
 @FunctionHint(
         accumulator = @DataTypeHint(value = "RAW", bridgedTo = Macd.Acc.class),
-        output = @DataTypeHint("ROW<macd DOUBLE, macd_signal DOUBLE, macd_hist DOUBLE>"))
-public class Macd extends AggregateFunction<Row, Macd.Acc> {
+        output = @DataTypeHint(value = "ROW<macd DOUBLE, macd_signal DOUBLE, macd_hist DOUBLE, "
+                + "prev_macd DOUBLE, prev_macd_signal DOUBLE, prev_macd_hist DOUBLE>", bridgedTo = RowData.class))
+public class Macd extends AggregateFunction<RowData, Macd.Acc> {
 
     public static class Acc extends BarAcc {
         public int fast;
@@ -41,8 +44,7 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
         public double fastEma;
         public double signalEma;
         public double line;
-        // The values at the previous bar, for bars_ago = 1.
-        public int barsAgo;
+        // The values at the previous bar.
         public boolean prevDefined;
         public double prevLine;
         public double prevSignalEma;
@@ -55,15 +57,9 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
 
     public void accumulate(Acc acc, Double close, Instant barTime, Integer fast, Integer slow,
                            Integer signal) {
-        accumulate(acc, close, barTime, fast, slow, signal, 0);
-    }
-
-    public void accumulate(Acc acc, Double close, Instant barTime, Integer fast, Integer slow,
-                           Integer signal, Integer barsAgo) {
         if (!acc.takes(close, barTime)) {
             return;
         }
-        acc.barsAgo = Periods.barsAgo(barsAgo);
         acc.prevDefined = defined(acc);
         acc.prevLine = acc.line;
         acc.prevSignalEma = acc.signalEma;
@@ -117,15 +113,16 @@ public class Macd extends AggregateFunction<Row, Macd.Acc> {
     }
 
     @Override
-    public Row getValue(Acc acc) {
-        if (acc.barsAgo == 1) {
-            return acc.prevDefined ? row(acc.prevLine, acc.prevSignalEma) : Row.of(null, null, null);
-        }
-        return defined(acc) ? row(acc.line, acc.signalEma) : Row.of(null, null, null);
-    }
-
-    private static Row row(double line, double signalEma) {
-        return Row.of(line, signalEma, line - signalEma);
+    public RowData getValue(Acc acc) {
+        boolean now = defined(acc);
+        boolean prev = acc.prevDefined;
+        return GenericRowData.of(
+                now ? acc.line : null,
+                now ? acc.signalEma : null,
+                now ? acc.line - acc.signalEma : null,
+                prev ? acc.prevLine : null,
+                prev ? acc.prevSignalEma : null,
+                prev ? acc.prevLine - acc.prevSignalEma : null);
     }
 
     private static boolean defined(Acc acc) {

@@ -23,17 +23,6 @@ final class Periods {
         }
     }
 
-    /**
-     * The optional last argument of the indicator functions: 0 for the value at the current bar,
-     * 1 for the value at the bar before (what a crossing rule compares against).
-     */
-    static int barsAgo(Integer barsAgo) {
-        if (barsAgo == null || barsAgo < 0 || barsAgo > 1) {
-            throw new IllegalArgumentException("bars_ago must be 0 or 1, got " + barsAgo);
-        }
-        return barsAgo;
-    }
-
     /** TA-Lib's PER_TO_K: the EMA smoothing factor for a period. */
     static double emaK(int period) {
         return 2.0 / (double) (period + 1);

@@ -3,6 +3,7 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -14,8 +15,10 @@ import org.apache.flink.table.functions.AggregateFunction;
  * RSI is 0 (not NaN) when both averages are (nearly) zero, e.g. a run of identical pre-market
  * prints. State: previous close, the two averages and a counter.
  */
-@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Rsi.Acc.class))
-public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
+@FunctionHint(
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Rsi.Acc.class),
+        output = @DataTypeHint(value = "ROW<this_bar DOUBLE, prev_bar DOUBLE>", bridgedTo = RowData.class))
+public class Rsi extends AggregateFunction<RowData, Rsi.Acc> {
 
     /** TA-Lib treats |x| below this as zero (its TA_IS_ZERO). */
     private static final double EPSILON = 1e-8;
@@ -34,15 +37,11 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
-        accumulate(acc, close, barTime, period, 0);
-    }
-
-    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Integer barsAgo) {
         if (!acc.takes(close, barTime)) {
             return;
         }
         int n = Periods.require(period, "RSI period");
-        acc.beginBar(barsAgo, defined(acc));
+        acc.beginBar(defined(acc));
         if (acc.period == 0) {
             acc.period = n;
         } else {
@@ -87,7 +86,7 @@ public class Rsi extends AggregateFunction<Double, Rsi.Acc> {
     }
 
     @Override
-    public Double getValue(Acc acc) {
+    public RowData getValue(Acc acc) {
         return acc.result(defined(acc));
     }
 

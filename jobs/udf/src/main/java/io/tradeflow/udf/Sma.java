@@ -3,6 +3,7 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
 
 /**
@@ -15,8 +16,10 @@ import org.apache.flink.table.functions.AggregateFunction;
  * exactly TA-Lib's order (add the new close, divide, then drop the oldest) so results agree with
  * {@code talib.SMA} to the last bit rather than drifting apart over a long series.
  */
-@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Sma.Acc.class))
-public class Sma extends AggregateFunction<Double, Sma.Acc> {
+@FunctionHint(
+        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Sma.Acc.class),
+        output = @DataTypeHint(value = "ROW<this_bar DOUBLE, prev_bar DOUBLE>", bridgedTo = RowData.class))
+public class Sma extends AggregateFunction<RowData, Sma.Acc> {
 
     public static class Acc extends ScalarAcc {
         public double[] ring;
@@ -30,15 +33,11 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
-        accumulate(acc, close, barTime, period, 0);
-    }
-
-    public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Integer barsAgo) {
         if (!acc.takes(close, barTime)) {
             return; // a news row of the timeline, or a repeated bar
         }
         int n = Periods.require(period, "SMA period");
-        acc.beginBar(barsAgo, defined(acc));
+        acc.beginBar(defined(acc));
         if (acc.ring == null) {
             acc.ring = new double[n];
         } else {
@@ -56,7 +55,7 @@ public class Sma extends AggregateFunction<Double, Sma.Acc> {
     }
 
     @Override
-    public Double getValue(Acc acc) {
+    public RowData getValue(Acc acc) {
         return acc.result(defined(acc));
     }
 
