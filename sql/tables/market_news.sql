@@ -2,7 +2,9 @@
 -- A story counts for a bar only if published at or before the bar's end. Its event-time attribute
 -- is timeline_time, one millisecond before publication: on a symbol's bar/news timeline
 -- (timeline.sql) the story then comes strictly before a bar ending at the same millisecond, so
--- that bar counts it whatever order the two arrived in.
+-- that bar counts it whatever order the two arrived in. The watermark allows stories to arrive
+-- out of order by news_watermark_delay_seconds (strategy.toml): a story later than that is
+-- dropped by the indicator window.
 CREATE TABLE market_news (
     id            STRING,
     symbols       ARRAY<STRING>,
@@ -12,7 +14,7 @@ CREATE TABLE market_news (
     published_at  TIMESTAMP_LTZ(3),
     url           STRING,
     timeline_time AS published_at - INTERVAL '0.001' SECOND,
-    WATERMARK FOR timeline_time AS timeline_time - INTERVAL '${watermark_delay_seconds}' SECOND
+    WATERMARK FOR timeline_time AS timeline_time - INTERVAL '1' SECOND * ${news_watermark_delay_seconds}
 ) WITH (
 ${connector}
 );
