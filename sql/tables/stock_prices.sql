@@ -2,6 +2,7 @@
 -- event_time is the bar END (the moment the close is known), UTC, and the event-time attribute.
 -- The watermark trails the newest bar by ${watermark_delay_seconds} s, so bars that arrive a
 -- little out of order are still put in order; later ones are dropped by the OVER windows.
+-- (Written as a multiple of one second: a SECOND literal takes at most two digits.)
 -- The WITH clause comes from sql/connectors/<backend>/, so every backend shares these columns.
 CREATE TABLE stock_prices (
     symbol      STRING,
@@ -12,7 +13,7 @@ CREATE TABLE stock_prices (
     `close`     DOUBLE,
     volume      DOUBLE,
     source      STRING,
-    WATERMARK FOR event_time AS event_time - INTERVAL '${watermark_delay_seconds}' SECOND
+    WATERMARK FOR event_time AS event_time - INTERVAL '1' SECOND * ${watermark_delay_seconds}
 ) WITH (
 ${connector}
 );
