@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import sysconfig
 import tempfile
@@ -27,7 +28,7 @@ from pyflink.table import (EnvironmentSettings, StatementSet, StreamTableEnviron
                            TableEnvironment, TableResult)
 from pyflink.util.java_utils import add_jars_to_context_class_loader
 
-from jobs.sql_loader import SQL_DIR, flat_params, load_strategy, render_sql, split_statements
+from jobs.sql_loader import REPO_ROOT, SQL_DIR, flat_params, load_strategy, render_sql, split_statements
 from jobs.udf import ensure_udf_jar
 from jobs.udf.build import java_sources
 
@@ -140,8 +141,11 @@ class SignalJob:
             "pipeline.object-reuse": "true",
         }
         if self.python_mode == "thread":
-            # The embedded interpreter does not activate a virtualenv by itself.
-            options["python.pythonpath"] = sysconfig.get_paths()["purelib"]
+            # The embedded interpreter neither activates a virtualenv nor runs its .pth files, and
+            # an editable install (`make install`) finds the project's packages through one: both
+            # directories go on its path, or the UDF works only when started from the repo.
+            options["python.pythonpath"] = os.pathsep.join(
+                dict.fromkeys([sysconfig.get_paths()["purelib"], str(REPO_ROOT)]))
         if self.mode == "streaming":
             options.update({
                 "execution.checkpointing.interval": "1 s",
