@@ -3,6 +3,11 @@
 -- The watermark trails the newest bar by ${watermark_delay_seconds} s, so bars that arrive a
 -- little out of order are still put in order; later ones are dropped by the OVER windows.
 -- (Written as a multiple of one second: a SECOND literal takes at most two digits.)
+-- History (a bar more than ${history_age_seconds} s older than this machine's clock: a replay, a
+-- backlog after downtime) moves the watermark a whole ${history_watermark_step} at a time. Every
+-- watermark step makes the indicator window revisit each symbol's buffered rows, so one step per
+-- bar costs as much as the indicators when the job reads a backlog at full speed; live bars
+-- arrive a minute apart and keep one step each, so live signals wait no longer than before.
 -- The WITH clause comes from sql/connectors/<backend>/, so every backend shares these columns.
 CREATE TABLE stock_prices (
     symbol      STRING,
@@ -13,7 +18,11 @@ CREATE TABLE stock_prices (
     `close`     DOUBLE,
     volume      DOUBLE,
     source      STRING,
-    WATERMARK FOR event_time AS event_time - INTERVAL '1' SECOND * ${watermark_delay_seconds}
+    WATERMARK FOR event_time AS CASE
+        WHEN event_time > CURRENT_TIMESTAMP - INTERVAL '1' SECOND * ${history_age_seconds}
+            THEN event_time
+        ELSE FLOOR(event_time TO ${history_watermark_step})
+    END - INTERVAL '1' SECOND * ${watermark_delay_seconds}
 ) WITH (
 ${connector}
 );

@@ -20,6 +20,8 @@ from tests.conftest import shared_file
 from tradeflow.contracts import TradingSignal, parse
 from tradeflow.sentiment import score
 
+from .stream_time import stream_watermark
+
 pytestmark = pytest.mark.flink
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=timezone.utc)
 
@@ -101,8 +103,8 @@ def test_streaming_run_gives_the_same_signal_ids_at_parallelism_2(bounded, synth
     job = file_job("streaming", topics, parallelism=2, name="test-streaming")
     result = job.run(wait=False)
     expected = {s["signal_id"]: s for s in read_jsonl(bounded / "signals.jsonl")}
-    # The watermark trails the newest bar, so the last few seconds stay open in a stream.
-    last = max(t for t, _, _ in rows) - timedelta(seconds=10)
+    # The watermark trails the newest bar, so the last bars stay open in a stream.
+    last = stream_watermark(max(t for t, _, _ in rows))
     want = {k for k, s in expected.items() if datetime.fromisoformat(s["bar_time"].replace("Z", "+00:00")) <= last}
     out = topics / "trading-signals"
     got: dict[str, dict] = {}
