@@ -49,7 +49,7 @@ SYMBOLS = [f"S{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(20)]
 PLAIN_SQL = """
 INSERT INTO indicator_rows
 SELECT symbol, event_time, `close`,
-       AVG(`close`) OVER (PARTITION BY symbol ORDER BY event_time
+       AVG(`close`) OVER (PARTITION BY symbol ORDER BY timeline_time
                           ROWS BETWEEN 19 PRECEDING AND CURRENT ROW),
        CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),
        CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),

@@ -116,6 +116,7 @@ def job_from_properties(groups: dict[str, dict[str, str]], root: Path = REPO_ROO
     return SignalJob(
         mode="streaming", backend="kinesis", prices=props["prices_stream_arn"],
         news=props["news_stream_arn"], signals=props["signals_stream_arn"],
+        dead_letter=props.get("dead_letter_stream_arn", ""),
         parallelism=int(props.get("parallelism", "1")),
         name=props.get("job_name", "tradeflow-signals"),
         connector_params={"aws_region": props["aws_region"],

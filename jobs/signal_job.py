@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["streaming", "bounded"]
 
 # The views, in dependency order; each file is one concern (see the comments inside).
-VIEW_FILES = ("functions.sql", "python_functions.sql", "prices.sql", "news_scores.sql",
-              "timeline.sql", "indicators.sql", "setups.sql", "signals.sql")
+VIEW_FILES = ("functions.sql", "python_functions.sql", "checks.sql", "prices.sql",
+              "news_scores.sql", "timeline.sql", "indicators.sql", "setups.sql", "signals.sql")
 
 
 class JobConfigError(ValueError):
@@ -54,6 +54,8 @@ class SignalJob:
     prices: str = ""  # file backend: directory of NDJSON; others: topic name
     news: str = ""
     signals: str = ""
+    # Where the records the job refuses go (checks.sql); without it they are only left out.
+    dead_letter: str = ""
     indicators: str | None = None  # bounded only: also write every bar's indicators here
     parallelism: int = 1
     name: str = "tradeflow-signals"
@@ -72,7 +74,7 @@ class SignalJob:
     extra_config: dict[str, str] = field(default_factory=dict)
 
     # --- SQL ----------------------------------------------------------------------------------
-    def _connector(self, role: str, location: str) -> str:
+    def _connector(self, role: str, location: str, key_field: str) -> str:
         backend_dir = SQL_DIR / "connectors" / self.backend
         if self.mode == "bounded" and role == "source":
             role = "bounded_source"
@@ -80,11 +82,14 @@ class SignalJob:
         if not path.exists():
             raise JobConfigError(f"no {role} connector for backend {self.backend!r} ({path} is missing)")
         return render_sql(str(path.relative_to(SQL_DIR)),
-                          {**self.params, **self.connector_params, "path": location, "topic": location})
+                          {**self.params, **self.connector_params, "path": location, "topic": location,
+                           "key_field": key_field})
 
-    def _table(self, file: str, role: str, location: str) -> str:
+    def _table(self, file: str, role: str, location: str, key_field: str = "symbol") -> str:
+        """A table's DDL with the connector of this job's backend; key_field: the record key of
+        a sink that has one (Kafka)."""
         return render_sql(f"tables/{file}", {**self.params,
-                                            "connector": self._connector(role, location)})
+                                            "connector": self._connector(role, location, key_field)})
 
     def statements(self) -> tuple[list[str], list[str]]:
         """(DDL and views, INSERTs): everything the job executes, as SQL text."""
@@ -98,6 +103,9 @@ class SignalJob:
         for view in VIEW_FILES:
             ddl.append(render_sql(view, self.params))
         inserts = [render_sql("insert_signals.sql", self.params)]
+        if self.dead_letter:
+            ddl.append(self._table("dead_letter.sql", "sink", self.dead_letter, key_field="component"))
+            inserts.append(render_sql("insert_dead_letter.sql", self.params))
         if self.indicators:
             if self.mode != "bounded":
                 raise JobConfigError("per-bar indicator output is for bounded runs")
@@ -225,11 +233,12 @@ def define(env: TableEnvironment, ddl: list[str]) -> None:
 
 def file_job(mode: Mode, topics_dir: Path, **kw: Any) -> SignalJob:
     """The job on the file backend, reading and writing the topic directories under topics_dir."""
-    for topic in ("stock-prices", "market-news", "trading-signals"):
+    for topic in ("stock-prices", "market-news", "trading-signals", "dead-letter"):
         (topics_dir / topic).mkdir(parents=True, exist_ok=True)
     return SignalJob(mode=mode, backend="file", prices=str(topics_dir / "stock-prices"),
                      news=str(topics_dir / "market-news"),
-                     signals=str(topics_dir / "trading-signals"), **kw)
+                     signals=str(topics_dir / "trading-signals"),
+                     dead_letter=str(topics_dir / "dead-letter"), **kw)
 
 
 def kafka_job(mode: Mode, bootstrap_servers: str, **kw: Any) -> SignalJob:
@@ -239,11 +248,12 @@ def kafka_job(mode: Mode, bootstrap_servers: str, **kw: Any) -> SignalJob:
     stay the same across restarts of one job (so it resumes its offsets and aborts its own open
     transactions) and differ between jobs on one cluster.
     """
-    from tradeflow.config import NEWS, PRICES, SIGNALS
+    from tradeflow.config import DEAD_LETTER, NEWS, PRICES, SIGNALS
 
     name = kw.pop("name", "tradeflow-signals")
     kw.setdefault("python_mode", "process")  # see SignalJob.python_mode
     params = {"bootstrap_servers": bootstrap_servers, "group_id": name,
               "transactional_id_prefix": name, **kw.pop("connector_params", {})}
     return SignalJob(mode=mode, backend="kafka", prices=PRICES, news=NEWS, signals=SIGNALS,
+                     dead_letter=DEAD_LETTER,
                      name=name, connector_params=params, **kw)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jobs.signal_job import file_job, kafka_job
-from tradeflow.config import NEWS, PRICES, SIGNALS
+from tradeflow.config import DEAD_LETTER, NEWS, PRICES, SIGNALS
 
 WITH = re.compile(r"\)\s*WITH\s*\((.*)\)\s*$", re.S)
 OPTION = re.compile(r"'([^']+)'\s*=\s*'([^']*)'")
@@ -57,6 +57,9 @@ def test_kafka_connector_options():
     assert sink["sink.transactional-id-prefix"] == "job-x-trading-signals"
     assert (sink["key.format"], sink["key.fields"]) == ("raw", "symbol")
     assert sink["value.json.timestamp-format.standard"] == "ISO-8601"
+    dead = tables["dead_letter"]  # keyed like the services' dead letters: by component
+    assert dead["topic"] == DEAD_LETTER and dead["key.fields"] == "component"
+    assert dead["sink.transactional-id-prefix"] == "job-x-dead-letter"
 
 
 def test_bounded_kafka_source_stops_at_the_latest_offsets():
@@ -100,7 +103,7 @@ def kafka_env():
 @pytest.mark.flink
 def test_kafka_table_ddl_parses(kafka_env):
     env = kafka_env[0]
-    assert {"stock_prices", "market_news", "trading_signals"} <= set(env.list_tables())
+    assert {"stock_prices", "market_news", "trading_signals", "dead_letter"} <= set(env.list_tables())
 
 
 @pytest.mark.flink

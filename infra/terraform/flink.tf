@@ -52,9 +52,9 @@ data "aws_iam_policy_document" "flink" {
   }
 
   statement {
-    sid       = "WriteSignals"
+    sid       = "WriteSignalsAndDeadLetters"
     actions   = ["kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"]
-    resources = [local.stream_arn["trading-signals"]]
+    resources = [local.stream_arn["trading-signals"], local.stream_arn["dead-letter"]]
   }
 
   statement {
@@ -122,13 +122,14 @@ resource "aws_kinesisanalyticsv2_application" "signals" {
       property_group {
         property_group_id = "tradeflow"
         property_map = {
-          aws_region           = var.region
-          prices_stream_arn    = local.stream_arn["stock-prices"]
-          news_stream_arn      = local.stream_arn["market-news"]
-          signals_stream_arn   = local.stream_arn["trading-signals"]
-          source_init_position = var.flink_source_init_position
-          parallelism          = tostring(var.flink_parallelism)
-          job_name             = "${local.name}-signals"
+          aws_region             = var.region
+          prices_stream_arn      = local.stream_arn["stock-prices"]
+          news_stream_arn        = local.stream_arn["market-news"]
+          signals_stream_arn     = local.stream_arn["trading-signals"]
+          dead_letter_stream_arn = local.stream_arn["dead-letter"]
+          source_init_position   = var.flink_source_init_position
+          parallelism            = tostring(var.flink_parallelism)
+          job_name               = "${local.name}-signals"
         }
       }
     }

@@ -4,7 +4,8 @@
 -- (timeline.sql) the story then comes strictly before a bar ending at the same millisecond, so
 -- that bar counts it whatever order the two arrived in. The watermark allows stories to arrive
 -- out of order by news_watermark_delay_seconds (strategy.toml): a story later than that is
--- dropped by the indicator window.
+-- dropped by the indicator window. A story without published_at gets the epoch there (Flink stops
+-- at a NULL event-time attribute): checks.sql sends it to dead-letter.
 CREATE TABLE market_news (
     id            STRING,
     symbols       ARRAY<STRING>,
@@ -13,7 +14,7 @@ CREATE TABLE market_news (
     source        STRING,
     published_at  TIMESTAMP_LTZ(3),
     url           STRING,
-    timeline_time AS published_at - INTERVAL '0.001' SECOND,
+    timeline_time AS COALESCE(published_at, TO_TIMESTAMP_LTZ(0, 3)) - INTERVAL '0.001' SECOND,
     WATERMARK FOR timeline_time AS timeline_time - INTERVAL '1' SECOND * ${news_watermark_delay_seconds}
 ) WITH (
 ${connector}

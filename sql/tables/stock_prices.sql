@@ -1,5 +1,7 @@
 -- stock-prices: one OHLCV bar per record (tradeflow.contracts.PriceBar, JSON).
--- event_time is the bar END (the moment the close is known), UTC, and the event-time attribute.
+-- event_time is the bar END (the moment the close is known), UTC. The event-time attribute is
+-- timeline_time, the same instant; a record without an event_time gets the epoch there, since
+-- Flink stops at a NULL event-time attribute: checks.sql sends such a bar to dead-letter.
 -- The watermark trails the newest bar by ${watermark_delay_seconds} s, so bars that arrive a
 -- little out of order are still put in order; later ones are dropped by the OVER windows.
 -- (Written as a multiple of one second: a SECOND literal takes at most two digits.)
@@ -18,10 +20,11 @@ CREATE TABLE stock_prices (
     `close`     DOUBLE,
     volume      DOUBLE,
     source      STRING,
-    WATERMARK FOR event_time AS CASE
-        WHEN event_time > CURRENT_TIMESTAMP - INTERVAL '1' SECOND * ${history_age_seconds}
-            THEN event_time
-        ELSE FLOOR(event_time TO ${history_watermark_step})
+    timeline_time AS COALESCE(event_time, TO_TIMESTAMP_LTZ(0, 3)),
+    WATERMARK FOR timeline_time AS CASE
+        WHEN timeline_time > CURRENT_TIMESTAMP - INTERVAL '1' SECOND * ${history_age_seconds}
+            THEN timeline_time
+        ELSE FLOOR(timeline_time TO ${history_watermark_step})
     END - INTERVAL '1' SECOND * ${watermark_delay_seconds}
 ) WITH (
 ${connector}

@@ -49,7 +49,8 @@ def test_properties_render_the_kinesis_connector(tmp_path, monkeypatch):
              {"PropertyGroupId": "tradeflow", "PropertyMap": {
                  "aws_region": "eu-west-1", "prices_stream_arn": arn.format("stock-prices"),
                  "news_stream_arn": arn.format("market-news"),
-                 "signals_stream_arn": arn.format("trading-signals"), "parallelism": "2"}}]
+                 "signals_stream_arn": arn.format("trading-signals"),
+                 "dead_letter_stream_arn": arn.format("dead-letter"), "parallelism": "2"}}]
     path = tmp_path / "props.json"
     path.write_text(json.dumps(props))
     monkeypatch.setenv("TRADEFLOW_FLINK_PROPERTIES", str(path))
@@ -65,4 +66,7 @@ def test_properties_render_the_kinesis_connector(tmp_path, monkeypatch):
     assert "'json.timestamp-format.standard' = 'ISO-8601'" in prices
     sink = next(s for s in ddl if s.startswith("CREATE TABLE trading_signals"))
     assert f"'stream.arn' = '{arn.format('trading-signals')}'" in sink and "${" not in sink
+    dead = next(s for s in ddl if s.startswith("CREATE TABLE dead_letter"))
+    assert f"'stream.arn' = '{arn.format('dead-letter')}'" in dead
+    assert any(s.startswith("INSERT INTO dead_letter") for s in inserts)
     assert inserts

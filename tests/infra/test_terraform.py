@@ -146,7 +146,7 @@ def test_flink_application(tf):
     assert groups["kinesis.analytics.flink.run.options"] == {
         "python": "main.py", "jarfile": "lib/pyflink-dependencies.jar"}
     assert set(groups["tradeflow"]) >= {"aws_region", "prices_stream_arn", "news_stream_arn",
-                                        "signals_stream_arn"}
+                                        "signals_stream_arn", "dead_letter_stream_arn"}
 
 
 def test_alarms_cover_lag_errors_and_flink_downtime(tf):

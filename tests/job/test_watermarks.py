@@ -37,7 +37,7 @@ def test_history_moves_the_watermark_a_step_at_a_time_and_live_bars_one_bar_at_a
     env = replace(job, mode="streaming").environment()
     env.execute_sql(job._table("stock_prices.sql", "source", job.prices))
     seen = [(utc(t), w and utc(w)) for t, w in env.execute_sql(
-        "SELECT CAST(event_time AS STRING), CAST(CURRENT_WATERMARK(event_time) AS STRING) "
+        "SELECT CAST(event_time AS STRING), CAST(CURRENT_WATERMARK(timeline_time) AS STRING) "
         "FROM stock_prices").collect()]
 
     assert [t for t, _ in seen] == times

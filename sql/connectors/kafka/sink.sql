@@ -11,10 +11,11 @@
     -- At most the broker's limit (15 min by default on Kafka and Redpanda); a transaction left
     -- open longer than this by a crashed job is aborted by the broker.
     'properties.transaction.timeout.ms' = '900000',
-    -- Key = symbol (UTF-8, as the services' producers write it), so all of a symbol's records go
-    -- to one partition in order; the symbol stays in the value too (the contract's JSON).
+    -- Key = the table's key field, the contract's key (UTF-8, as the services' producers write
+    -- it): the symbol for signals, so all of a symbol's records go to one partition in order; the
+    -- component for dead letters. The field stays in the value too (the contract's JSON).
     'key.format' = 'raw',
-    'key.fields' = 'symbol',
+    'key.fields' = '${key_field}',
     'value.format' = 'json',
     'value.json.timestamp-format.standard' = 'ISO-8601',
     'value.fields-include' = 'ALL'
