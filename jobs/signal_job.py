@@ -91,17 +91,23 @@ class SignalJob:
         return render_sql(f"tables/{file}", {**self.params,
                                             "connector": self._connector(role, location, key_field)})
 
-    def statements(self) -> tuple[list[str], list[str]]:
-        """(DDL and views, INSERTs): everything the job executes, as SQL text."""
+    def statements(self, runtime: Mode | None = None) -> tuple[list[str], list[str]]:
+        """(DDL and views, INSERTs): everything the job executes, as SQL text, for the runtime
+        it will run on (see run; its mode by default)."""
         if not (self.prices and self.signals):
             raise JobConfigError("the job needs a prices source and a signals sink")
+        # checks.sql compares a record's time with the watermark it arrived under; a bounded
+        # runtime has no watermark (nor time attributes to ask it of), so no record is late there.
+        view_params = {**self.params, "arrival_watermark": (
+            "CURRENT_WATERMARK(timeline_time)" if (runtime or self.mode) == "streaming"
+            else "CAST(NULL AS TIMESTAMP_LTZ(3))")}
         ddl = [
             self._table("stock_prices.sql", "source", self.prices),
             self._table("market_news.sql", "source", self.news),
             self._table("trading_signals.sql", "sink", self.signals),
         ]
         for view in VIEW_FILES:
-            ddl.append(render_sql(view, self.params))
+            ddl.append(render_sql(view, view_params))
         inserts = [render_sql("insert_signals.sql", self.params)]
         if self.dead_letter:
             ddl.append(self._table("dead_letter.sql", "sink", self.dead_letter, key_field="component"))
@@ -178,7 +184,7 @@ class SignalJob:
         """Submit the job. runtime="streaming" on a bounded job runs its bounded connectors on
         the streaming runtime (checkpoints, watermarks, the streaming operators): the stream as
         `tradeflow run` runs it, but ending with its input (the job benchmark, tests)."""
-        ddl, inserts = self.statements()
+        ddl, inserts = self.statements(runtime)
         env = (replace(self, mode=runtime) if runtime else self).environment()
         define(env, ddl)
         stmt_set: StatementSet = env.create_statement_set()

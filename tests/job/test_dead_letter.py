@@ -1,5 +1,5 @@
-"""Records the job cannot use (checks.sql) go to dead-letter with a reason, and change nothing
-else: the job runs on and writes exactly the signals it writes without them."""
+"""Records the job cannot use (checks.sql), malformed or late, go to dead-letter with a reason and
+change nothing else: the job runs on and writes exactly the signals it writes without them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 
 from jobs.signal_job import file_job
 from tradeflow.contracts import DeadLetter, parse
+
+from .stream_time import PARAMS
 
 pytestmark = pytest.mark.flink
 T0 = datetime(2024, 3, 5, 14, 30, tzinfo=timezone.utc)
@@ -51,6 +53,12 @@ BAD = {  # reason -> (topic, record)
     # before n1, which comes after it: a story more than 60 s behind a newer one counts as late
     "story is tagged with no symbol": ("market-news", story("n3", [], T0 + timedelta(minutes=50))),
 }
+LATE = {  # appended to the topic, behind newer records by more than its watermark delay
+    "bar came after the watermark had passed its event_time": (
+        "stock-prices", bar("AAA", T0 + timedelta(minutes=100, seconds=30), 101.0)),
+    f"story came more than {PARAMS['news_watermark_delay_seconds']} s behind a newer story": (
+        "market-news", story("n4", ["BBB"], T0 + timedelta(minutes=30))),
+}
 
 
 def run(topics: Path, bad: bool) -> tuple[set[str], list[DeadLetter]]:
@@ -58,6 +66,8 @@ def run(topics: Path, bad: bool) -> tuple[set[str], list[DeadLetter]]:
     if bad:  # in the middle of each topic, so the good records after them must still count
         for topic, record in BAD.values():
             records[topic].insert(len(records[topic]) // 2, record)
+        for topic, record in LATE.values():
+            records[topic].append(record)
     job = file_job("bounded", topics)
     for topic, rows in records.items():
         with open(topics / topic / "000000000001.ndjson", "w") as f:
@@ -78,7 +88,8 @@ def test_refused_records_go_to_dead_letter_and_change_no_signal(tmp_path: Path) 
 
     assert clean_signals and clean_dead == []
     assert signals == clean_signals
-    assert {d.reason: d.source_topic for d in dead} == {r: t for r, (t, _) in BAD.items()}
+    assert {d.reason: d.source_topic for d in dead} == {r: t for r, (t, _) in (BAD | LATE).items()}
+    assert len(dead) == len(BAD) + len(LATE)
     assert {d.component for d in dead} == {"signal-job"}
     by_reason = {d.reason: json.loads(d.original) for d in dead}
     assert by_reason["bar has no positive close"]["close"] == -5.0
