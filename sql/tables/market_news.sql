@@ -3,9 +3,9 @@
 -- is timeline_time, one millisecond before publication: on a symbol's bar/news timeline
 -- (timeline.sql) the story then comes strictly before a bar ending at the same millisecond, so
 -- that bar counts it whatever order the two arrived in. The watermark allows stories to arrive
--- out of order by news_watermark_delay_seconds (strategy.toml): a story later than that is
--- dropped by the indicator window. A story without published_at gets the epoch there (Flink stops
--- at a NULL event-time attribute): checks.sql sends it to dead-letter.
+-- out of order by news_watermark_delay_seconds (strategy.toml): checks.sql sends a story later
+-- than that to dead-letter. A story without published_at gets the epoch there (Flink stops at a
+-- NULL event-time attribute), and checks.sql sends it to dead-letter too.
 CREATE TABLE market_news (
     id            STRING,
     symbols       ARRAY<STRING>,
