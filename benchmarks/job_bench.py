@@ -82,11 +82,10 @@ def run_full(topics: Path, out: Path, bar_rows: bool = False,
     """The streaming job as `tradeflow run` submits it: prices and news in, signals out. With
     bar_rows it also writes every bar's indicators (what the backtest writes) to the plain job's
     sink, so both write one row per bar. With bar_watermarks no bar counts as history."""
-    params = flat_params(load_strategy())
-    if bar_watermarks:
-        params["history_age_seconds"] = 10**10  # three centuries
+    live = {"params": {**flat_params(load_strategy()), "history_age_seconds": 10**10}} \
+        if bar_watermarks else {}  # three centuries: 2024 is live
     job = file_job("bounded", topics, indicators=str(out / "indicators") if bar_rows else None,
-                   name="bench-full-rows" if bar_rows else "bench-full", params=params)
+                   name="bench-full-rows" if bar_rows else "bench-full", **live)
     # bounded connectors on the streaming runtime: the stream, ending with its input
     return _timed(lambda: job.run(wait=False, runtime="streaming"))
 

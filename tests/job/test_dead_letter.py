@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from jobs.signal_job import file_job
+from tests.conftest import drain
 from tradeflow.contracts import DeadLetter, parse
+from tradeflow.topics.file import FileBackend
 
 from .stream_time import PARAMS
 
@@ -61,7 +63,8 @@ LATE = {  # appended to the topic, behind newer records by more than its waterma
 }
 
 
-def run(topics: Path, bad: bool) -> tuple[set[str], list[DeadLetter]]:
+def run(root: Path, bad: bool) -> tuple[set[str], list[DeadLetter]]:
+    topics = root / "topics"  # the file backend's layout, read back with its own reader
     records = {"stock-prices": list(GOOD_BARS), "market-news": list(GOOD_NEWS)}
     if bad:  # in the middle of each topic, so the good records after them must still count
         for topic, record in BAD.values():
@@ -75,11 +78,9 @@ def run(topics: Path, bad: bool) -> tuple[set[str], list[DeadLetter]]:
     # The stream's runtime: a record without an event time used to stop it, and it restarted
     # into the same record forever.
     job.run(wait=False, runtime="streaming").wait(120_000)
-    signals = {json.loads(line)["signal_id"] for p in (topics / "trading-signals").iterdir()
-               if not p.name.startswith(".") for line in p.read_text().splitlines()}
-    dead = [parse(DeadLetter, line) for p in (topics / "dead-letter").iterdir()
-            if not p.name.startswith(".") for line in p.read_text().splitlines()]
-    return signals, dead
+    backend = FileBackend(root)
+    signals = {json.loads(raw)["signal_id"] for raw in drain(backend, "trading-signals")}
+    return signals, [parse(DeadLetter, raw) for raw in drain(backend, "dead-letter")]
 
 
 def test_refused_records_go_to_dead_letter_and_change_no_signal(tmp_path: Path) -> None:

@@ -38,10 +38,6 @@ def records_in(d: Path) -> list[dict]:
             for line in p.read_text().splitlines() if line.strip()]
 
 
-def utc(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def wait_stable(d: Path, cluster: LocalCluster, min_count: int, timeout: float = 120) -> list[dict]:
     """Signals once their count stopped growing for a few seconds after a checkpoint."""
     deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
@@ -87,6 +83,6 @@ def test_killed_cluster_resumes_from_checkpoint_without_duplicates(settings, mon
         shutil.copytree(settings.path("topics", topic), copy / topic)
     file_job("bounded", copy).run(wait=True)
     expected = {s["signal_id"]: s["bar_time"] for s in records_in(copy / "trading-signals")}
-    passed = stream_watermark(max(utc(b["event_time"]) for b in records_in(copy / "stock-prices")))
+    passed = stream_watermark(max(datetime.fromisoformat(b["event_time"]) for b in records_in(copy / "stock-prices")))
     assert set(ids) <= set(expected)
-    assert {k for k, t in expected.items() if utc(t) <= passed} <= set(ids)
+    assert {k for k, t in expected.items() if datetime.fromisoformat(t) <= passed} <= set(ids)
