@@ -18,10 +18,17 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv/ and install tradeflow with its test tools
+# The Kafka and Kinesis connectors and the Kafka broker, from Maven Central (pins: jvm/pom.xml).
+JVM_STAMP := build/jars/.fetched
+$(JVM_STAMP): $(STAMP) jvm/pom.xml
+	$(BIN)/python -m tradeflow.jvm fetch
+	touch $(JVM_STAMP)
 
-run: install  ## run the whole pipeline on the embedded (file) backend; Ctrl-C stops it
-	$(BIN)/tradeflow run
+install: $(STAMP) $(JVM_STAMP)  ## create .venv/, install tradeflow with its test tools, fetch the JVM parts
+
+BACKEND ?= file
+run: install  ## run the whole pipeline (BACKEND=file|kafka, default file); Ctrl-C stops it
+	$(BIN)/tradeflow --backend $(BACKEND) run
 
 test: install checkov  ## run the whole test suite
 	$(BIN)/python -m pytest

@@ -31,6 +31,7 @@ from pyflink.util.java_utils import add_jars_to_context_class_loader
 from jobs.sql_loader import REPO_ROOT, SQL_DIR, flat_params, load_strategy, render_sql, split_statements
 from jobs.udf import ensure_udf_jar
 from jobs.udf.build import java_sources
+from tradeflow.jvm import jars
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +136,17 @@ class SignalJob:
         return base / f"job-{self.fingerprint()}"
 
     # --- runtime ------------------------------------------------------------------------------
+    def job_jars(self) -> list[Path]:
+        """The jars the job ships: its JVM functions and its backend's connector (fetched from
+        Maven Central by `make install`; the file backend's connector is part of Flink)."""
+        connector = [] if self.backend == "file" else jars(f"flink-{self.backend}")
+        return [ensure_udf_jar(), *connector]
+
     def environment(self) -> TableEnvironment:
-        jar = ensure_udf_jar()
+        job_jars = [j.resolve().as_uri() for j in self.job_jars()]
         options = {
             "pipeline.name": self.name,
-            "pipeline.jars": jar.resolve().as_uri(),
+            "pipeline.jars": ";".join(job_jars),
             "parallelism.default": str(self.parallelism),
             # Timestamps are UTC everywhere; CAST(TIMESTAMP_LTZ AS STRING) in the signal id too.
             "table.local-time-zone": "UTC",
@@ -178,7 +185,7 @@ class SignalJob:
             conf.set_string(key, value)
         builder = EnvironmentSettings.new_instance().with_configuration(conf)
         builder = builder.in_streaming_mode() if self.mode == "streaming" else builder.in_batch_mode()
-        return StreamTableEnvironment.create(_stream_environment(conf, jar), builder.build())
+        return StreamTableEnvironment.create(_stream_environment(conf, job_jars), builder.build())
 
     def run(self, wait: bool = True, runtime: Mode | None = None) -> TableResult:
         """Submit the job. runtime="streaming" on a bounded job runs its bounded connectors on
@@ -196,8 +203,8 @@ class SignalJob:
         return result
 
 
-def _stream_environment(conf: Configuration, jar: Path) -> StreamExecutionEnvironment:
-    """The execution environment, with the UDF jar in its user class loader.
+def _stream_environment(conf: Configuration, job_jars: list[str]) -> StreamExecutionEnvironment:
+    """The execution environment, with the job's jars in its user class loader.
 
     With checkpointing on, the client compiles the generated code of some operators while it
     builds the job graph, with the class loader the environment took at creation; the rules call
@@ -206,7 +213,7 @@ def _stream_environment(conf: Configuration, jar: Path) -> StreamExecutionEnviro
     place. A local environment (a mini-cluster in this process) would hold the JVM's application
     loader, which cannot take a jar after launch: it gets the context loader instead.
     """
-    add_jars_to_context_class_loader([jar.resolve().as_uri()])
+    add_jars_to_context_class_loader(job_jars)
     jvm = get_gateway().jvm
     env_class = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
     j_env = env_class.getExecutionEnvironment(conf._j_configuration)

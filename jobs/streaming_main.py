@@ -22,7 +22,7 @@ def main() -> None:
               "cluster_checkpoints": True}  # the cluster's flink-conf.yaml names the directory
     settings = get_settings()
     if settings.backend is BackendName.kafka:
-        job = kafka_job("streaming", settings.kafka_bootstrap_servers, **common)
+        job = kafka_job("streaming", settings.kafka_servers, **common)
     elif settings.backend is BackendName.file:
         job = file_job("streaming", Path(os.environ["TRADEFLOW_TOPICS_DIR"]), **common)
     else:

@@ -39,21 +39,29 @@ def submit_signal_job(settings: Settings, parallelism: int = 1, fresh: bool = Fa
     for j in status["jobs"]:
         if j["name"] == JOB_NAME and j["state"] in ACTIVE:
             return f"{JOB_NAME} is already {j['state']} ({j['id']})"
-    if settings.backend is not BackendName.file:
-        raise SubmitError(f"the local cluster runs the job on the file backend; the "
-                          f"{settings.backend.value} backend runs on the production stack")
-    from jobs.signal_job import file_job
-    from jobs.udf import ensure_udf_jar
+    from jobs.signal_job import file_job, kafka_job
+    from tradeflow.jvm import JvmPartMissing
 
-    ensure_udf_jar()  # compile before the CLI's client starts, so errors show here
-    job = file_job("streaming", settings.path("topics"), name=JOB_NAME)
+    if settings.backend is BackendName.file:
+        job = file_job("streaming", settings.path("topics"), name=JOB_NAME)
+    elif settings.backend is BackendName.kafka:
+        job = kafka_job("streaming", settings.kafka_servers, name=JOB_NAME)
+    else:
+        raise SubmitError(f"the local cluster runs the job on the file or kafka backend; the "
+                          f"{settings.backend.value} backend runs on AWS Managed Flink")
+    try:
+        job.job_jars()  # compile and find the jars before the CLI's client starts: errors show here
+    except JvmPartMissing as err:
+        raise SubmitError(str(err)) from None
     resume = None if fresh else latest_checkpoint(job.checkpoints_under(cluster.checkpoint_dir))
     cmd = ["bash", str(FLINK_HOME / "bin" / "flink"), "run", "--detached",
            "-m", f"localhost:{cluster.port}", "--python", str(ENTRY),
            "--pyClientExecutable", sys.executable, "--pyExecutable", sys.executable]
     if resume:
         cmd[3:3] = ["--fromSavepoint", str(resume)]
-    env = {**cluster.env(), "TRADEFLOW_TOPICS_DIR": str(settings.path("topics")),
+    env = {**cluster.env(), "TRADEFLOW_BACKEND": settings.backend.value,
+           "TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_servers,
+           "TRADEFLOW_TOPICS_DIR": str(settings.path("topics")),
            "TRADEFLOW_JOB_NAME": JOB_NAME, "TRADEFLOW_JOB_PARALLELISM": str(parallelism),
            "TRADEFLOW_CHECKPOINTS_DIR": str(cluster.checkpoint_dir),
            "PYTHONPATH": os.pathsep.join([str(ENTRY.parents[1]), os.environ.get("PYTHONPATH", "")])}

@@ -62,9 +62,21 @@ class Settings(BaseSettings):
         "first record (bounds the latency readers and Flink see).", gt=0)
 
     # --- kafka backend ----------------------------------------------------------------------
-    kafka_bootstrap_servers: str = _env(
-        "TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092",
-        "Kafka backend: comma-separated bootstrap servers (Redpanda or Kafka).")
+    kafka_bootstrap_servers: str | None = _env(
+        "TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS", None,
+        "Kafka backend: comma-separated bootstrap servers (Redpanda or Kafka). Unset = the local "
+        "broker of `tradeflow kafka start` (`127.0.0.1:` + `TRADEFLOW_KAFKA_PORT`), which "
+        "`tradeflow --backend kafka run` starts itself.")
+    kafka_port: int = _env(
+        "TRADEFLOW_KAFKA_PORT", 9092,
+        "Local Kafka broker (`tradeflow kafka start`): its client port on 127.0.0.1.",
+        ge=1, le=65535)
+    kafka_controller_port: int = _env(
+        "TRADEFLOW_KAFKA_CONTROLLER_PORT", 9093,
+        "Local Kafka broker: its KRaft controller port on 127.0.0.1.", ge=1, le=65535)
+    kafka_partitions: int = _env(
+        "TRADEFLOW_KAFKA_PARTITIONS", 3,
+        "Local Kafka broker: partitions of each topic it creates.", ge=1)
 
     # --- kinesis backend --------------------------------------------------------------------
     kinesis_stream_prefix: str = _env(
@@ -115,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def symbol_list(self) -> list[str]:
         return [s.strip().upper() for s in self.symbols.split(",") if s.strip()]
+
+    @property
+    def kafka_servers(self) -> str:
+        """The Kafka cluster every component uses: the one configured, else the local broker."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
 
     @property
     def alpaca_enabled(self) -> bool:

@@ -57,7 +57,7 @@ def main() -> int:
            "--python", str(ENTRY), "--pyClientExecutable", python, "--pyExecutable", python]
     base = Path(os.environ.get("CHECKPOINT_DIR", "/opt/flink/checkpoints"))
     os.environ["TRADEFLOW_CHECKPOINTS_DIR"] = str(base)  # streaming_main checkpoints there
-    job = kafka_job("streaming", get_settings().kafka_bootstrap_servers, name=name)
+    job = kafka_job("streaming", get_settings().kafka_servers, name=name)
     resume = latest_checkpoint(job.checkpoints_under(base))
     if resume is not None:
         cmd[2:2] = ["--fromSavepoint", str(resume)]

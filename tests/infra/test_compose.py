@@ -310,7 +310,7 @@ def test_submitter_resumes_from_the_newest_checkpoint(submitter, monkeypatch):
     module, calls, ckpt = submitter
     monkeypatch.setattr(_FlinkStub, "jobs", [{"jid": "y", "name": "tradeflow-signals",
                                               "state": "CANCELED"}])
-    mine = module.kafka_job("streaming", get_settings().kafka_bootstrap_servers,
+    mine = module.kafka_job("streaming", get_settings().kafka_servers,
                             name="tradeflow-signals").checkpoints_under(ckpt) / "job1" / "chk-7"
     older = ckpt / "job-0123456789abcdef" / "job0" / "chk-9"  # an earlier version of the job
     for chk in (mine, older):

@@ -21,7 +21,7 @@ def open_backend(name: str | BackendName | None = None, settings: Settings | Non
     if which is BackendName.kafka:
         from .kafka import KafkaBackend
 
-        return KafkaBackend(s.kafka_bootstrap_servers)
+        return KafkaBackend(s.kafka_servers)
     from .kinesis import KinesisBackend
     from .positions import PositionStore
 
