@@ -36,7 +36,7 @@ import time
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from pyflink.table import TableResult
 
@@ -58,17 +58,25 @@ FROM stock_prices
 """
 
 
-def make_input(topics: Path, rows: int) -> int:
+def simulated(rows: int) -> Iterator[tuple[list, list]]:
+    """(bars, news) of each simulated minute until `rows` bars: the input of every job benchmark."""
     sim = MarketSimulator(SYMBOLS, seed=1, start=datetime(2024, 1, 2, 14, 30, tzinfo=timezone.utc),
                           config=SimConfig(session_only=False, news_shock_prob=0.005,
                                            neutral_news_prob=0.005))
+    n = 0
+    while n < rows:
+        _, bars, news = sim.step()
+        yield bars, news
+        n += len(bars)
+
+
+def make_input(topics: Path, rows: int) -> int:
     n = 0
     (topics / "stock-prices").mkdir(parents=True)
     (topics / "market-news").mkdir(parents=True)
     with open(topics / "stock-prices" / "000000000001.ndjson", "wb") as p, \
             open(topics / "market-news" / "000000000001.ndjson", "wb") as m:
-        while n < rows:
-            _, bars, news = sim.step()
+        for bars, news in simulated(rows):
             for b in bars:
                 p.write(b.to_json() + b"\n")
             for item in news:

@@ -2,17 +2,13 @@
 
 The kafka tables are the file backend's table definitions (sql/tables/) with another WITH clause,
 so the two cannot drift. The tables' DDL is executed in a real TableEnvironment (Flink parses it
-and registers the tables). Creating the views on top and planning the INSERT need the Kafka
-connector's table factory, whose jar cannot be downloaded here: that test runs when
-flink-sql-connector-kafka-*.jar is found in $TRADEFLOW_CONNECTOR_JARS or in pyflink/lib, and says
-why it skips otherwise.
+and registers the tables). Planning the views and the INSERT takes the Kafka
+connector's table factory, from the jars `make install` fetched from Maven Central.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -69,35 +65,17 @@ def test_bounded_kafka_source_stops_at_the_latest_offsets():
     assert src["scan.startup.mode"] == "earliest-offset"
 
 
-def _connector_jar() -> Path | None:
-    import pyflink
-
-    dirs = [Path(os.environ["TRADEFLOW_CONNECTOR_JARS"])] if os.environ.get(
-        "TRADEFLOW_CONNECTOR_JARS") else []
-    dirs.append(Path(pyflink.__file__).parent / "lib")
-    for d in dirs:
-        jars = sorted(d.glob("flink-sql-connector-kafka-*.jar"))
-        if jars:
-            return jars[-1]
-    return None
-
-
 @pytest.fixture(scope="module")
 def kafka_env():
-    """The streaming kafka job's TableEnvironment with its tables created (not yet the views)."""
-    from jobs.udf import ensure_udf_jar
-
+    """The streaming kafka job's TableEnvironment (with the connector jars `make install`
+    fetched) and its tables created, not yet the views."""
     job = kafka_job("streaming", "localhost:9092")
-    jar = _connector_jar()
-    if jar is not None:
-        job.extra_config["pipeline.jars"] = ";".join(
-            p.resolve().as_uri() for p in (ensure_udf_jar(), jar))
     ddl, inserts = job.statements()
     tables = [s for s in ddl if s.startswith("CREATE TABLE")]
     env = job.environment()
     for stmt in tables:
         env.execute_sql(stmt)
-    return env, [s for s in ddl if s not in tables], inserts, jar
+    return env, [s for s in ddl if s not in tables], inserts
 
 
 @pytest.mark.flink
@@ -107,14 +85,18 @@ def test_kafka_table_ddl_parses(kafka_env):
 
 
 @pytest.mark.flink
-def test_kafka_job_views_and_insert_plan(kafka_env):
-    env, views, inserts, jar = kafka_env
-    if jar is None:
-        pytest.skip("the Kafka SQL connector jar (flink-sql-connector-kafka-*-1.20.jar) is not on "
-                    "this machine, and views over kafka tables and the plan need its table "
-                    "factory: put the jar in $TRADEFLOW_CONNECTOR_JARS or pyflink/lib (the "
-                    "production image downloads it from Maven Central)")
-    for stmt in views:
-        env.execute_sql(stmt)
+def test_kafka_sources_watermark_each_partition_and_skip_idle_ones(kafka_env):
+    env, views, inserts = kafka_env
+    from jobs.signal_job import define
+
+    define(env, views)
     plan = env.explain_sql(inserts[0])
-    assert "trading_signals" in plan and "stock_prices" in plan and "market_news" in plan
+    # The watermark is pushed into the Kafka source, which then tracks it per partition (a
+    # reader of several partitions never sees their interleaving as lateness), and a partition
+    # quiet for the idle timeout no longer holds the others back.
+    for table in ("stock_prices", "market_news"):
+        scan = re.search(rf"TableSourceScan\(table=\[\[default_catalog, default_database, "
+                         rf"{table}, watermark=\[.*?idletimeout=\[(\d+)\]", plan)
+        assert scan, f"{table}: watermark not pushed into the Kafka source"
+        assert int(scan.group(1)) > 0
+    assert "trading_signals" in plan
