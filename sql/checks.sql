@@ -13,7 +13,8 @@
 -- dropped there, unseen. Otherwise whether a record counts depends only on its own topic's
 -- order, not on how far the other topic has been read. ${arrival_watermark} is the watermark
 -- the record arrived under, CURRENT_WATERMARK(timeline_time); NULL in a bounded run, which has
--- no watermark and sorts everything (jobs/signal_job.py fills it in).
+-- no watermark and sorts everything (jobs/signal_job.py fills it in). Clock records only move
+-- the watermark (tables/): they are neither used nor refused.
 CREATE TEMPORARY VIEW checked_bars AS
 SELECT *,
     CASE
@@ -24,7 +25,8 @@ SELECT *,
         WHEN timeline_time <= ${arrival_watermark}
             THEN 'bar came after the watermark had passed its event_time'
     END AS refused
-FROM stock_prices;
+FROM stock_prices
+WHERE event_time IS NOT NULL OR clock IS NULL;
 
 CREATE TEMPORARY VIEW checked_news AS
 SELECT *,
@@ -34,4 +36,5 @@ SELECT *,
         WHEN timeline_time <= ${arrival_watermark}
             THEN 'story came more than ${news_watermark_delay_seconds} s behind a newer story'
     END AS refused
-FROM market_news;
+FROM market_news
+WHERE published_at IS NOT NULL OR clock IS NULL;

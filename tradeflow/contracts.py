@@ -125,6 +125,30 @@ class NewsItem(Contract):
         return self.symbols[0]
 
 
+class Clock(Contract):
+    """A producer's clock on `stock-prices` and `market-news`: it has published every record of
+    the topic with an event time at or before `clock` (on every partition or shard it is on).
+
+    The job's watermark then stands at `clock` at once, so a bar is signalled as soon as it ends
+    instead of when the next bar arrives, and a replay that ends releases its last bars. Readers
+    other than the job skip clocks (`is_clock`).
+    """
+
+    clock: UtcTime
+    source: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def is_clock(raw: bytes | str) -> bool:
+    """Whether a record read from `stock-prices` or `market-news` is a valid Clock."""
+    if ('"clock"' if isinstance(raw, str) else b'"clock"') not in raw:
+        return False  # the common case, without a parse
+    try:
+        parse(Clock, raw)
+    except ContractError:
+        return False
+    return True
+
+
 class Action(str, Enum):
     BUY = "BUY"
     SELL = "SELL"

@@ -49,3 +49,35 @@ def test_history_moves_the_watermark_a_step_at_a_time_and_live_bars_one_bar_at_a
     hours = {datetime(2024, 1, 2, h, tzinfo=timezone.utc) - delay for h in (14, 15, 16)}
     assert {w for _, w in seen[1:len(history) + 1]} == hours
     assert [w for _, w in seen[len(history) + 1:]] == [t - delay for t in live[:-1]]
+
+
+def test_a_clock_record_moves_the_watermark_to_its_time_at_once(tmp_path: Path):
+    """Live or history, a producer's clock (tradeflow.contracts.Clock) puts the watermark at the
+    clock itself: no delay, no whole history step."""
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    job = file_job("bounded", tmp_path / "topics")
+
+    def bar(t: datetime) -> dict:
+        return {"v": 1, "symbol": "AAA", "event_time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "open": 10, "high": 11, "low": 9, "close": 10, "volume": 1, "source": "test"}
+
+    def clock(t: datetime) -> dict:
+        return {"v": 1, "clock": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "source": "test"}
+
+    history_end, live_end = T0 + timedelta(minutes=37), now - timedelta(minutes=1)
+    records = [bar(T0 + timedelta(minutes=36)), bar(history_end), clock(history_end),
+               bar(history_end + timedelta(minutes=1)),
+               bar(live_end), clock(live_end), bar(now)]
+    with open(Path(job.prices) / "000000000001.ndjson", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    env = replace(job, mode="streaming").environment()
+    env.execute_sql(job._table("stock_prices.sql", "source", job.prices))
+    seen = [w and utc(w) for (w,) in env.execute_sql(
+        "SELECT CAST(CURRENT_WATERMARK(timeline_time) AS STRING) FROM stock_prices").collect()]
+    delay = timedelta(seconds=PARAMS["watermark_delay_seconds"])
+    # What each record arrived under: the bar after a clock sees the clock's time itself.
+    assert seen[3] == history_end
+    assert seen[6] == live_end
+    # Without a clock, the bars' own rule (history: the whole hour, less the delay).
+    assert seen[2] == stream_watermark(history_end, now)
+    assert seen[5] == stream_watermark(live_end, now) == live_end - delay
