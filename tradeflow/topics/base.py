@@ -3,6 +3,8 @@
 A backend publishes records (key + JSON bytes) to a named topic and opens subscriptions that
 resume from a saved position per consumer group. Delivery is at-least-once; consumers make
 processing idempotent (signal ids, client order ids) so a redelivery after a crash is harmless.
+`read` opens a topic outside any group, for inspection (`tradeflow topic read`): it never saves
+or moves a position.
 """
 
 from __future__ import annotations
@@ -65,6 +67,26 @@ class Subscription(ABC):
         self.close()
 
 
+class Reader(ABC):
+    """Reads one topic outside any consumer group, like `kcat -C`: it has no position to save
+    and moves no group's position, so reading never changes what a consumer will see."""
+
+    topic: str
+
+    @abstractmethod
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        """Up to `max_records` messages after the last delivered one; [] after `timeout` seconds."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Backend(ABC):
     """A set of topics on one transport (files, Kafka, Kinesis)."""
 
@@ -77,6 +99,12 @@ class Backend(ABC):
     @abstractmethod
     def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> Subscription:
         """Open `topic` for `group`, resuming at the group's saved position (else at `start`)."""
+
+    @abstractmethod
+    def read(self, topic: str, from_beginning: bool = False) -> Reader:
+        """Open `topic` outside any consumer group: from its oldest record, or (default) only
+        records that arrive after this returns. Raises BackendError if the topic does not exist
+        or the transport cannot be reached."""
 
     def flush(self) -> None:  # noqa: B027 - optional hook
         """Make everything published so far visible to readers."""

@@ -12,7 +12,9 @@ so a crash loses nothing that was published.
 
 Readers keep, per consumer group, the highest sequence number fully read, the names of other
 sealed files read (Flink's sink writes `part-*` files), and the byte offset inside the current
-file. `commit()` writes that position atomically; a restart resumes exactly there.
+file. `commit()` writes that position atomically; a restart resumes exactly there. `read` (a
+reader outside any group) walks the same way but never loads or writes a position; "from now"
+starts after the segments sealed when it opens.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from .base import Backend, BackendError, Message, Record, StartAt, Subscription
+from tradeflow.config import TOPICS
+
+from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
 from .positions import PositionStore
 
 SEGMENT_RE = re.compile(r"^(\d{12})\.ndjson$")
@@ -218,13 +222,37 @@ class FileBackend(Backend):
     def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> "FileSubscription":
         return FileSubscription(self.topic_dir(topic), topic, group, self.positions, start)
 
+    def read(self, topic: str, from_beginning: bool = False) -> "FileReader":
+        d = self.topic_dir(topic)
+        # The project's topics exist before their first record (a reader may wait for it).
+        if topic not in TOPICS and not d.is_dir():
+            raise BackendError(f"file backend: no topic {topic!r} (no directory {d})")
+        return FileReader(FileSubscription(d, topic, None, self.positions,
+                                           "earliest" if from_beginning else "latest"))
+
+
+class FileReader(Reader):
+    """A FileSubscription of no group: nothing loaded, nothing saved, no directory created."""
+
+    def __init__(self, sub: "FileSubscription") -> None:
+        self._sub, self.topic = sub, sub.topic
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        return self._sub.poll(max_records, timeout)
+
+    def close(self) -> None:
+        self._sub.close()
+
 
 class FileSubscription(Subscription):
-    def __init__(self, topic_dir: Path, topic: str, group: str, positions: PositionStore,
+    def __init__(self, topic_dir: Path, topic: str, group: str | None, positions: PositionStore,
                  start: StartAt) -> None:
+        """`group=None`: a reader of no group (see `FileReader`), which never touches positions."""
         self.dir, self.topic, self.group, self._store = topic_dir, topic, group, positions
-        self.dir.mkdir(parents=True, exist_ok=True)
-        saved = positions.load(group, topic)
+        saved = None
+        if group is not None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            saved = positions.load(group, topic)
         if saved is None:
             saved = {"seq": 0, "others": [], "current": None, "offset": 0}
             if start == "latest":
@@ -239,7 +267,11 @@ class FileSubscription(Subscription):
 
     def _sealed(self) -> tuple[list[int], dict[str, float]]:
         seqs, others = [], {}
-        with os.scandir(self.dir) as it:
+        try:
+            it = os.scandir(self.dir)
+        except FileNotFoundError:  # a topic no one has written yet (readers do not create it)
+            return seqs, others
+        with it:
             for e in it:
                 if not _visible(e.name) or not e.is_file():
                     continue
@@ -307,6 +339,8 @@ class FileSubscription(Subscription):
             time.sleep(min(0.05, remaining))
 
     def commit(self) -> None:
+        if self.group is None:
+            raise BackendError("file backend: a reader of no group has no position to commit")
         self._store.save(self.group, self.topic, {
             "seq": self._seq, "others": sorted(self._others),
             "current": self._current, "offset": self._offset,

@@ -8,6 +8,10 @@ Consumer: one `KafkaConsumer` per subscription, in the broker-managed consumer g
 auto-commit off. `commit()` synchronously commits the offset after the last record `poll`
 delivered on each partition, so a restart (or another group member) resumes exactly there.
 
+Reader (`read`, for `tradeflow topic read`): a consumer of no group (`group_id=None`) that is
+assigned every partition of the topic and seeks to its start or end; it never commits, so no
+group's position moves.
+
 kafka-python 3.x talks to the broker while it constructs a client (it resolves the broker's API
 version eagerly), so a missing broker shows up there; `bootstrap_timeout_ms` bounds how long.
 """
@@ -23,7 +27,7 @@ from kafka.errors import KafkaError
 from kafka.serializer import DefaultSerializer
 from kafka.structs import OffsetAndMetadata
 
-from .base import Backend, BackendError, Message, Record, StartAt, Subscription
+from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
 
 # Seconds. Short enough that a missing broker is reported in seconds, long enough for a broker
 # that is merely busy.
@@ -68,6 +72,21 @@ def consumer_config(bootstrap_servers: str, group: str, start: StartAt) -> dict[
         "auto_offset_reset": start,
         # The Flink sink writes in transactions (exactly once): never act on an aborted one.
         "isolation_level": "read_committed",
+        "request_timeout_ms": int(REQUEST_TIMEOUT_S * 1000),
+        "bootstrap_timeout_ms": int(BOOTSTRAP_TIMEOUT_S * 1000),
+    }
+
+
+def reader_config(bootstrap_servers: str) -> dict[str, Any]:
+    """A consumer outside any group: partitions are assigned by hand, nothing is committed."""
+    return {
+        "bootstrap_servers": _servers(bootstrap_servers),
+        "client_id": "tradeflow-reader",
+        "group_id": None,
+        "key_deserializer": DefaultSerializer("utf-8"),
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",  # only if a position falls out of the retained range
+        "isolation_level": "read_committed",  # what the project's consumers see
         "request_timeout_ms": int(REQUEST_TIMEOUT_S * 1000),
         "bootstrap_timeout_ms": int(BOOTSTRAP_TIMEOUT_S * 1000),
     }
@@ -192,6 +211,37 @@ class KafkaBackend(Backend):
             raise _no_broker(self.bootstrap_servers, e) from None
         return KafkaSubscription(consumer, topic, group)
 
+    def read(self, topic: str, from_beginning: bool = False) -> "KafkaReader":
+        try:
+            consumer = self._consumer_factory(**reader_config(self.bootstrap_servers))
+        except KafkaError as e:
+            raise _no_broker(self.bootstrap_servers, e) from None
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                raise BackendError(
+                    f"kafka backend: topic {topic!r} does not exist at {self.bootstrap_servers}")
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            if from_beginning:
+                consumer.seek_to_beginning(*tps)
+            else:
+                consumer.seek_to_end(*tps)
+                # Resolve the end offsets now (kafka-python does it lazily, at the first fetch):
+                # "new records" are then exactly those that arrive after `read` returned.
+                for tp in tps:
+                    if consumer.position(tp, timeout_ms=int(REQUEST_TIMEOUT_S * 1000)) is None:
+                        raise BackendError(
+                            f"kafka backend: no end offset for {tp} from "
+                            f"{self.bootstrap_servers} within {REQUEST_TIMEOUT_S:g}s")
+        except KafkaError as e:
+            consumer.close(autocommit=False)
+            raise BackendError(f"kafka backend: cannot read topic {topic!r}: {e!r}") from None
+        except BaseException:
+            consumer.close(autocommit=False)
+            raise
+        return KafkaReader(consumer, topic)
+
 
 class KafkaSubscription(Subscription):
     def __init__(self, consumer: Any, topic: str, group: str) -> None:
@@ -230,6 +280,23 @@ class KafkaSubscription(Subscription):
                     f"kafka backend: commit for group {self.group!r} on topic {self.topic!r} "
                     f"failed: {e!r}") from e
         self._delivered.clear()
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+
+
+class KafkaReader(Reader):
+    def __init__(self, consumer: Any, topic: str) -> None:
+        self.consumer, self.topic = consumer, topic
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        try:
+            batches = self.consumer.poll(timeout_ms=max(0, int(timeout * 1000)),
+                                         max_records=max_records)
+        except KafkaError as e:
+            raise BackendError(f"kafka backend: reading topic {self.topic!r} failed: {e!r}") from e
+        return [Message(rec.topic, rec.value, rec.key, (rec.partition, rec.offset))
+                for recs in batches.values() for rec in recs]
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

@@ -18,6 +18,9 @@ Positions are saved in the local PositionStore as {shard_id: position}, KCL styl
 is a sequence number (resume AFTER it) or a sentinel: `TRIM_HORIZON` (nothing delivered yet,
 read from the start), `AT_TIMESTAMP:<epoch seconds>` (a "latest" subscription that has delivered
 nothing from that shard yet) or `SHARD_END` (finished; its children are ours).
+
+`read` (for `tradeflow topic read`) walks the shards the same way for no group: it loads and
+saves no position. "From now" opens a LATEST iterator on every open shard before it returns.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Backend, BackendError, Message, Record, StartAt, Subscription
+from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
 from .positions import PositionStore
 
 log = logging.getLogger(__name__)
@@ -175,6 +178,15 @@ class KinesisBackend(Backend):
                 f"kinesis backend: start must be 'earliest' or 'latest', not {start!r}")
         return KinesisSubscription(self, topic, group, start)
 
+    def read(self, topic: str, from_beginning: bool = False) -> "KinesisReader":
+        sub = KinesisSubscription(self, topic, None, "earliest" if from_beginning else "latest")
+        # Open the LATEST iterators now rather than at the first poll, so that "new records"
+        # are exactly those that arrive after `read` returned.
+        for reader in list(sub._readers.values()):
+            if reader.open_latest:
+                reader.iterator = sub._iterator(reader)
+        return KinesisReader(sub)
+
     def close(self) -> None:
         close = getattr(self.client, "close", None)
         if callable(close):
@@ -231,8 +243,21 @@ def _seq(position: str) -> int | None:
     return int(position) if position.isdigit() else None
 
 
+class KinesisReader(Reader):
+    """A KinesisSubscription of no group: no position is loaded or saved."""
+
+    def __init__(self, sub: "KinesisSubscription") -> None:
+        self._sub, self.topic = sub, sub.topic
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        return self._sub.poll(max_records, timeout)
+
+
 class KinesisSubscription(Subscription):
-    def __init__(self, backend: KinesisBackend, topic: str, group: str, start: StartAt) -> None:
+    def __init__(self, backend: KinesisBackend, topic: str, group: str | None,
+                 start: StartAt) -> None:
+        """`group=None`: a reader of no group (see `KinesisReader`): starts at `start`, and
+        never loads or saves positions."""
         self.backend, self.topic, self.group = backend, topic, group
         self.stream = backend.stream_name(topic)
         self._client = backend.client
@@ -272,7 +297,8 @@ class KinesisSubscription(Subscription):
         return shard_id in self._readers or shard_id in self._pending or shard_id in self._finished
 
     def _start(self, start: StartAt) -> None:
-        saved = self.backend.positions.load(self.group, self.topic) or {}
+        saved = (self.backend.positions.load(self.group, self.topic) or {}
+                 if self.group is not None else {})
         known = {sid: pos for sid, pos in saved.items() if sid in self._shards}
         if saved and not known:
             log.warning("kinesis: saved positions of group %s on %s name no current shard "
@@ -446,6 +472,8 @@ class KinesisSubscription(Subscription):
                 self._read(reader, max_records - len(out), out)
 
     def commit(self) -> None:
+        if self.group is None:
+            raise BackendError("kinesis backend: a reader of no group has no position to commit")
         state = {sid: r.position for sid, r in self._readers.items()}
         for sid in self._finished:
             children = [c for c, s in self._shards.items() if sid in s.parents]
