@@ -9,12 +9,17 @@ entry point.
                                  where jobs.udf looks for it, so nothing is compiled on AWS
   site-packages/                 Python dependencies not in the Flink image (vaderSentiment)
   lib/pyflink-dependencies.jar   ONE jar, as the service's `jarfile` run option takes one: the
-                                 UDF classes merged with org.apache.flink:flink-sql-connector-
-                                 kinesis:5.0.0-1.20 from Maven Central (service files joined)
+                                 UDF classes merged with the Kinesis connector and its runtime
+                                 dependencies (service files joined): the jars of the
+                                 `flink-kinesis` part of jvm/pom.xml, the one place the JVM parts
+                                 are pinned (flink.kinesis.connector.version), as fetched into
+                                 build/jars/flink-kinesis/ by `make install` (tradeflow.jvm)
 
-When Maven Central cannot be reached (or with --offline), the build says so, still writes the
-zip without the connector and marks it with CONNECTOR-JAR-MISSING.txt at its root: such a zip
-cannot read or write Kinesis. `--connector-jar PATH` uses a jar fetched some other way.
+A missing or outdated part is fetched first (`python -m tradeflow.jvm fetch flink-kinesis`,
+needs `mvn`); with --offline nothing is fetched. When the part cannot be had, the build says so,
+still writes the zip without the connector and marks it with CONNECTOR-JAR-MISSING.txt at its
+root: such a zip cannot read or write Kinesis. `--connector-jar PATH` (repeatable) uses jars
+fetched some other way instead.
 
 At run time the application reads its property groups from /etc/flink/application_properties.json
 on AWS (what Terraform sets as environment_properties), else from the file named by
@@ -28,15 +33,12 @@ TRADEFLOW_FLINK_PROPERTIES, else application_properties.json next to main.py. Gr
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "build" / "flink-app"
 ZIP_NAME = "tradeflow-flink-app.zip"
-CONNECTOR = ("org.apache.flink", "flink-sql-connector-kinesis", "5.0.0-1.20")
-MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
+CONNECTOR_PART = "flink-kinesis"  # the jvm/pom.xml profile (and build/jars/ folder)
 AWS_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTY_GROUP = "tradeflow"
 DEPENDENCY_JAR = "lib/pyflink-dependencies.jar"
@@ -106,9 +107,11 @@ def job_from_properties(groups: dict[str, dict[str, str]], root: Path = REPO_ROO
     if missing:
         raise AppConfigError(f"property group {PROPERTY_GROUP!r} lacks {', '.join(missing)}")
     extra = {}
+    connector_jars = None
     dep_jar = root / DEPENDENCY_JAR
     if dep_jar.exists():  # in the application zip: the UDFs and the connector in one jar
         extra["pipeline.jars"] = dep_jar.resolve().as_uri()
+        connector_jars = []
         # Python workers import the job's UDF modules and their dependencies from these.
         extra["python.files"] = ",".join(str(root / d) for d in ("tradeflow", "jobs",
                                                                   "site-packages")
@@ -122,7 +125,8 @@ def job_from_properties(groups: dict[str, dict[str, str]], root: Path = REPO_ROO
         connector_params={"aws_region": props["aws_region"],
                           "source_init_position": props.get("source_init_position",
                                                             "TRIM_HORIZON")},
-        extra_config=extra, cluster_checkpoints=True, python_mode="process")  # Managed Flink owns the checkpoints
+        extra_config=extra, connector_jars=connector_jars,
+        cluster_checkpoints=True, python_mode="process")  # Managed Flink owns the checkpoints
 
 
 def run_application(root: Path = REPO_ROOT) -> None:
@@ -131,27 +135,42 @@ def run_application(root: Path = REPO_ROOT) -> None:
 
 
 # --- build time -------------------------------------------------------------------------------
-def connector_url() -> str:
-    group, artifact, version = CONNECTOR
-    return f"{MAVEN_CENTRAL}/{group.replace('.', '/')}/{artifact}/{version}/" \
-           f"{artifact}-{version}.jar"
+def connector_coordinates() -> list[str]:
+    """group:artifact:version of what the pom's flink-kinesis profile depends on, versions
+    resolved from the pom's properties (for messages and the missing-connector marker)."""
+    import xml.etree.ElementTree as ET
+
+    from tradeflow.jvm import POM, versions
+
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = versions()
+    out = []
+    for profile in ET.parse(POM).getroot().iterfind("m:profiles/m:profile", ns):
+        if profile.findtext("m:id", namespaces=ns) != CONNECTOR_PART:
+            continue
+        for dep in profile.iterfind("m:dependencies/m:dependency", ns):
+            version = dep.findtext("m:version", "", ns).strip()
+            for key, value in props.items():
+                version = version.replace("${" + key + "}", value)
+            out.append(":".join([dep.findtext("m:groupId", "", ns).strip(),
+                                 dep.findtext("m:artifactId", "", ns).strip(), version]))
+    return out
 
 
-def fetch_connector(dest: Path, timeout: float = 20.0) -> tuple[Path | None, str]:
-    """Download the connector jar and check it against Maven Central's SHA-1.
-    Returns (path, "") or (None, why not)."""
-    url = connector_url()
+def connector_jars_of_pom(offline: bool = False) -> tuple[list[Path], str]:
+    """The connector's jars as `make install` fetched them (fetching them first unless offline).
+    Returns (jars, "") or ([], why not)."""
+    from tradeflow.jvm import JvmPartMissing, fetch, jars
+
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - fixed https URL
-            data = resp.read()
-        with urllib.request.urlopen(url + ".sha1", timeout=timeout) as resp:  # noqa: S310
-            expected = resp.read().decode().split()[0].strip()
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
-        return None, f"cannot download {url}: {err}"
-    if hashlib.sha1(data).hexdigest() != expected:  # noqa: S324 - Maven publishes SHA-1
-        return None, f"checksum mismatch for {url}"
-    dest.write_bytes(data)
-    return dest, ""
+        if not offline:
+            fetch((CONNECTOR_PART,))
+        found = jars(CONNECTOR_PART)
+    except JvmPartMissing as err:
+        return [], str(err)
+    if not found:
+        return [], f"the {CONNECTOR_PART} part holds no jar"
+    return found, ""
 
 
 def merge_jars(jars: list[Path], target: Path) -> None:
@@ -196,7 +215,8 @@ def _add_tree(zf: zipfile.ZipFile, root: Path, prefix: str, suffixes: tuple[str,
         _add(zf, path, prefix + rel.as_posix())
 
 
-def build(out_dir: Path = OUT_DIR, *, offline: bool = False, connector_jar: Path | None = None,
+def build(out_dir: Path = OUT_DIR, *, offline: bool = False,
+          connector_jars: list[Path] | None = None,
           python_deps: bool = True) -> tuple[Path, list[str]]:
     """Write the application zip; returns its path and the warnings (empty = complete)."""
     from jobs.udf import ensure_udf_jar
@@ -206,16 +226,12 @@ def build(out_dir: Path = OUT_DIR, *, offline: bool = False, connector_jar: Path
     with tempfile.TemporaryDirectory(prefix="flink-app-") as tmp_str:
         tmp = Path(tmp_str)
         udf_jar = ensure_udf_jar()
-        jars = [udf_jar]
-        if connector_jar is None and not offline:
-            connector_jar, why = fetch_connector(tmp / "connector.jar")
-            if connector_jar is None:
-                warnings.append(why)
-        elif connector_jar is None:
-            warnings.append("--offline: the connector was not downloaded")
-        if connector_jar is not None:
-            jars.append(connector_jar)
-        merge_jars(jars, tmp / "dependencies.jar")
+        connector = list(connector_jars or [])
+        if not connector:
+            connector, why = connector_jars_of_pom(offline)
+            if not connector:
+                warnings.append(f"no Kinesis connector: {why}")
+        merge_jars([udf_jar, *connector], tmp / "dependencies.jar")
         site = tmp / "site-packages"
         site.mkdir()
         if python_deps:
@@ -238,12 +254,12 @@ def build(out_dir: Path = OUT_DIR, *, offline: bool = False, connector_jar: Path
             _add(zf, udf_jar, "build/tradeflow-udf.jar")
             _add(zf, tmp / "dependencies.jar", DEPENDENCY_JAR)
             _add_tree(zf, site, "site-packages/")
-            if connector_jar is None:
-                group, artifact, version = CONNECTOR
+            if not connector:
                 zf.writestr(zipfile.ZipInfo(MISSING_MARKER, FIXED_TIME),
-                            f"This application zip lacks {group}:{artifact}:{version}.\n"
-                            f"It cannot read or write Kinesis. Rebuild where Maven Central is "
-                            f"reachable, or pass --connector-jar.\nReason: {warnings[0]}\n")
+                            f"This application zip lacks {', '.join(connector_coordinates())} "
+                            f"(jvm/pom.xml, profile {CONNECTOR_PART}).\n"
+                            f"It cannot read or write Kinesis. Rebuild where `mvn` reaches Maven "
+                            f"Central, or pass --connector-jar.\nReason: {warnings[0]}\n")
         target = out_dir / ZIP_NAME
         os.replace(partial, target)
     return target, warnings
@@ -252,21 +268,24 @@ def build(out_dir: Path = OUT_DIR, *, offline: bool = False, connector_jar: Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Managed Flink application zip.")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
-    parser.add_argument("--offline", action="store_true", help="do not try Maven Central")
-    parser.add_argument("--connector-jar", type=Path, help="a flink-sql-connector-kinesis jar")
+    parser.add_argument("--offline", action="store_true",
+                        help="do not run Maven: use the jars `make install` fetched, if any")
+    parser.add_argument("--connector-jar", type=Path, action="append",
+                        help="a Kinesis connector jar fetched some other way (repeatable; "
+                             "replaces the flink-kinesis part of jvm/pom.xml)")
     parser.add_argument("--no-python-deps", action="store_true", help="skip pip (tests)")
     parser.add_argument("--require-connector", action="store_true",
                         help="fail (exit 2) instead of writing a zip without the connector")
     args = parser.parse_args(argv)
-    path, warnings = build(args.out, offline=args.offline, connector_jar=args.connector_jar,
+    path, warnings = build(args.out, offline=args.offline, connector_jars=args.connector_jar,
                            python_deps=not args.no_python_deps)
     for w in warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     incomplete = any("connector" in w for w in warnings)
     if incomplete:
         print(f"WARNING: {path} was built WITHOUT the Kinesis SQL connector "
-              f"({':'.join(CONNECTOR)}); it is marked with {MISSING_MARKER} and will not run "
-              "on Managed Flink.", file=sys.stderr)
+              f"({', '.join(connector_coordinates())}); it is marked with {MISSING_MARKER} and "
+              "will not run on Managed Flink.", file=sys.stderr)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 2 if incomplete and args.require_connector else 0
 

@@ -1,18 +1,26 @@
-"""`tradeflow flink start|stop` and `tradeflow run` on a real local Flink cluster."""
+"""`tradeflow flink start|stop` and `tradeflow run` on a real local Flink cluster, on the file
+backend and on the kafka backend with the local broker `run` starts itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from jobs.cluster import LocalCluster
+from jobs.submit import JOB_NAME
+from tests.conftest import free_port
+from tradeflow.config import ORDERS, SIGNALS, get_settings
+from tradeflow.topics import open_backend
+from tradeflow.topics.local_kafka import LocalKafka
 
 pytestmark = pytest.mark.flink
 # Not 8081/6123/8000, so a developer's own Flink and dashboard are never touched.
@@ -95,3 +103,99 @@ def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
     assert not port_open(PORT) and not port_open(DASHBOARD_PORT)
     assert not any(alive(p) for p in cluster_pids)
     assert (settings.path("logs") / "producer.log").read_text()
+
+
+def flink_jobs(port: int) -> list[dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs/overview", timeout=5) as resp:
+            return json.load(resp)["jobs"]
+    except OSError:
+        return []
+
+
+def broker_processes(config_file: Path) -> list[int]:
+    """Live processes whose command line names this broker's configuration (broker, format)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(config_file) in cmdline and alive(int(proc.name)):
+                out.append(int(proc.name))
+    return out
+
+
+def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monkeypatch):
+    """`tradeflow --backend kafka run` with no TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS: its own broker,
+    the cluster, the job on Kafka, a finite simulation passed through `--`, the consumer and the
+    dashboard; Ctrl-C stops all of it and frees every port, the broker's included."""
+    ports = {name: free_port() for name in ("TRADEFLOW_KAFKA_PORT", "TRADEFLOW_KAFKA_CONTROLLER_PORT",
+                                            "TRADEFLOW_FLINK_PORT", "TRADEFLOW_FLINK_RPC_PORT",
+                                            "TRADEFLOW_DASHBOARD_PORT")}
+    for name, port in ports.items():
+        monkeypatch.setenv(name, str(port))
+    monkeypatch.delenv("TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("TRADEFLOW_BACKEND", "kafka")
+    get_settings.cache_clear()
+    s = get_settings()
+    broker, cluster = LocalKafka.from_settings(s), LocalCluster.from_settings(s)
+    assert not any(port_open(p) for p in ports.values())
+    sim = ["--symbols", "AAPL,MSFT,SPY", "--seed", "9", "--speed", "0",
+           "--start", "2024-01-02T14:30:00Z", "--bars", "300"]
+    proc = subprocess.Popen([sys.executable, "-m", "tradeflow.cli", "--backend", "kafka", "run",
+                             "--producer", "sim", "--", *sim], env={**os.environ},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    broker_pid, cluster_pids = None, []
+    try:
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not (broker.pid() and port_open(s.kafka_port)):
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.5)
+            broker_pid = broker.pid()
+            assert broker_pid is not None, "the run started no Kafka broker"
+            assert port_open(s.kafka_port), "the broker never served"
+            assert s.kafka_servers == broker.bootstrap_servers
+            deadline = time.monotonic() + 240
+            running: list[dict] = []
+            while time.monotonic() < deadline and not running:
+                assert proc.poll() is None, proc.stdout.read()
+                running = [j for j in flink_jobs(cluster.port)
+                           if j["name"] == JOB_NAME and j["state"] == "RUNNING"]
+                time.sleep(1)
+            assert running, f"{JOB_NAME} never RUNNING: {flink_jobs(cluster.port)}"
+            cluster_pids = cluster.running()
+            # Through the kafka backend, as the consumer and the dashboard read them.
+            backend = open_backend("kafka", s)
+            subs = {t: backend.subscribe(t, f"test-run-{t}") for t in (SIGNALS, ORDERS)}
+            seen: dict[str, list[bytes]] = {SIGNALS: [], ORDERS: []}
+            try:
+                while time.monotonic() < deadline and not all(seen.values()):
+                    assert proc.poll() is None, proc.stdout.read()
+                    for topic, sub in subs.items():
+                        seen[topic] += [m.value for m in sub.poll(max_records=1000, timeout=0.5)]
+            finally:
+                for sub in subs.values():
+                    sub.close()
+                backend.close()
+            assert seen[SIGNALS], "no signal on trading-signals"
+            assert {json.loads(v)["symbol"] for v in seen[SIGNALS]} <= {"AAPL", "MSFT", "SPY"}
+            assert seen[ORDERS], "signals, but no order on orders"
+            while time.monotonic() < deadline and not port_open(ports["TRADEFLOW_DASHBOARD_PORT"]):
+                time.sleep(0.5)
+            assert port_open(ports["TRADEFLOW_DASHBOARD_PORT"]), "the dashboard never answered"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        assert "producer finished" in out  # 300 bars published; the rest kept running
+        assert "stopping the pipeline" in out
+        assert not [p for p in ports.values() if port_open(p)], out
+        assert not alive(broker_pid) and broker_processes(broker.config_file) == []
+        assert not any(alive(p) for p in cluster_pids)
+        assert "DOWN" in tradeflow("kafka", "status", env={**os.environ}).stdout
+    finally:  # nothing left behind, whatever failed above
+        broker.stop()
+        cluster.stop()

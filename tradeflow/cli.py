@@ -12,6 +12,7 @@ import click
 
 from tradeflow.config import BackendName, get_settings, settings_markdown
 from tradeflow.logs import setup_logging
+from tradeflow.topics.cli import topic
 
 class ServiceGroup(click.Group):
     """A click group whose commands come from installed entry points, loaded on demand."""
@@ -63,12 +64,104 @@ def config_cmd(markdown: bool) -> None:
         click.echo(f"{name} = {value}")  # SecretStr prints as ********
 
 
-@cli.command("run")
-def run_cmd() -> None:
-    """Run the whole pipeline (Flink cluster, job, producers, consumer, dashboard) until Ctrl-C."""
-    from tradeflow.supervisor import run_pipeline
+@cli.group("kafka")
+def kafka_group() -> None:
+    """Start, stop and inspect the local single-node Kafka broker (KRaft, 127.0.0.1)."""
 
-    sys.exit(run_pipeline(get_settings()))
+
+def _local_kafka():
+    from tradeflow.topics.local_kafka import LocalKafka
+
+    return LocalKafka.from_settings(get_settings())
+
+
+@kafka_group.command("start")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for the broker to serve.")
+def kafka_start(timeout: float) -> None:
+    """Start the broker (data and logs under <data dir>/kafka) and create the project's topics."""
+    from tradeflow.jvm import JvmPartMissing
+    from tradeflow.topics.local_kafka import BrokerError
+
+    try:
+        click.echo(_local_kafka().start(timeout))
+    except (BrokerError, JvmPartMissing) as err:
+        raise click.ClickException(str(err)) from None
+
+
+@kafka_group.command("stop")
+def kafka_stop() -> None:
+    """Stop exactly the broker `tradeflow kafka start` started."""
+    pid = _local_kafka().stop()
+    click.echo(f"stopped the Kafka broker (pid {pid})" if pid else "no tradeflow Kafka broker was running")
+
+
+@kafka_group.command("status")
+def kafka_status() -> None:
+    """Whether the local broker runs, and where."""
+    st = _local_kafka().status()
+    state = "UP" if st["running"] and st["serving"] else "STARTING" if st["running"] else "DOWN"
+    click.echo(f"Kafka {state} at {st['bootstrap_servers']}  pid={st['pid']}  data={st['home']}")
+    if not st["running"]:
+        sys.exit(3)
+
+
+@cli.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--producer", type=click.Choice(["sim", "replay", "alpaca", "none"]),
+              default="sim", show_default=True,
+              help="What publishes prices and news: `tradeflow produce sim|replay|alpaca`, or "
+                   "`none` (publish with a separate `tradeflow produce ...`).")
+@click.argument("producer_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PRODUCER_OPTIONS]")
+@click.pass_context
+def run_cmd(ctx: click.Context, producer: str, producer_args: tuple[str, ...]) -> None:
+    """Run the whole pipeline until Ctrl-C: on the kafka backend a local Kafka broker (unless
+    TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS names a cluster), the Flink cluster, the signal job, the
+    producer, the consumer and the dashboard. Ctrl-C stops all of them.
+
+    Options after `--` go to the producer, as to `tradeflow produce <producer>` (see
+    `tradeflow produce <producer> --help`). A replay that ends leaves the pipeline running.
+
+    \b
+      tradeflow run                                      # the simulator, settings' defaults
+      tradeflow run --producer sim -- --seed 3 --speed 60 --symbols AAPL,SPY
+      tradeflow run --producer replay -- --prices bars.csv --news news.csv --speed 0
+      tradeflow run --producer alpaca -- --feed iex      # needs the Alpaca keys
+      tradeflow --backend kafka run --producer none      # then: tradeflow --backend kafka produce ...
+    """
+    from tradeflow.supervisor import pipeline, run_pipeline
+
+    _check_producer_options(ctx, producer, producer_args)
+    settings = get_settings()
+    sys.exit(run_pipeline(settings, pipeline(settings, producer, producer_args)))
+
+
+def _check_producer_options(ctx: click.Context, producer: str, args: tuple[str, ...]) -> None:
+    """Parse the producer's options now, with the producer's own command, so a mistake is
+    reported before the broker, Flink and the job start (and not 30 s later in its log)."""
+    if producer == "none":
+        if args:
+            raise click.UsageError(f"--producer none takes no producer options (got "
+                                   f"{' '.join(args)})", ctx)
+        return
+    produce = cli.get_command(ctx, "produce")
+    command = produce.get_command(ctx, producer) if isinstance(produce, click.Group) else None
+    if command is None:  # the producers are not installed: the pipeline skips them
+        return
+    try:
+        with command.make_context(f"tradeflow produce {producer}", list(args),
+                                  parent=ctx.parent) as sub:
+            params = sub.params
+    except click.UsageError as err:
+        raise click.UsageError(f"producer options: {err.format_message()}", ctx) from None
+    if producer == "replay" and not (params.get("prices") or params.get("news")):
+        raise click.UsageError("--producer replay needs at least one file: "
+                               "tradeflow run --producer replay -- --prices FILE [--news FILE]", ctx)
+    if producer == "alpaca" and not get_settings().alpaca_enabled:
+        raise click.UsageError("--producer alpaca needs the Alpaca keys: export APCA_API_KEY_ID "
+                               "and APCA_API_SECRET_KEY", ctx)
+
+
+cli.add_command(topic)
 
 
 def main() -> None:

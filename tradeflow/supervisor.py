@@ -1,9 +1,13 @@
 """`tradeflow run`: start every service of the pipeline as a child process and stop them all.
 
-Services are `tradeflow` subcommands run in their own process group, so Ctrl-C (or SIGTERM)
-reaches all of them and stopping one never leaves grandchildren (Python UDF workers, JVMs)
-behind. Output of each service is shown with its name in front and kept in <data dir>/logs.
-A service whose subcommand is not installed yet is listed and skipped.
+The pipeline is: on the kafka backend without TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS, the local
+Kafka broker; the local Flink cluster; the signal job; the chosen producer (sim, replay, alpaca
+or none); the consumer; the dashboard. Services are `tradeflow` subcommands run in their own
+process group, so Ctrl-C (or SIGTERM) reaches all of them and stopping one never leaves
+grandchildren (Python UDF workers, JVMs) behind. Output of each service is shown with its name
+in front and kept in <data dir>/logs. A service whose subcommand is not installed yet is listed
+and skipped. Oneshots with a stop command (the broker, the cluster) are undone in reverse order
+after the others stop, even when they failed or were interrupted half-way.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from tradeflow.config import Settings
+from tradeflow.config import BackendName, Settings
 
 log = logging.getLogger("tradeflow.run")
 
@@ -29,15 +33,30 @@ class Service:
     args: tuple[str, ...]
     oneshot: bool = False  # runs to completion before the next service starts
     stop_args: tuple[str, ...] | None = None  # a command that undoes a oneshot (flink stop)
+    may_finish: bool = False  # a long-running service whose clean exit (0) is not a failure
 
 
-PIPELINE = (
-    Service("flink", ("flink", "start"), oneshot=True, stop_args=("flink", "stop")),
-    Service("job", ("job", "submit"), oneshot=True),
-    Service("producer", ("produce", "sim")),
-    Service("consumer", ("consume",)),
-    Service("dashboard", ("dashboard",)),
-)
+PRODUCERS = ("sim", "replay", "alpaca", "none")
+LOCAL_KAFKA = Service("kafka", ("kafka", "start"), oneshot=True, stop_args=("kafka", "stop"))
+
+
+def pipeline(settings: Settings, producer: str = "sim",
+             producer_args: tuple[str, ...] = ()) -> tuple[Service, ...]:
+    """The services `tradeflow run` starts, in order. The producer gets `producer_args` as
+    `tradeflow produce <producer> ARGS`; a replay (or a simulation with --bars) that ends leaves
+    the rest of the pipeline running. `none` starts no producer."""
+    if producer not in PRODUCERS:
+        raise ValueError(f"unknown producer {producer!r} (one of {', '.join(PRODUCERS)})")
+    services = []
+    if settings.backend is BackendName.kafka and not settings.kafka_bootstrap_servers:
+        services.append(LOCAL_KAFKA)
+    services += [Service("flink", ("flink", "start"), oneshot=True, stop_args=("flink", "stop")),
+                 Service("job", ("job", "submit"), oneshot=True)]
+    if producer != "none":
+        services.append(Service("producer", ("produce", producer, *producer_args),
+                                may_finish=True))
+    services += [Service("consumer", ("consume",)), Service("dashboard", ("dashboard",))]
+    return tuple(services)
 
 
 def _installed() -> set[str]:
@@ -86,9 +105,11 @@ class _Child:
         self.logfile.close()
 
 
-def run_pipeline(settings: Settings, services: tuple[Service, ...] = PIPELINE) -> int:
+def run_pipeline(settings: Settings, services: tuple[Service, ...] | None = None) -> int:
     """Run until Ctrl-C/SIGTERM or until a service fails. Returns the exit code."""
-    installed = _installed() | {"run", "config"}
+    if services is None:
+        services = pipeline(settings)
+    installed = _installed() | {"run", "config", "kafka"}  # the last: built into tradeflow.cli
     started: list[_Child] = []
     undo: list[Service] = []
 
@@ -100,6 +121,10 @@ def run_pipeline(settings: Settings, services: tuple[Service, ...] = PIPELINE) -
     # SIGINT from a parent) must always stop the pipeline.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     log.info("data directory: %s, backend: %s", settings.path(), settings.backend.value)
+    if settings.backend is BackendName.kafka:
+        log.info("Kafka: %s", f"the cluster at {settings.kafka_servers}"
+                 if settings.kafka_bootstrap_servers else
+                 f"a local broker on {settings.kafka_servers}, started and stopped with the pipeline")
     try:
         for svc in services:
             if svc.args[0] not in installed:
@@ -108,19 +133,29 @@ def run_pipeline(settings: Settings, services: tuple[Service, ...] = PIPELINE) -
             child = _Child(svc, settings)
             started.append(child)
             if svc.oneshot:
+                # Undone even if it fails or is interrupted half-way: a broker or cluster it
+                # already launched (in a session of its own) must not outlive the pipeline.
+                if svc.stop_args:
+                    undo.append(svc)
                 rc = child.proc.wait()
                 child.pump.join(timeout=5)
                 if rc != 0:
                     log.error("%s failed (exit %d); see %s", svc.name, rc, child.logfile.name)
                     return 1
-                if svc.stop_args:
-                    undo.append(svc)
         log.info("pipeline running; press Ctrl-C to stop")
+        finished: set[str] = set()
         while True:
             for child in started:
-                if not child.svc.oneshot and (rc := child.proc.poll()) is not None:
-                    log.error("%s exited (code %d); stopping the pipeline", child.svc.name, rc)
-                    return 1
+                if child.svc.oneshot or child.svc.name in finished:
+                    continue
+                if (rc := child.proc.poll()) is None:
+                    continue
+                if rc == 0 and child.svc.may_finish:
+                    log.info("%s finished; the rest of the pipeline keeps running", child.svc.name)
+                    finished.add(child.svc.name)
+                    continue
+                log.error("%s exited (code %d); stopping the pipeline", child.svc.name, rc)
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         log.info("stopping the pipeline")

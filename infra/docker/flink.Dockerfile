@@ -1,17 +1,21 @@
 # syntax=docker/dockerfile:1
 # Flink image of the production stack (JobManager, TaskManagers and the job submitter):
 # the official Flink 1.20 image + Python 3.11 + PyFlink 1.20.3 + tradeflow (with its SQL) +
-# the tradeflow UDF jar + the Kafka SQL connector. Build context: the repository root.
+# the tradeflow UDF jar + the Kafka connector jars. Build context: the repository root.
 #
 # Flink's Python API, its JVM and the jars on the classpath must be the same Flink version, so the
-# base image is pinned to the patch release that matches the apache-flink pin in pyproject.toml.
+# base image is pinned to the patch release that matches the apache-flink pin in pyproject.toml
+# and flink.version in jvm/pom.xml.
+# The Kafka connector and its dependencies come from jvm/pom.xml, the one place every JVM part is
+# pinned, fetched by the same `python -m tradeflow.jvm fetch` that `make install` runs, into the
+# same folder (build/jars/flink-kafka/): the job puts that folder's jars on pipeline.jars itself,
+# exactly as under `tradeflow --backend kafka run`. Nothing extra goes on /opt/flink/lib.
 # apache-flink and pemja publish x86-64 Linux wheels only: build for linux/amd64.
 
 ARG FLINK_IMAGE=flink:1.20.3-java17
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.8
-# Kafka SQL connector for Flink 1.20 (3.x-1.20 line; 3.3.0-1.20 works too).
-ARG KAFKA_CONNECTOR_VERSION=3.4.0-1.20
-ARG MAVEN_REPO=https://repo1.maven.org/maven2
+# A JDK (for the UDF jar) and Maven (for the connector jars).
+ARG MAVEN_IMAGE=maven:3.9-eclipse-temurin-17
 
 FROM ${UV_IMAGE} AS uv
 
@@ -38,31 +42,27 @@ RUN uv pip install --python /opt/venv/bin/python --no-deps -e . \
  && /opt/venv/bin/python -c "import pyflink, jobs.signal_job, tradeflow.sentiment"
 WORKDIR /opt/flink
 
-# --- udf: compile the JVM indicator aggregates with jobs/udf/build.py (needs a JDK) --------------
-FROM eclipse-temurin:17-jdk-jammy AS udf
+# --- jvm: the UDF jar (jobs/udf/build.py, javac) and the Kafka connector jars (jvm/pom.xml, mvn) --
+FROM ${MAVEN_IMAGE} AS jvm
 COPY --from=base /opt/python /opt/python
 COPY --from=base /opt/venv /opt/venv
 COPY --from=base /opt/tradeflow /opt/tradeflow
 WORKDIR /opt/tradeflow
 RUN /opt/venv/bin/python -m jobs.udf.build --force
+# Checksums verified (--strict-checksums); the folder gets the pom's stamp (.pom-sha256), which
+# tradeflow.jvm.jars() checks against the jvm/pom.xml of this image. The local Maven repository
+# is a build cache, not part of any image.
+RUN --mount=type=cache,target=/root/.m2 /opt/venv/bin/python -m tradeflow.jvm fetch flink-kafka \
+ && /opt/venv/bin/python -c "from tradeflow.jvm import jars; assert jars('flink-kafka')"
 
 # --- final ----------------------------------------------------------------------------------------
 FROM base
-ARG KAFKA_CONNECTOR_VERSION
-ARG MAVEN_REPO
-# On lib/, so the JobManager, the TaskManagers and the `flink run` client all find the factory.
-# Maven Central's .sha1 guards against a truncated or corrupted download.
-RUN set -eux; \
-    jar="flink-sql-connector-kafka-${KAFKA_CONNECTOR_VERSION}.jar"; \
-    url="${MAVEN_REPO}/org/apache/flink/flink-sql-connector-kafka/${KAFKA_CONNECTOR_VERSION}/${jar}"; \
-    wget -nv -O "/opt/flink/lib/${jar}" "${url}"; \
-    wget -nv -O /tmp/connector.sha1 "${url}.sha1"; \
-    echo "$(cut -c1-40 /tmp/connector.sha1)  /opt/flink/lib/${jar}" | sha1sum -c -; \
-    rm /tmp/connector.sha1
-
-COPY --from=udf /opt/tradeflow/build/tradeflow-udf.jar /opt/tradeflow/build/tradeflow-udf.jar
-# Newer than every Java source, so ensure_udf_jar() never tries to rebuild it (no javac here).
-RUN touch /opt/tradeflow/build/tradeflow-udf.jar
+COPY --from=jvm /opt/tradeflow/build/tradeflow-udf.jar /opt/tradeflow/build/tradeflow-udf.jar
+COPY --from=jvm /opt/tradeflow/build/jars/flink-kafka /opt/tradeflow/build/jars/flink-kafka
+# Newer than every Java source, so ensure_udf_jar() never tries to rebuild it (no javac here);
+# and the job finds its connector where `make install` puts it in a checkout.
+RUN touch /opt/tradeflow/build/tradeflow-udf.jar \
+ && /opt/venv/bin/python -c "from tradeflow.jvm import jars; assert jars('flink-kafka')"
 
 # The repo's flink-conf.yaml, with the local cluster's loopback addresses opened to the container
 # network (what the official image does to its own configuration) and container paths. The

@@ -266,6 +266,100 @@ def test_flink_conf_production_settings():
     assert any(plugins.glob("flink-metrics-prometheus-*.jar"))
 
 
+# --- the Flink image's JVM parts: jvm/pom.xml, as in a checkout ----------------------------------
+
+def _dockerfile_instructions(dockerfile: Path) -> list[str]:
+    """Instructions with their continuation lines joined, comments dropped."""
+    out, current = [], ""
+    for line in dockerfile.read_text().splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        current += line.rstrip("\\").strip() + " "
+        if not line.endswith("\\"):
+            if current.strip():
+                out.append(current.strip())
+            current = ""
+    return out
+
+
+def test_flink_image_fetches_its_connector_jars_from_jvm_pom_like_make_install():
+    """The image gets the Kafka connector as a checkout does: `python -m tradeflow.jvm fetch`
+    over jvm/pom.xml (the one place versions are pinned) into build/jars/flink-kafka/, which is
+    where SignalJob takes pipeline.jars from; no version or download of its own."""
+    from tradeflow import jvm
+
+    dockerfile = DOCKER_DIR / "flink.Dockerfile"
+    text = dockerfile.read_text()
+    steps = _dockerfile_instructions(dockerfile)
+    # The same command `make install` runs, for the part the job on Kafka loads.
+    assert re.search(r"^\s+\$\(BIN\)/python -m tradeflow\.jvm fetch\s*$",
+                     (REPO / "Makefile").read_text(), re.M)
+    fetch = [s for s in steps if s.startswith("RUN") and "-m tradeflow.jvm fetch flink-kafka" in s]
+    assert len(fetch) == 1
+    # ... in a stage that has Maven, copied to where tradeflow.jvm looks in the image
+    # (the repo is /opt/tradeflow there: `WORKDIR /opt/tradeflow` + `COPY . .`).
+    part = "/opt/tradeflow/" + jvm.part_dir("flink-kafka").relative_to(jvm.REPO_ROOT).as_posix()
+    stage = re.search(r"^FROM \$\{MAVEN_IMAGE\} AS (\w+)$", text, re.M)
+    assert stage and re.search(r"^ARG MAVEN_IMAGE=maven:\S+$", text, re.M)
+    assert f"COPY --from={stage.group(1)} {part} {part}" in steps
+    # jvm/pom.xml goes into the build context; a local build/ (stale jars) does not.
+    ignored = _dockerignore(dockerfile)
+    assert "build" in ignored and not {"jvm", "jvm/pom.xml", "jvm/"} & set(ignored)
+    # No version, Maven URL or download of its own; nothing added to Flink's own lib/ (the job
+    # ships the connector on pipeline.jars: a second copy on lib/ would clash with it).
+    assert not re.search(r"\d+\.\d+\.\d+-1\.\d+", text), "a connector version pinned outside jvm/pom.xml"
+    assert "repo1.maven.org" not in text and not re.search(r"\b(wget|curl)\b", text)
+    assert not any("/opt/flink/lib" in s for s in steps if s.startswith(("RUN", "COPY", "ADD")))
+
+
+def test_flink_image_and_pyflink_are_the_flink_of_jvm_pom():
+    from tradeflow import jvm
+
+    flink = jvm.versions()["flink.version"]
+    text = (DOCKER_DIR / "flink.Dockerfile").read_text()
+    assert re.search(rf"^ARG FLINK_IMAGE=flink:{re.escape(flink)}-java17$", text, re.M)
+    assert f'"apache-flink=={flink}"' in (REPO / "pyproject.toml").read_text()
+    import pyflink
+
+    assert (Path(pyflink.__file__).parent / "opt" / f"flink-python-{flink}.jar").is_file()
+
+
+def test_the_job_ships_the_jars_the_image_fetches():
+    """The folder the image fills is exactly what the job on Kafka puts on pipeline.jars."""
+    from jobs.signal_job import kafka_job
+    from tradeflow import jvm
+
+    if not jvm.is_fetched("flink-kafka"):
+        pytest.skip("build/jars/flink-kafka is not fetched: run `make install`")
+    shipped = kafka_job("streaming", "redpanda-0:9092").job_jars()
+    assert {j.parent for j in shipped[1:]} == {jvm.part_dir("flink-kafka")}
+    assert shipped[1:] == jvm.jars("flink-kafka")
+    version = jvm.versions()["flink.kafka.connector.version"]
+    assert f"flink-connector-kafka-{version}.jar" in {j.name for j in shipped}
+
+
+def test_compose_job_gets_what_the_local_kafka_run_gives_it(compose, monkeypatch, tmp_path):
+    """Same entry point and settings as `tradeflow --backend kafka run`'s `job submit`."""
+    from jobs import submit
+    from tests.infra.local_job import entry_in_image, local_kafka_submit
+
+    cmd, local = local_kafka_submit(monkeypatch, tmp_path)
+    job = compose["services"]["job-submit"]
+    env = job["environment"]
+    assert set(local) <= set(env), f"settings the local run passes but compose does not: " \
+                                   f"{set(local) - set(env)}"
+    assert env["TRADEFLOW_BACKEND"] == local["TRADEFLOW_BACKEND"] == "kafka"
+    assert env["TRADEFLOW_JOB_NAME"] == local["TRADEFLOW_JOB_NAME"] == submit.JOB_NAME
+    assert env["TRADEFLOW_JOB_PARALLELISM"] == env["FLINK_PROPERTIES"].split(
+        "parallelism.default:")[1].split()[0]
+    # The submitter runs the same entry point, from the same module.
+    spec = importlib.util.spec_from_file_location("submit_job_entry", DOCKER_DIR / "submit_job.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.ENTRY == submit.ENTRY
+    assert entry_in_image(cmd, REPO) == "/opt/tradeflow/jobs/streaming_main.py"
+
+
 # --- the job submitter (infra/docker/submit_job.py), against a stub Flink REST API -------------
 
 class _FlinkStub(BaseHTTPRequestHandler):

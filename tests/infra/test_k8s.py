@@ -135,6 +135,33 @@ def test_flink_job_is_the_pyflink_entry_point_from_the_image(flink):
     assert int(env["TRADEFLOW_JOB_PARALLELISM"]["value"]) == job["parallelism"]
 
 
+def test_flink_job_gets_what_the_local_kafka_run_gives_it(flink, monkeypatch, tmp_path):
+    """Same entry point, Flink and settings as `tradeflow --backend kafka run`'s `job submit`; the
+    connector jars are those of the image (built from jvm/pom.xml, see test_compose)."""
+    from jobs.submit import JOB_NAME
+    from tests.infra.local_job import entry_in_image, local_kafka_submit
+    from tradeflow import jvm
+
+    cmd, local = local_kafka_submit(monkeypatch, tmp_path)
+    spec = flink["spec"]
+    args = spec["job"]["args"]
+    assert args[args.index("-py") + 1] == entry_in_image(cmd, REPO)
+    env = {e["name"]: e for e in spec["podTemplate"]["spec"]["containers"][0]["env"]}
+    assert set(local) <= set(env), f"settings the local run passes but the pods lack: " \
+                                   f"{set(local) - set(env)}"
+    assert env["TRADEFLOW_BACKEND"]["value"] == local["TRADEFLOW_BACKEND"]
+    assert env["TRADEFLOW_JOB_NAME"]["value"] == local["TRADEFLOW_JOB_NAME"] == JOB_NAME
+    ref = env["TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS"]["valueFrom"]["configMapKeyRef"]
+    assert _by_kind("ConfigMap")[ref["name"]]["data"][ref["key"]]
+    flink_version = jvm.versions()["flink.version"]
+    assert spec["job"]["jarURI"] == f"local:///opt/flink/opt/flink-python-{flink_version}.jar"
+    assert spec["flinkVersion"] == "v" + "_".join(flink_version.split(".")[:2])
+    # The image's Python runs the job and its workers, as the local cluster's does.
+    conf = spec["flinkConfiguration"]
+    assert conf["python.executable"] == conf["python.client.executable"] == args[
+        args.index("-pyclientexec") + 1]
+
+
 def test_flink_pod_template_validates_as_a_pod(kv, flink):
     template = flink["spec"]["podTemplate"]
     assert template["spec"]["containers"][0]["name"] == "flink-main-container"
