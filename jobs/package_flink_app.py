@@ -97,7 +97,9 @@ def load_properties(path: Path | None = None, root: Path | None = None) -> dict[
 
 def job_from_properties(groups: dict[str, dict[str, str]], root: Path = REPO_ROOT) -> Any:
     """The streaming SignalJob on the Kinesis backend that the properties describe."""
-    from jobs.signal_job import SignalJob
+    from dataclasses import replace
+
+    from jobs.signal_job import kinesis_job
 
     props = groups.get(PROPERTY_GROUP)
     if props is None:
@@ -116,17 +118,20 @@ def job_from_properties(groups: dict[str, dict[str, str]], root: Path = REPO_ROO
         extra["python.files"] = ",".join(str(root / d) for d in ("tradeflow", "jobs",
                                                                   "site-packages")
                                          if (root / d).exists())
-    return SignalJob(
-        mode="streaming", backend="kinesis", prices=props["prices_stream_arn"],
-        news=props["news_stream_arn"], signals=props["signals_stream_arn"],
-        dead_letter=props.get("dead_letter_stream_arn", ""),
-        parallelism=int(props.get("parallelism", "1")),
+    def stream(arn: str) -> str:  # the connector names streams, not ARNs
+        return arn.rsplit("/", 1)[-1]
+
+    job = kinesis_job(
+        "streaming", props["aws_region"], parallelism=int(props.get("parallelism", "1")),
         name=props.get("job_name", "tradeflow-signals"),
-        connector_params={"aws_region": props["aws_region"],
-                          "source_init_position": props.get("source_init_position",
+        connector_params={"source_init_position": props.get("source_init_position",
                                                             "TRIM_HORIZON")},
         extra_config=extra, connector_jars=connector_jars,
-        cluster_checkpoints=True, python_mode="process")  # Managed Flink owns the checkpoints
+        cluster_checkpoints=True)  # Managed Flink owns the checkpoints
+    return replace(job, prices=stream(props["prices_stream_arn"]),
+                   news=stream(props["news_stream_arn"]),
+                   signals=stream(props["signals_stream_arn"]),
+                   dead_letter=stream(props.get("dead_letter_stream_arn", "")))
 
 
 def run_application(root: Path = REPO_ROOT) -> None:

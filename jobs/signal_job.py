@@ -73,6 +73,9 @@ class SignalJob:
     # mode could not be tried in their images here.
     python_mode: Literal["thread", "process"] = "thread"
     extra_config: dict[str, str] = field(default_factory=dict)
+    # The backend's connector jars; None = those `make install` fetched (tradeflow.jvm). Managed
+    # Flink's application zip carries them merged into its dependency jar instead.
+    connector_jars: list[Path] | None = None
 
     # --- SQL ----------------------------------------------------------------------------------
     def _connector(self, role: str, location: str, key_field: str) -> str:
@@ -139,7 +142,9 @@ class SignalJob:
     def job_jars(self) -> list[Path]:
         """The jars the job ships: its JVM functions and its backend's connector (fetched from
         Maven Central by `make install`; the file backend's connector is part of Flink)."""
-        connector = [] if self.backend == "file" else jars(f"flink-{self.backend}")
+        connector = self.connector_jars
+        if connector is None:
+            connector = [] if self.backend == "file" else jars(f"flink-{self.backend}")
         return [ensure_udf_jar(), *connector]
 
     def environment(self) -> TableEnvironment:
@@ -270,3 +275,49 @@ def kafka_job(mode: Mode, bootstrap_servers: str, **kw: Any) -> SignalJob:
     return SignalJob(mode=mode, backend="kafka", prices=PRICES, news=NEWS, signals=SIGNALS,
                      dead_letter=DEAD_LETTER,
                      name=name, connector_params=params, **kw)
+
+
+# The connector's AWS SDKs (v1 in the source, v2 in the sink) send Kinesis requests as CBOR.
+# moto decodes every request body as UTF-8 and answers CBOR with HTTP 500 (UnicodeDecodeError on
+# the first byte, 0xbf): the source fails its first DescribeStream and the job restarts in a loop;
+# the sink retries its PutRecords for ever and writes nothing. These switch both to JSON.
+LOCAL_KINESIS_JVM_PROPERTIES = {
+    "org.apache.flink.kinesis.shaded.com.amazonaws.sdk.disableCbor": "true",  # SDK v1, shaded
+    "aws.cborEnabled": "false",  # SDK v2
+}
+
+
+def plain_json_kinesis_clients() -> None:
+    """Set LOCAL_KINESIS_JVM_PROPERTIES in this process's JVM, where a mini-cluster runs the job.
+    A cluster's TaskManagers need them in `env.java.opts.all` (-Dname=value) instead."""
+    system = get_gateway().jvm.System
+    for name, value in LOCAL_KINESIS_JVM_PROPERTIES.items():
+        system.setProperty(name, value)
+
+
+def kinesis_job(mode: Mode, region: str, endpoint: str | None = None, stream_prefix: str = "",
+                **kw: Any) -> SignalJob:
+    """The job on the kinesis backend: the streams `stream_prefix + topic` in `region`.
+
+    On AWS the connector finds its credentials itself (the application's role). `endpoint` (a
+    local moto server, AWS_ENDPOINT_URL) sends every call there instead, with this environment's
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, over HTTP/1.1 (the sink's client would speak
+    HTTP/2) and in JSON (plain_json_kinesis_clients, for a mini-cluster in this process).
+    """
+    from tradeflow.config import DEAD_LETTER, NEWS, PRICES, SIGNALS
+
+    kw.setdefault("python_mode", "process")  # see SignalJob.python_mode
+    options: dict[str, str] = {}
+    if endpoint:
+        env = os.environ.get
+        options = {"aws.endpoint": endpoint, "aws.credentials.provider": "BASIC",
+                   "aws.credentials.basic.accesskeyid": env("AWS_ACCESS_KEY_ID", "local"),
+                   "aws.credentials.basic.secretkey": env("AWS_SECRET_ACCESS_KEY", "local"),
+                   "aws.http.protocol.version": "HTTP1_1"}
+        plain_json_kinesis_clients()
+    params = {"aws_region": region, "source_init_position": "TRIM_HORIZON",
+              "aws_client_options": "".join(f"    '{k}' = '{v}',\n" for k, v in options.items()),
+              **kw.pop("connector_params", {})}
+    return SignalJob(mode=mode, backend="kinesis", prices=stream_prefix + PRICES,
+                     news=stream_prefix + NEWS, signals=stream_prefix + SIGNALS,
+                     dead_letter=stream_prefix + DEAD_LETTER, connector_params=params, **kw)
