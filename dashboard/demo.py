@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tradeflow.config import NEWS, PRICES, SIGNALS, Settings
-from tradeflow.contracts import NewsItem, PriceBar, TradingSignal, build, parse
+from tradeflow.contracts import NewsItem, PriceBar, TradingSignal, build, is_clock, parse
 from tradeflow.topics import Record, open_backend
 
 DEMO_START = "2024-03-05T14:31:00Z"  # 09:31 New York on a trading Tuesday
@@ -56,7 +56,7 @@ def _read_all(data_dir: Path, topic: str) -> list[bytes]:
         with backend.subscribe(topic, "demo-reader", "earliest") as sub:
             out: list[bytes] = []
             while batch := sub.poll(5000, timeout=0.05):
-                out.extend(m.value for m in batch)
+                out.extend(m.value for m in batch if not is_clock(m.value))
     return out
 
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
-from tradeflow.contracts import ContractError
+from tradeflow.contracts import ContractError, is_clock
 from tradeflow.topics import Backend, StartAt, Subscription
 
 from .events import Decoder, Event
@@ -158,6 +158,8 @@ class Feed:
                 continue
             events, invalid = [], 0
             for m in msgs:
+                if is_clock(m.value):  # a producer's clock for the job: no event to show
+                    continue
                 try:
                     events.append(self.decoder.decode(topic, m.value))
                 except ContractError:

@@ -192,13 +192,19 @@ class AlpacaProducer:
 
 
 def run(producer: AlpacaProducer, pub: Publisher, poll_seconds: float, once: bool = False,
-        sleep: Callable[[float], None] = time.sleep) -> PollResult:
+        sleep: Callable[[float], None] = time.sleep, heartbeat_every: float = 1.0) -> PollResult:
     """Poll until interrupted (or once). Auth/request errors raise AlpacaError; an endpoint that
     stays unavailable is logged and tried again next poll, except with `once`, where it raises
-    so that cron sees the failure."""
+    so that cron sees the failure.
+
+    After a poll that went through, a clock at the newest bar published tells the job every bar
+    up to it is out (a bar Alpaca delivers after a newer one of another symbol is then late, and
+    goes to dead-letter); between polls the clock is repeated so the job's sources stay active."""
     while True:
         started = time.monotonic()
         result = producer.poll(pub)
+        if not result.errors and producer.last_bar_end:
+            pub.clock(max(producer.last_bar_end.values()))
         # Debug only: the Progress line already reports the counts.
         log.debug("alpaca poll: %d bars, %d news, %d dead-lettered", result.bars, result.news,
                  result.rejected)
@@ -206,4 +212,6 @@ def run(producer: AlpacaProducer, pub: Publisher, poll_seconds: float, once: boo
             if result.errors:
                 raise AlpacaUnavailable("; ".join(result.errors))
             return result
-        sleep(max(0.0, poll_seconds - (time.monotonic() - started)))
+        while (left := poll_seconds - (time.monotonic() - started)) > 0:
+            sleep(min(left, heartbeat_every))
+            pub.heartbeat()

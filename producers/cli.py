@@ -7,7 +7,7 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -16,8 +16,8 @@ from tradeflow.config import NEWS, PRICES, get_settings
 from tradeflow.topics import BackendError, open_backend
 from tradeflow.topics.positions import write_atomic
 
-from .market_sim import MarketSimulator
-from .pacing import Pacer
+from .market_sim import MarketSimulator, SimConfig
+from .pacing import Pacer, WallClock
 from .progress import Progress
 from .replay import replay
 from .sink import Publisher
@@ -72,39 +72,68 @@ def produce() -> None:
 @click.option("--bars", type=click.IntRange(min=1), help="Stop after this many bars per symbol.")
 @click.option("--start", callback=_zoned_time, help="Event time of the first bar, ISO-8601 with zone "
               "(default: now).")
+@click.option("--live", is_flag=True,
+              help="Real time: bars stamped with the wall clock, each published right after it "
+                   "ends, around the clock (no market calendar); --speed and --start do not apply.")
+@click.option("--history-bars", type=click.IntRange(min=0), default=120, show_default=True,
+              help="With --live: bars that end before now, published at once first, so the "
+                   "indicators are warm when the live bars begin.")
 def sim_cmd(symbols: str | None, seed: int | None, speed: float | None, bars: int | None,
-            start: datetime | None) -> None:
+            start: datetime | None, live: bool, history_bars: int) -> None:
     """Simulated 1-minute bars (GBM with regime shifts) and headlines tied to the moves."""
     s = get_settings()
     names = [x.strip().upper() for x in (symbols or s.symbols).split(",") if x.strip()]
-    sim = MarketSimulator(names, seed=s.sim_seed if seed is None else seed, start=start)
-    pacer = Pacer(s.sim_speed if speed is None else speed)
+    seed = s.sim_seed if seed is None else seed
+    pacer: Pacer | WallClock
+    if live:
+        if speed is not None or start is not None:
+            raise click.UsageError("--live runs in real time from now: drop --speed and --start")
+        config = SimConfig(session_only=False)
+        now = datetime.now(timezone.utc)
+        sim = MarketSimulator(names, seed=seed, config=config,
+                              start=now - timedelta(seconds=config.bar_seconds * history_bars))
+        pacer = WallClock(config.bar_seconds)
+        state_file = None  # a live simulation never repeats: its bars are stamped from now
+    else:
+        sim = MarketSimulator(names, seed=seed, start=start)
+        pacer = Pacer(s.sim_speed if speed is None else speed)
+        state_file = s.path("producers", "sim.json")
     with publisher_for("producer-sim") as pub:
-        run_simulator(sim, pacer, pub, bars, s.path("producers", "sim.json"))
+        run_simulator(sim, pacer, pub, bars, state_file, s.clock_heartbeat_seconds)
 
 
-def run_simulator(sim: MarketSimulator, pacer: Pacer, pub: Publisher, bars: int | None,
-                  state_file: Path | None = None) -> None:
-    """Publish bar after bar. With a state file, a restart of the same simulation (same seed,
-    symbols, start) skips what it already published, so the topics get no repeated history."""
+def run_simulator(sim: MarketSimulator, pacer: Pacer | WallClock, pub: Publisher,
+                  bars: int | None, state_file: Path | None = None,
+                  heartbeat_every: float = 1.0) -> None:
+    """Publish bar after bar, each minute's news first (news inside a bar is known by its end),
+    then a clock (Publisher.clock) unless catching up, and a clock at the end. With a state file,
+    a restart of the same simulation (same seed, symbols, start) skips what it already
+    published, so the topics get no repeated history."""
     saved = json.loads(state_file.read_text()) if state_file and state_file.exists() else {}
     done_until = (datetime.fromisoformat(saved["last_bar_end"])
                   if saved.get("sim") == sim.identity else None)
     if done_until:
         log.info("resuming the simulation after %s", done_until.isoformat())
-    n = 0
-    for t, price_bars, news in sim:
-        if done_until and t <= done_until:
-            continue
-        pacer.wait(t)
-        pub.publish(NEWS, news)  # news inside the bar is known by the bar's end
-        pub.publish(PRICES, price_bars)
-        if state_file:
-            write_atomic(state_file, json.dumps({"sim": sim.identity,
-                                                 "last_bar_end": t.isoformat()}).encode())
-        n += 1
-        if bars is not None and n >= bars:
-            break
+    n, last = 0, None
+    try:
+        for t, price_bars, news in sim:
+            if done_until and t <= done_until:
+                continue
+            pacer.wait(t, pub.heartbeat, heartbeat_every)
+            pub.publish(NEWS, news)
+            pub.publish(PRICES, price_bars)
+            last = t
+            if not pacer.behind(t):
+                pub.clock(t)
+            if state_file:
+                write_atomic(state_file, json.dumps({"sim": sim.identity,
+                                                     "last_bar_end": t.isoformat()}).encode())
+            n += 1
+            if bars is not None and n >= bars:
+                break
+    finally:
+        if last is not None and pub.last_clock != last:
+            pub.clock(last)
 
 
 @produce.command("replay")
@@ -126,7 +155,8 @@ def replay_cmd(prices: tuple[Path, ...], news: tuple[Path, ...], speed: float) -
         raise click.UsageError("give at least one --prices or --news file")
     with publisher_for("producer-replay") as pub:
         try:
-            replay(pub, list(prices), list(news), speed)
+            replay(pub, list(prices), list(news), speed,
+                   heartbeat_every=get_settings().clock_heartbeat_seconds)
         except ValueError as err:  # an unknown file format: nothing sensible to publish
             raise click.ClickException(str(err)) from None
 
@@ -162,7 +192,8 @@ def alpaca_cmd(symbols: str | None, poll: float | None, since: datetime | None, 
         raise click.BadParameter(str(err), param_hint="--symbols") from None
     try:
         with publisher_for("producer-alpaca") as pub:
-            run(producer, pub, s.alpaca_poll_seconds if poll is None else poll, once=once)
+            run(producer, pub, s.alpaca_poll_seconds if poll is None else poll, once=once,
+                heartbeat_every=s.clock_heartbeat_seconds)
     except AlpacaError as err:
         raise click.ClickException(str(err)) from None
     finally:

@@ -23,7 +23,7 @@ def merged(prices: list[Item], news: list[Item]) -> Iterator[Item]:
 
 
 def replay(publisher: Publisher, prices: list[Path], news: list[Path], speed: float,
-           batch: int = 500) -> None:
+           batch: int = 500, heartbeat_every: float = 1.0) -> None:
     """Publish everything in time order; bars sharing an event time go out together."""
     price_items, bad_prices = load(prices, "prices")
     news_items, bad_news = load(news, "news")
@@ -32,6 +32,7 @@ def replay(publisher: Publisher, prices: list[Path], news: list[Path], speed: fl
     pacer = Pacer(speed)
     pending: dict[str, list[Item]] = {PRICES: [], NEWS: []}
     current: datetime | None = None
+    t: datetime | None = None
 
     def flush() -> None:
         for topic, items in pending.items():
@@ -42,7 +43,11 @@ def replay(publisher: Publisher, prices: list[Path], news: list[Path], speed: fl
         t = event_time(item)
         if t != current and (speed > 0 or sum(map(len, pending.values())) >= batch):
             flush()
-            pacer.wait(t)
+            if speed > 0 and current is not None:
+                publisher.clock(current)  # paced: the job signals each bar as it is replayed
+            pacer.wait(t, publisher.heartbeat, heartbeat_every)
             current = t
         pending[PRICES if isinstance(item, PriceBar) else NEWS].append(item)
     flush()
+    if t is not None:
+        publisher.clock(t)  # the end: the job releases the last bars too

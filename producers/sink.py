@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from tradeflow.config import DEAD_LETTER
-from tradeflow.contracts import Contract
+from tradeflow.config import DEAD_LETTER, NEWS, PRICES
+from tradeflow.contracts import Clock, Contract
 from tradeflow.datasets import Rejected
 from tradeflow.deadletter import DeadLetters
 from tradeflow.topics import Backend, Record
@@ -20,11 +21,28 @@ class Publisher:
         self.backend = backend
         self.dead = DeadLetters(backend, component)
         self.progress = progress or Progress(component, live=False)
+        self.last_clock: datetime | None = None
 
     def publish(self, topic: str, items: Sequence[Contract]) -> None:
         if items:
             n = self.backend.publish(topic, [Record(i.key, i.to_json()) for i in items])  # type: ignore[attr-defined]
             self.progress.add(topic, n)
+
+    def clock(self, t: datetime) -> None:
+        """Promise that every bar and story up to `t` is published (tradeflow.contracts.Clock,
+        on every partition of both topics) and make it all visible now: the job then signals
+        the bars up to `t` without waiting for later ones."""
+        value = Clock(clock=t, source=self.dead.component).to_json()
+        for topic in (PRICES, NEWS):
+            self.backend.broadcast(topic, value)
+        self.backend.flush()
+        self.last_clock = t
+
+    def heartbeat(self) -> None:
+        """Repeat the last clock: a topic that stays quiet for the job's idle timeout stops
+        counting for the watermark, and a story it then brings could be passed by the bars."""
+        if self.last_clock is not None:
+            self.clock(self.last_clock)
 
     def reject(self, item: Rejected) -> None:
         self.dead.send(item.raw, item.reason, item.topic)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tradeflow.config import Settings, get_settings
+from tradeflow.contracts import is_clock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
@@ -22,12 +23,13 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-def drain(backend, topic: str, group: str = "test") -> list[bytes]:
-    """Every record on `topic` (from the start, for a fresh `group`), as raw bytes."""
+def drain(backend, topic: str, group: str = "test", clocks: bool = False) -> list[bytes]:
+    """Every record on `topic` (from the start, for a fresh `group`), as raw bytes; producers'
+    clock records only with `clocks` (every reader but the job skips them)."""
     sub = backend.subscribe(topic, group)
     out = []
     while batch := sub.poll(max_records=10_000, timeout=0.2):
-        out += [m.value for m in batch]
+        out += [m.value for m in batch if clocks or not is_clock(m.value)]
     return out
 
 

@@ -99,13 +99,14 @@ def test_properties_render_the_kinesis_connector(tmp_path, monkeypatch):
     ddl, inserts = job.statements()
     prices = next(s for s in ddl if s.startswith("CREATE TABLE stock_prices"))
     assert "'connector' = 'kinesis'" in prices
-    assert f"'stream.arn' = '{arn.format('stock-prices')}'" in prices
+    assert "'stream' = 'tradeflow-dev-stock-prices'" in prices
     assert "'aws.region' = 'eu-west-1'" in prices
-    assert "'source.init.position' = 'TRIM_HORIZON'" in prices
+    assert "'scan.stream.initpos' = 'TRIM_HORIZON'" in prices
+    assert "aws.endpoint" not in prices  # on AWS the connector finds the service itself
     assert "'json.timestamp-format.standard' = 'ISO-8601'" in prices
     sink = next(s for s in ddl if s.startswith("CREATE TABLE trading_signals"))
-    assert f"'stream.arn' = '{arn.format('trading-signals')}'" in sink and "${" not in sink
+    assert "'stream' = 'tradeflow-dev-trading-signals'" in sink and "${" not in sink
     dead = next(s for s in ddl if s.startswith("CREATE TABLE dead_letter"))
-    assert f"'stream.arn' = '{arn.format('dead-letter')}'" in dead
+    assert "'stream' = 'tradeflow-dev-dead-letter'" in dead
     assert any(s.startswith("INSERT INTO dead_letter") for s in inserts)
     assert inserts

@@ -52,11 +52,13 @@ class Aws:
     def event(self, stream: str = "trading-signals") -> dict[str, Any]:
         return lambda_event(self, stream)
 
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        """(partition key, decoded JSON) of every record of `stream`."""
-        return [{"key": r["kinesis"]["partitionKey"],
-                 "value": json.loads(base64.b64decode(r["kinesis"]["data"]))}
-                for r in self.event(stream)["Records"]]
+    def records(self, stream: str, clocks: bool = False) -> list[dict[str, Any]]:
+        """(partition key, decoded JSON) of every record of `stream`; producers' clock records
+        (tradeflow.contracts.Clock) only with `clocks`."""
+        out = [{"key": r["kinesis"]["partitionKey"],
+                "value": json.loads(base64.b64decode(r["kinesis"]["data"]))}
+               for r in self.event(stream)["Records"]]
+        return [r for r in out if clocks or "clock" not in r["value"]]
 
 
 @pytest.fixture

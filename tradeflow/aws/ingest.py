@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from tradeflow.alpaca_data import (BAR, BARS_PAGE_LIMIT, NEWS_PAGE_LIMIT, AlpacaDataClient,
                                    _compact, _time, bar_from_alpaca, news_from_alpaca)
 from tradeflow.config import NEWS, PRICES
-from tradeflow.contracts import ContractError, NewsItem, PriceBar, to_wire_time
+from tradeflow.contracts import Clock, ContractError, NewsItem, PriceBar, to_wire_time
 from tradeflow.deadletter import DeadLetters
 from tradeflow.topics import Backend, Record
 
@@ -179,6 +179,10 @@ def ingest_bars(client: AlpacaDataClient, backend: Backend, state: IngestState,
     fresh.sort(key=lambda b: (b.event_time, b.symbol))
     if fresh:
         result.published = backend.publish(PRICES, _records(fresh))
+        # Every bar up to the newest is out: the job need not wait for the next run's bars
+        # (tradeflow.contracts.Clock, on every shard).
+        newest = max(b.event_time for b in fresh)
+        backend.broadcast(PRICES, Clock(clock=newest, source="lambda-ingest").to_json())
     for symbol, end in handled.items():  # only after the records are stored
         state.advance_bar(symbol, end)
     return result

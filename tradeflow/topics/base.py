@@ -96,6 +96,12 @@ class Backend(ABC):
     def publish(self, topic: str, records: Iterable[Record]) -> int:
         """Append records to `topic`; returns how many. Raises BackendError if any was not stored."""
 
+    def broadcast(self, topic: str, value: bytes) -> int:
+        """Append `value` once to every partition (shard) of `topic`: a record every reader of
+        every partition must see, such as a producer's clock. Returns how many were written.
+        A backend whose topic is one ordered stream writes it once."""
+        return self.publish(topic, [Record("*", value)])
+
     @abstractmethod
     def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> Subscription:
         """Open `topic` for `group`, resuming at the group's saved position (else at `start`)."""

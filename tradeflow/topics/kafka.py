@@ -179,6 +179,18 @@ class KafkaBackend(Backend):
                 f"not stored by {self.bootstrap_servers}: {failed[0]!r}")
         return len(batch)
 
+    def broadcast(self, topic: str, value: bytes) -> int:
+        producer = self._get_producer()
+        partitions = sorted(producer.partitions_for(topic) or ())
+        try:
+            futures = [producer.send(topic, value=value, partition=p) for p in partitions]
+            for f in futures:
+                f.get(timeout=DELIVERY_TIMEOUT_S + REQUEST_TIMEOUT_S)
+        except KafkaError as e:
+            raise BackendError(f"kafka backend: a record for every partition of {topic!r} was "
+                               f"not stored by {self.bootstrap_servers}: {e!r}") from e
+        return len(partitions)
+
     def flush(self) -> None:
         with self._lock:
             producer = self._producer

@@ -143,6 +143,26 @@ class KinesisBackend(Backend):
             stored += len(batch)
         return stored
 
+    def broadcast(self, topic: str, value: bytes) -> int:
+        """One record on each open shard, placed by the shard's first hash key."""
+        stream = self.stream_name(topic)
+        shards, token = [], None
+        while True:
+            kwargs = {"NextToken": token} if token else {"StreamName": stream}
+            resp = self.call("ListShards", stream, self.client.list_shards, **kwargs)
+            shards += [s for s in resp["Shards"]
+                       if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+            token = resp.get("NextToken")
+            if not token:
+                break
+        entries = [{"Data": value, "PartitionKey": "*",
+                    "ExplicitHashKey": s["HashKeyRange"]["StartingHashKey"]} for s in shards]
+        failed, attempts = self._put_batch(stream, entries) if entries else ([], 0)
+        if failed:
+            raise BackendError(f"kinesis backend: {len(failed)} of {len(entries)} shard records "
+                               f"to stream {stream!r} were not stored after {attempts} attempt(s)")
+        return len(entries)
+
     def _put_batch(self, stream: str,
                    batch: list[dict[str, Any]]) -> tuple[list[tuple[dict, str]], int]:
         """Sends `batch`, re-sending only failed entries. Returns what failed in the end, with
