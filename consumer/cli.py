@@ -67,8 +67,12 @@ def _summary(stats: Counter[str]) -> str:
               help="Exit when there is nothing more to read (always so with --from).")
 @click.option("--broker", type=click.Choice([b.value for b in BrokerChoice]),
               help="Where orders go (default: $TRADEFLOW_BROKER or auto).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (0 = off), among "
+                   "them tradeflow_signal_age_at_decision_seconds.")
 @click.pass_context
-def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str | None) -> None:
+def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str | None,
+            metrics_port: int) -> None:
     """Risk-check trading signals and place paper orders (Alpaca paper account or simulator).
 
     Reads `trading-signals` as consumer group "consumer" from its saved position, publishes
@@ -84,6 +88,10 @@ def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str 
     if broker:
         cs = cs.model_copy(update={"broker": BrokerChoice(broker)})
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
     with _single_instance(cs.audit_path(shared)):
         try:
             backend = open_backend(settings=shared)

@@ -92,6 +92,10 @@ class Aggregator:
         if len(d) > self.max_tracked:
             d.popitem(last=False)
 
+    def signal_time(self, signal_id: str) -> float | None:
+        """The bar time (epoch seconds) of a signal seen, if still remembered."""
+        return self._signal_times.get(signal_id)
+
     # --- input ------------------------------------------------------------------------------
     def apply(self, ev: Event) -> bool:
         """Fold one record in; True if any figure may have changed."""

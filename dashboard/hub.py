@@ -6,11 +6,13 @@ Protocol (`/ws`, JSON text frames):
     {"type": "snapshot", "seq": n, "t": wall time, "config": {...}, "symbols": [...],
      "bars": {SYM: [bar, ...]}, "signals": [signal, ...], "orders": [order, ...],
      "news": [story, ...], "headlines": {SYM: [story, ...]}, "sentiment": {SYM: {...}},
-     "summary": {window: summary, ...}, "status": {...}}
+     "summary": {window: summary, ...}, "status": {...}, "provenance": {...}}
         sent first on every connection, and again after the browser missed deltas.
+        `provenance` says what the bars are (simulated, replay, live, other, mixed; see
+        `snapshot.py`); each order carries `bar_t`, its signal's bar time (None until seen).
     {"type": "delta", "seq": n, "t": wall time, "t_in": wall time the oldest record in it was
      read from its topic, "bars": [...], "signals": [...], "orders": [...], "news": [...],
-     "sentiment": {...}, "summary": {...}, "status": {...}}
+     "sentiment": {...}, "summary": {...}, "status": {...}, "provenance": {...}}
         at most one per tick (250 ms), carrying only the keys that changed. Records are the dicts
         of `events.py` (bar: symbol, t, o, h, l, c, v). Applying them is idempotent: a bar
         replaces the bar of the same time, signals/news are keyed by id, orders by client id.

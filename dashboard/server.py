@@ -83,8 +83,9 @@ class Dashboard:
             parse_window(w)  # fail at start, not on the first tick
         self.backend = backend
         self.metrics = DashboardMetrics()
-        self.state = DashboardState(self.opts.limits)
         self.aggregator = Aggregator(max_symbols=self.opts.limits.max_symbols)
+        # Orders are dated by their signal's bar time: the aggregator remembers more signals.
+        self.state = DashboardState(self.opts.limits, signal_time=self.aggregator.signal_time)
         decoder = Decoder(default_scorer() if self.opts.score_headlines else None)
         self.feed = Feed(backend, decoder, self.metrics, start=self.opts.start)
         self.hub = Hub(self.metrics, self.snapshot_message, self.opts.client_queue,
@@ -97,6 +98,8 @@ class Dashboard:
         self._reset_pending()
         self._summary_dirty = False
         self._status_fresh = False
+        self._provenance_dirty = False
+        self._provenance_sent: dict | None = None
         self._snapshot_cache: tuple[int, str] | None = None
         self._tasks: list[asyncio.Task] = []
         self._http: aiohttp.ClientSession | None = None
@@ -118,10 +121,18 @@ class Dashboard:
             if self.aggregator.apply(ev):
                 self._summary_dirty = True
             w = self.state.apply(ev)
+            for o in self.state.take_redated():  # orders dated by this (late) signal
+                changed = True
+                d = self._pending[ORDERS]
+                d[o["client_order_id"]] = o
+                d.move_to_end(o["client_order_id"])
+                if len(d) > lim.max_orders:
+                    d.popitem(last=False)
             if w is None:
                 continue
             changed = True
             if ev.topic == PRICES:
+                self._provenance_dirty = True
                 pend = self._pending_bars.setdefault(w["symbol"], {})
                 pend[w["t"]] = w
                 if len(pend) > 2 * lim.bars_per_symbol:  # a replay burst: keep the newest
@@ -179,6 +190,11 @@ class Dashboard:
                 msg[key] = list(self._pending[topic].values())
         if self._sentiment_dirty:
             msg["sentiment"] = self.state.sentiment()
+        if self._provenance_dirty:
+            self._provenance_dirty = False
+            prov = self.state.provenance()
+            if prov != self._provenance_sent:
+                msg["provenance"] = self._provenance_sent = prov
         if with_summary:
             msg["summary"] = self.summaries()
         if with_status:

@@ -9,12 +9,23 @@ flood of junk tickers cannot exhaust the process.
 
 Delivery is at-least-once, so `apply` is idempotent: a bar replaces the bar of the same symbol and
 time, signals and news are keyed by id, an order by client_order_id (a newer update wins).
+
+What the data is (`provenance`): derived from the `source` of the bars held (what the charts
+show), never guessed: `sim` (the simulator: real tickers, invented prices) is SIMULATED,
+`replay:<file>` (producers/replay.py via tradeflow/datasets.py) is REPLAY, `alpaca` (the Alpaca
+producer and the price-ingest Lambda) is LIVE; anything else is shown by name; several kinds at
+once are MIXED, with the symbols of each kind.
+
+One clock: each order carries `bar_t`, the bar time of its signal (the event time of the charts
+and the signal feed), or None until its signal is seen; `t` stays the order's wall-clock
+`updated_at`. An order that arrives before its signal is dated when the signal comes.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
@@ -32,6 +43,28 @@ class Limits:
     max_symbols: int = 100
 
 
+SIMULATED, REPLAY, LIVE, OTHER = "simulated", "replay", "live", "other"
+MIXED, NONE = "mixed", "none"
+_KINDS = (LIVE, REPLAY, SIMULATED, OTHER)  # display order
+_LABELS = {SIMULATED: "SIMULATED DATA — invented prices",
+           REPLAY: "REPLAY — recorded bars from files",
+           LIVE: "LIVE — Alpaca market data",
+           NONE: "no bars yet"}
+_MAX_SOURCE_NAMES = 10
+
+
+def source_kind(source: str) -> str:
+    """What a PriceBar's `source` says about its prices (see the module doc)."""
+    s = source.strip().lower()
+    if s == "sim" or s.startswith(("sim:", "sim-")):
+        return SIMULATED
+    if s == "replay" or s.startswith("replay:"):
+        return REPLAY
+    if s == "alpaca" or s.startswith("alpaca:"):
+        return LIVE
+    return OTHER
+
+
 def _put_bounded(d: OrderedDict, key: object, value: object, cap: int) -> None:
     d[key] = value
     d.move_to_end(key)
@@ -40,10 +73,18 @@ def _put_bounded(d: OrderedDict, key: object, value: object, cap: int) -> None:
 
 
 class DashboardState:
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None,
+                 signal_time: Callable[[str], float | None] | None = None) -> None:
         self.limits = limits or Limits()
+        # Bar time of a signal by id, for signals no longer held (the server passes the
+        # aggregator's longer memory); the held signals are always looked up first.
+        self.signal_time = signal_time
         self.bars: dict[str, list[Wire]] = {}
         self._bar_times: dict[str, list[int]] = {}
+        self._bar_sources: dict[str, list[str]] = {}  # source of each held bar, parallel to bars
+        self._source_counts: dict[str, Counter] = {}  # per symbol: held bars per source
+        self._awaiting: OrderedDict[str, set[str]] = OrderedDict()  # signal id -> undated orders
+        self.redated: list[Wire] = []  # orders dated by a late signal, for the server to send
         self.signals: OrderedDict[str, Wire] = OrderedDict()
         self.orders: OrderedDict[str, Wire] = OrderedDict()
         self.news: OrderedDict[str, Wire] = OrderedDict()
@@ -59,14 +100,16 @@ class DashboardState:
             self.ignored_symbols += 1
             return False
         self.bars[symbol], self._bar_times[symbol] = [], []
+        self._bar_sources[symbol], self._source_counts[symbol] = [], Counter()
         return True
 
     def apply(self, ev: Event) -> Wire | None:
         """Fold one record in. Returns what the browsers should receive, or None (nothing new)."""
         w = ev.wire
         if ev.topic == PRICES:
-            return self._bar(w)
+            return self._bar(w, ev.record.source)
         if ev.topic == SIGNALS:
+            self._date_orders(w["id"], w["t"])
             if not self._admit(w["symbol"]) or w["id"] in self.signals:
                 return None
             _put_bounded(self.signals, w["id"], w, self.limits.max_signals)
@@ -78,12 +121,18 @@ class DashboardState:
         if ev.topic == ORDERS:
             if not self._admit(w["symbol"]):
                 return None
-            old = self.orders.get(w["client_order_id"])
+            coid = w["client_order_id"]
+            old = self.orders.get(coid)
             if old is not None and (old["t"], old["filled_qty"]) > (w["t"], w["filled_qty"]):
                 return None  # an older status redelivered late
+            w = {**w, "bar_t": self._signal_t(w["signal_id"])}
             if old == w:
                 return None
-            _put_bounded(self.orders, w["client_order_id"], w, self.limits.max_orders)
+            _put_bounded(self.orders, coid, w, self.limits.max_orders)
+            if w["bar_t"] is None:
+                _put_bounded(self._awaiting, w["signal_id"],
+                             self._awaiting.get(w["signal_id"], set()) | {coid},
+                             self.limits.max_orders)
             return w
         if ev.topic == NEWS:
             if w["id"] in self.news:
@@ -96,24 +145,54 @@ class DashboardState:
             return w
         return None
 
-    def _bar(self, w: Wire) -> Wire | None:
+    def _signal_t(self, signal_id: str) -> float | None:
+        held = self.signals.get(signal_id)
+        if held is not None:
+            return held["t"]
+        return self.signal_time(signal_id) if self.signal_time is not None else None
+
+    def _date_orders(self, signal_id: str, t: float) -> None:
+        for coid in self._awaiting.pop(signal_id, ()):
+            o = self.orders.get(coid)
+            if o is not None and o["bar_t"] is None:
+                o = self.orders[coid] = {**o, "bar_t": t}  # keeps its place in the cap order
+                self.redated.append(o)
+        del self.redated[:-self.limits.max_orders]  # bounded even if nobody takes them
+
+    def take_redated(self) -> list[Wire]:
+        out, self.redated = self.redated, []
+        return out
+
+    def _bar(self, w: Wire, source: str) -> Wire | None:
         sym, t = w["symbol"], w["t"]
         if not self._admit(sym):
             return None
-        bars, times = self.bars[sym], self._bar_times[sym]
+        bars, times, sources = self.bars[sym], self._bar_times[sym], self._bar_sources[sym]
+        counts = self._source_counts[sym]
         i = bisect.bisect_left(times, t)
         if i < len(times) and times[i] == t:
-            if bars[i] == w:
+            if bars[i] == w and sources[i] == source:
                 return None
-            bars[i] = w
+            self._uncount(counts, sources[i])
+            bars[i], sources[i] = w, source
+            counts[source] += 1
             return w
         if len(bars) >= self.limits.bars_per_symbol and i == 0:
             return None  # older than everything we keep
         bars.insert(i, w)
         times.insert(i, t)
+        sources.insert(i, source)
+        counts[source] += 1
         if len(bars) > self.limits.bars_per_symbol:
-            del bars[0], times[0]
+            self._uncount(counts, sources[0])
+            del bars[0], times[0], sources[0]
         return w
+
+    @staticmethod
+    def _uncount(counts: Counter, source: str) -> None:
+        counts[source] -= 1
+        if counts[source] <= 0:
+            del counts[source]
 
     # --- reading ----------------------------------------------------------------------------
     def symbols(self) -> list[str]:
@@ -133,6 +212,34 @@ class DashboardState:
                         "headline_count": len(scores)}
         return out
 
+    def provenance(self) -> dict:
+        """What the held bars are: `kind` (simulated, replay, live, other, mixed or none), a
+        `label` for the page, the `kinds` present, the `symbols` of each kind and a few source
+        names. Changes only when the mix of sources changes, not with every bar."""
+        symbols: dict[str, list[str]] = {}
+        names: set[str] = set()
+        for sym in sorted(self._source_counts):
+            kinds_here = set()
+            for src in self._source_counts[sym]:
+                kinds_here.add(source_kind(src))
+                names.add(src)
+            for k in kinds_here:
+                symbols.setdefault(k, []).append(sym)
+        kinds = [k for k in _KINDS if k in symbols]
+        shown = sorted(names)[:_MAX_SOURCE_NAMES]
+        if not kinds:
+            kind, label = NONE, _LABELS[NONE]
+        elif len(kinds) > 1:
+            kind = MIXED
+            parts = [("simulated (invented prices)" if k == SIMULATED else k) for k in kinds]
+            label = "MIXED DATA — " + " + ".join(parts)
+        elif kinds[0] == OTHER:
+            kind, label = OTHER, "UNKNOWN SOURCE — bars from " + ", ".join(shown)
+        else:
+            kind, label = kinds[0], _LABELS[kinds[0]]
+        return {"kind": kind, "label": label, "kinds": kinds, "symbols": symbols,
+                "sources": shown}
+
     def snapshot(self) -> dict:
         return {
             "symbols": self.symbols(),
@@ -143,6 +250,7 @@ class DashboardState:
             "headlines": {s: sorted(d.values(), key=lambda w: w["t"])
                           for s, d in self.news_by_symbol.items()},
             "sentiment": self.sentiment(),
+            "provenance": self.provenance(),
         }
 
     def size(self) -> int:

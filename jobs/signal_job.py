@@ -174,7 +174,9 @@ class SignalJob:
                 dict.fromkeys([sysconfig.get_paths()["purelib"], str(REPO_ROOT)]))
         if self.mode == "streaming":
             options.update({
-                "execution.checkpointing.interval": "1 s",
+                # strategy.toml [stream]: the sinks publish at each checkpoint.
+                "execution.checkpointing.interval": self.params["checkpoint_interval"],
+                "execution.checkpointing.min-pause": self.params["checkpoint_min_pause"],
                 "execution.checkpointing.mode": "EXACTLY_ONCE",
             })
             if not self.cluster_checkpoints:

@@ -5,7 +5,7 @@
 const S = {
   seq: -1, config: { windows: ["session"], limits: { bars_per_symbol: 390 } },
   symbols: [], bars: {}, signals: new Map(), orders: new Map(), news: new Map(),
-  headlines: {}, sentiment: {}, summary: {}, status: {},
+  headlines: {}, sentiment: {}, summary: {}, status: {}, provenance: null,
   selected: decodeURIComponent(location.hash.slice(1)) || null, window: "session",
   stats: { candles: 0, markers: 0, snapshots: 0, deltas: 0, gaps: 0 },
 };
@@ -83,6 +83,7 @@ function onSnapshot(m) {
   S.news = new Map(m.news.map((n) => [n.id, n]));
   S.headlines = m.headlines; S.sentiment = m.sentiment; S.summary = m.summary;
   S.status = m.status || {};
+  S.provenance = m.provenance || null;
   S.stats.snapshots++;
   if (!S.config.windows.includes(S.window)) S.window = "session";
   if (!S.selected || !S.symbols.includes(S.selected)) S.selected = busiestSymbol();
@@ -102,6 +103,7 @@ function onDelta(m) {
   if (m.sentiment) S.sentiment = m.sentiment;
   if (m.summary) S.summary = m.summary;
   if (m.status) S.status = m.status;
+  if (m.provenance) S.provenance = m.provenance;
   if (!S.selected && S.symbols.length) S.selected = busiestSymbol();
   dirty();
 }
@@ -144,6 +146,7 @@ function dirty() {
 }
 
 function render() {
+  renderSource();
   renderStatus();
   renderSummary();
   renderTabs();
@@ -157,6 +160,21 @@ function render() {
 function renderWindows() {
   $("windows").innerHTML = S.config.windows.map((w) =>
     `<button data-w="${esc(w)}" class="${w === S.window ? "on" : ""}">${esc(w)}</button>`).join("");
+}
+
+// What the data is, as the server derived it from the bars' `source` (nothing guessed here).
+const KIND_NAMES = { simulated: "simulated (invented prices)", replay: "replay (files)",
+  live: "live (Alpaca)", other: "other source" };
+function renderSource() {
+  const p = S.provenance;
+  if (!p) return;
+  const el = $("source");
+  el.className = "pill source " + p.kind;
+  el.querySelector("span").textContent = p.label;
+  el.dataset.kind = p.kind;
+  el.title = (p.kinds || []).map((k) => `${KIND_NAMES[k] || k}: ${(p.symbols[k] || []).join(", ")}`)
+    .concat(p.sources && p.sources.length ? [`bar sources: ${p.sources.join(", ")}`] : [])
+    .join("\n") || "no bars yet";
 }
 
 function renderStatus() {
@@ -265,11 +283,19 @@ function renderSignals() {
   }).join("") || `<li class="muted">no signals yet</li>`;
 }
 
+// Orders on the signals' clock: each at its signal's bar time (event time, as the chart and the
+// signal feed); the wall-clock time of its last update is the small second line.
+function orderKey(o) { return o.bar_t === null || o.bar_t === undefined ? -Infinity : o.bar_t; }
 function renderOrders() {
-  const list = [...S.orders.values()].sort((a, b) => b.t - a.t);
+  const list = [...S.orders.values()].sort((a, b) => orderKey(b) - orderKey(a) || b.t - a.t);
   $("ord-count").textContent = `${list.length} shown`;
   $("orders").tBodies[0].innerHTML = list.slice(0, 8).map((o) => `
-    <tr><td>${etSec.format(new Date(o.t * 1000))}</td><td class="sym">${esc(o.symbol)}</td>
+    <tr><td class="otime" title="${esc(
+      (o.bar_t != null ? `signal bar ${etFull.format(new Date(o.bar_t * 1000))} ET (event time)\n` : "signal not seen yet\n")
+      + `submitted ${o.submitted_at}\nupdated ${o.updated_at} (wall clock)`)}">
+      <span class="bar-t">${o.bar_t != null ? et(o.bar_t) : "—"}</span>
+      <small class="wall">wall ${etSec.format(new Date(o.t * 1000))}</small></td>
+      <td class="sym">${esc(o.symbol)}</td>
       <td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}</td><td>${num(o.qty, 0)}</td>
       <td><span class="status ${esc(o.status)}">${esc(o.status)}</span></td>
       <td>${o.filled_avg_price ? num(o.filled_qty, 0) + " @ " + num(o.filled_avg_price) : "—"}</td>

@@ -53,6 +53,24 @@ def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
                 assert await page.wait_for("document.querySelectorAll('#orders td.sym').length")
                 assert "trading enabled" in await page.wait_for(
                     "TF.status.kill_switch && document.getElementById('kill').innerText")
+                # What the data is: the simulator's bars, said in the header.
+                badge = await page.wait_for("TF.provenance && document.getElementById('source')"
+                                            ".innerText")
+                assert "SIMULATED DATA" in badge and "invented prices" in badge
+                assert await page.evaluate("document.getElementById('source').dataset.kind") \
+                    == "simulated"
+                # Orders on the signals' clock: the row shows its signal's bar time (ET), the
+                # wall-clock time below it.
+                shown, expected, wall = await page.evaluate(
+                    "(() => { const o = [...TF.orders.values()].filter(o => o.bar_t != null)"
+                    ".sort((a, b) => b.bar_t - a.bar_t || b.t - a.t)[0];"
+                    " const td = document.querySelector('#orders tbody td.otime');"
+                    " return [td.querySelector('.bar-t').innerText,"
+                    " new Intl.DateTimeFormat('en-US', {hour: '2-digit', minute: '2-digit',"
+                    " hour12: false, timeZone: 'America/New_York'})"
+                    ".format(new Date(o.bar_t * 1000)),"
+                    " td.querySelector('.wall').innerText]; })()")
+                assert shown == expected and wall.startswith("wall "), (shown, expected, wall)
                 # Live: a new bar published now reaches the page through the websocket.
                 selected = await page.evaluate("TF.selected")
                 n = await page.evaluate(f"TF.bars['{selected}'].length")
@@ -63,6 +81,10 @@ def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
                             close=last["c"] + 0.5, volume=1234, source="test")
                 publish(backend, PRICES, [new])
                 await page.wait_for(f"TF.bars['{selected}'].at(-1).v === 1234", timeout=10)
+                # A bar of another source (here "test") makes the mix visible.
+                assert "MIXED DATA" in await page.wait_for(
+                    "TF.provenance.kind === 'mixed' && document.getElementById('source').innerText",
+                    timeout=10)
                 assert await page.evaluate(f"TF.bars['{selected}'].length") in (n, n + 1)
                 assert not [c for c in page.console if "Error" in c], page.console
         finally:

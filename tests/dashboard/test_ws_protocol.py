@@ -12,7 +12,7 @@ from .conftest import bar, news, order, publish, receive_json, serve, signal, wa
 
 BAR_KEYS = {"symbol", "t", "o", "h", "l", "c", "v"}
 SNAPSHOT_KEYS = {"type", "seq", "t", "config", "symbols", "bars", "signals", "orders", "news",
-                 "headlines", "sentiment", "summary", "status"}
+                 "headlines", "sentiment", "summary", "status", "provenance"}
 
 
 def test_snapshot_then_deltas(backend, data_settings) -> None:
@@ -33,6 +33,9 @@ def test_snapshot_then_deltas(backend, data_settings) -> None:
                 assert times == sorted(times)
                 assert [s["id"] for s in snap["signals"]] == ["sig-AAPL-10-BUY"]
                 assert snap["orders"][0]["client_order_id"] == "o1"
+                # One clock: the order sits at its signal's bar time, wall clock kept in `t`.
+                assert snap["orders"][0]["bar_t"] == snap["signals"][0]["t"]
+                assert snap["provenance"]["kind"] == "other"  # the test bars' source "test"
                 assert snap["news"][0]["headline"] == "Apple wins a contract"
                 assert snap["headlines"]["AAPL"][0]["id"] == "n1"
                 assert set(snap["summary"]) == {"session", "15m", "1h"}

@@ -188,7 +188,7 @@ def test_flink_checkpoints_autoscaler_and_shared_settings(flink):
     shared = [k for k in local if k.startswith(("execution.checkpointing.", "restart-strategy.",
                                                 "metrics.reporter.", "env.java.opts",
                                                 "pipeline.", "state.backend.", "web.submit"))
-              and k != "execution.checkpointing.interval"]
+              ]
     assert shared
     for key in shared:
         assert conf.get(key) == local[key], key

@@ -147,7 +147,8 @@ def test_killed_cluster_resumes_on_kafka_without_lost_or_repeated_signals(broker
     expected = {json.loads(line)["signal_id"]: json.loads(line)["bar_time"]
                 for p in (copy / SIGNALS).iterdir() if not p.name.startswith(".")
                 for line in p.read_text().splitlines() if line.strip()}
-    bars = [json.loads(line) for line in (copy / PRICES / "000000000001.ndjson").open()]
+    bars = [b for line in (copy / PRICES / "000000000001.ndjson").open()
+            if "event_time" in (b := json.loads(line))]  # the simulator's clocks are not bars
     passed = stream_watermark(max(datetime.fromisoformat(b["event_time"]) for b in bars))
     assert set(final) <= set(expected)
     assert {k for k, t in expected.items() if datetime.fromisoformat(t) <= passed} <= set(final)

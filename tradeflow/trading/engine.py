@@ -35,6 +35,7 @@ from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRe
                                               BrokerUnavailable, Executor, OrderRequest,
                                               client_order_id)
 from tradeflow.trading.killswitch import KillSwitch
+from tradeflow.trading.metrics import SIGNAL_AGE
 from tradeflow.trading.notifiers.base import Guarded, Notifier
 from tradeflow.trading.risk import Decision, RiskManager
 from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
@@ -119,6 +120,7 @@ class SignalEngine:
             log.info("duplicate signal %s: decided concurrently, ignored", sig.signal_id)
             self.stats["duplicate"] += 1
             return "duplicate"
+        SIGNAL_AGE.observe((wall_now() - sig.bar_time).total_seconds())
         self.stats[decision.rule] += 1
         if order is None:
             self.notifier.decision(sig, decision, None)
