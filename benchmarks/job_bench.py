@@ -33,6 +33,7 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -40,7 +41,7 @@ from typing import Callable, Iterator
 
 from pyflink.table import TableResult
 
-from jobs.signal_job import define, file_job
+from jobs.signal_job import SignalJob, define, file_job
 from jobs.sql_loader import flat_params, load_strategy, split_statements
 from producers.market_sim import MarketSimulator, SimConfig
 
@@ -99,19 +100,20 @@ def run_full(topics: Path, out: Path, bar_rows: bool = False,
 
 
 def run_plain(topics: Path, out: Path) -> tuple[float, float]:
-    job = file_job("bounded", topics, indicators=str(out / "indicators"), name="bench-plain")
+    job = file_job("bounded", topics, name="bench-plain")
+    return _timed(lambda: submit_sql(job, str(out / "indicators"), PLAIN_SQL))
+
+
+def submit_sql(job: SignalJob, sink: str, insert: str) -> TableResult:
+    """`insert` alone (none of the signal SQL) from the job's prices table, with its connector
+    and runtime settings, on the streaming runtime, into an indicator_rows table at `sink`."""
     ddl = [job._table("stock_prices.sql", "source", job.prices),
-           job._table("indicator_rows.sql", "sink", job.indicators)]
-    job.mode = "streaming"
-
-    def submit() -> TableResult:
-        env = job.environment()
-        define(env, [s for t in ddl for s in split_statements(t)])
-        statements = env.create_statement_set()
-        statements.add_insert_sql(PLAIN_SQL)
-        return statements.execute()
-
-    return _timed(submit)
+           job._table("indicator_rows.sql", "sink", sink)]
+    env = replace(job, mode="streaming").environment()
+    define(env, [s for t in ddl for s in split_statements(t)])
+    statements = env.create_statement_set()
+    statements.add_insert_sql(insert)
+    return statements.execute()
 
 
 def _timed(submit: Callable[[], TableResult]) -> tuple[float, float]:

@@ -22,11 +22,8 @@ import socket
 import tempfile
 from pathlib import Path
 
-from pyflink.table import TableResult
-
-from benchmarks.job_bench import PLAIN_SQL, _timed, simulated
-from jobs.signal_job import define, kafka_job
-from jobs.sql_loader import split_statements
+from benchmarks.job_bench import PLAIN_SQL, _timed, simulated, submit_sql
+from jobs.signal_job import kafka_job
 from tradeflow.config import NEWS, PRICES
 from tradeflow.topics.base import Record
 from tradeflow.topics.kafka import KafkaBackend
@@ -61,19 +58,8 @@ def run_full(servers: str) -> tuple[float, float]:
 
 
 def run_plain(servers: str) -> tuple[float, float]:
-    job = kafka_job("bounded", servers, name="bench-kafka-plain", indicators=PLAIN_TOPIC)
-    ddl = [job._table("stock_prices.sql", "source", job.prices),
-           job._table("indicator_rows.sql", "sink", PLAIN_TOPIC)]
-    job.mode = "streaming"
-
-    def submit() -> TableResult:
-        env = job.environment()
-        define(env, [s for t in ddl for s in split_statements(t)])
-        statements = env.create_statement_set()
-        statements.add_insert_sql(PLAIN_SQL)
-        return statements.execute()
-
-    return _timed(submit)
+    job = kafka_job("bounded", servers, name="bench-kafka-plain")
+    return _timed(lambda: submit_sql(job, PLAIN_TOPIC, PLAIN_SQL))
 
 
 def run(rows: int = 300_000, repeats: int = 2) -> dict:

@@ -24,12 +24,11 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from jobs.signal_job import SignalJob, define, file_job, kafka_job
-from jobs.sql_loader import split_statements
+from benchmarks.job_bench import submit_sql
+from jobs.signal_job import file_job, kafka_job
 from producers.cli import run_simulator
 from producers.market_sim import MarketSimulator, SimConfig
 from producers.pacing import WallClock
@@ -76,22 +75,6 @@ class Watcher(threading.Thread):
                 self.seen += [(now, json.loads(m.value)) for m in batch if not is_clock(m.value)]
 
 
-def floor_job(job: SignalJob) -> Callable[[], object]:
-    """The pass-through on the job's own source table and sink connector."""
-    location = FLOOR if job.backend == "kafka" else str(Path(job.prices).parent / FLOOR)
-    ddl = [job._table("stock_prices.sql", "source", job.prices),
-           job._table("indicator_rows.sql", "sink", location)]
-
-    def submit() -> object:
-        env = job.environment()
-        define(env, [s for t in ddl for s in split_statements(t)])
-        statements = env.create_statement_set()
-        statements.add_insert_sql(FLOOR_SQL)
-        return statements.execute()
-
-    return submit
-
-
 def percentiles(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
@@ -126,7 +109,8 @@ def run_backend(name: str, minutes: int, symbols: int, work: Path) -> dict:
         else:
             job = file_job("streaming", shared.path("topics"), name="bench-latency")
             (shared.path("topics") / FLOOR).mkdir(parents=True, exist_ok=True)
-        results = [job.run(wait=False), floor_job(job)()]
+        floor_sink = FLOOR if name == "kafka" else str(shared.path("topics", FLOOR))
+        results = [job.run(wait=False), submit_sql(job, floor_sink, FLOOR_SQL)]
         watchers = {topic: Watcher(open_backend(name, shared), topic, stop)
                     for topic in ("trading-signals", FLOOR)}
         for w in watchers.values():

@@ -255,6 +255,17 @@ class KafkaBackend(Backend):
         return KafkaReader(consumer, topic)
 
 
+def _poll(consumer: Any, max_records: int, timeout: float, what: str) -> dict[TopicPartition, list]:
+    try:
+        return consumer.poll(timeout_ms=max(0, int(timeout * 1000)), max_records=max_records)
+    except KafkaError as e:
+        raise BackendError(f"kafka backend: {what} failed: {e!r}") from e
+
+
+def _message(rec: Any) -> Message:
+    return Message(rec.topic, rec.value, rec.key, (rec.partition, rec.offset))
+
+
 class KafkaSubscription(Subscription):
     def __init__(self, consumer: Any, topic: str, group: str) -> None:
         self.consumer, self.topic, self.group = consumer, topic, group
@@ -262,15 +273,10 @@ class KafkaSubscription(Subscription):
         self._delivered: dict[TopicPartition, OffsetAndMetadata] = {}
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
-        try:
-            batches = self.consumer.poll(timeout_ms=max(0, int(timeout * 1000)),
-                                         max_records=max_records)
-        except KafkaError as e:
-            raise BackendError(f"kafka backend: poll of topic {self.topic!r} failed: {e!r}") from e
+        batches = _poll(self.consumer, max_records, timeout, f"poll of topic {self.topic!r}")
         out: list[Message] = []
         for tp, recs in batches.items():
-            for rec in recs:
-                out.append(Message(rec.topic, rec.value, rec.key, (rec.partition, rec.offset)))
+            out += [_message(rec) for rec in recs]
             if recs:
                 last = recs[-1]
                 self._delivered[tp] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
@@ -302,13 +308,8 @@ class KafkaReader(Reader):
         self.consumer, self.topic = consumer, topic
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
-        try:
-            batches = self.consumer.poll(timeout_ms=max(0, int(timeout * 1000)),
-                                         max_records=max_records)
-        except KafkaError as e:
-            raise BackendError(f"kafka backend: reading topic {self.topic!r} failed: {e!r}") from e
-        return [Message(rec.topic, rec.value, rec.key, (rec.partition, rec.offset))
-                for recs in batches.values() for rec in recs]
+        batches = _poll(self.consumer, max_records, timeout, f"reading topic {self.topic!r}")
+        return [_message(rec) for recs in batches.values() for rec in recs]
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
