@@ -83,6 +83,8 @@ def test_killed_cluster_resumes_from_checkpoint_without_duplicates(settings, mon
         shutil.copytree(settings.path("topics", topic), copy / topic)
     file_job("bounded", copy).run(wait=True)
     expected = {s["signal_id"]: s["bar_time"] for s in records_in(copy / "trading-signals")}
-    passed = stream_watermark(max(datetime.fromisoformat(b["event_time"]) for b in records_in(copy / "stock-prices")))
+    passed = stream_watermark(max(datetime.fromisoformat(b["event_time"])
+                                  for b in records_in(copy / "stock-prices")
+                                  if "event_time" in b))  # the simulator's clocks are no bars
     assert set(ids) <= set(expected)
     assert {k for k, t in expected.items() if datetime.fromisoformat(t) <= passed} <= set(ids)
