@@ -92,5 +92,6 @@ def build_consumer(shared: Settings, s: ConsumerSettings, backend: Backend, *,
              "slack" if s.slack_enabled else "console", store.path)
     return Consumer(s, backend, executor or make_executor(broker, shared, s, sleep),
                     notifier or make_notifier(s), store, KillSwitch(s.kill_path(shared)),
-                    RiskClock(mode, wall, latest if mode == "signal" else None),
+                    RiskClock(mode, wall, latest if mode == "signal" else None,
+                              max_ahead=s.risk_max_clock_skew_seconds),
                     secrets=secrets, sleep=sleep, wall=wall)

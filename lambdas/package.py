@@ -37,7 +37,9 @@ ALPACA_NO_DEPS = ["alpaca-trade-api==3.2.0"]
 LAMBDA_PINS = {"msgpack": "msgpack==1.1.0", "pandas": "pandas==2.3.2"}
 ALPACA_RUNTIME_DEPS = ["pandas", "numpy", "aiohttp", "websockets", "websocket-client", "msgpack",
                        "PyYAML", "deprecation", "urllib3"]
-EXECUTE_DEPS = INGEST_DEPS + ["slack-sdk", "rich", "tzdata"] + ALPACA_RUNTIME_DEPS
+# The market calendar (tradeflow.trading.calendar) of the paper broker and the risk rules.
+CALENDAR_DEPS = ["exchange-calendars", "pyluach", "korean-lunar-calendar", "toolz"]
+EXECUTE_DEPS = INGEST_DEPS + ["slack-sdk", "rich", "tzdata"] + ALPACA_RUNTIME_DEPS + CALENDAR_DEPS
 
 FUNCTIONS: dict[str, dict[str, list[str]]] = {
     "ingest_prices": {"deps": INGEST_DEPS, "no_deps": []},

@@ -144,3 +144,19 @@ def test_a_failed_oneshot_is_still_undone(stand_ins, settings, caplog):
         assert run_pipeline(settings, services) == 1
     assert "broker failed (exit 1)" in caplog.text and "consumer" not in caplog.text
     assert undone.exists()
+
+
+def test_a_simulation_faster_than_real_time_widens_the_consumers_clock_skew(settings, monkeypatch):
+    """The simulator's bars overtake the wall clock, past which the consumer refuses signals:
+    the consumer of such a run takes a year's skew; a live simulation or a replay keeps the
+    default, and so does a skew the user set."""
+    monkeypatch.delenv("TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", raising=False)
+
+    def consumer_env(*args) -> dict:
+        return dict(next(s for s in pipeline(settings, *args) if s.name == "consumer").env)
+
+    assert float(consumer_env("sim")["TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS"]) >= 365 * 86_400
+    assert consumer_env("sim", ("--live",)) == {}
+    assert consumer_env("replay", ("--prices", "a.csv")) == {}
+    monkeypatch.setenv("TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", "120")
+    assert consumer_env("sim") == {}

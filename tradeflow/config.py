@@ -245,6 +245,12 @@ class ConsumerSettings(BaseSettings):
         "TRADEFLOW_RISK_DAILY_LOSS_LIMIT", 2_000.0,
         "Consumer: once equity is this much below the start of the trading day, no more orders "
         "that day (0 = off).", ge=0)
+    risk_max_drawdown: float = _env(
+        "TRADEFLOW_RISK_MAX_DRAWDOWN", 0.0,
+        "Consumer: once equity (open positions marked to market) is this fraction below its peak, "
+        "orders that open a position are vetoed; closing ones still go through. The peak is the "
+        "highest equity seen while the limit is on, kept in the consumer's state across restarts "
+        "(0 = off; e.g. `0.1` for 10 %).", ge=0, lt=1)
 
     # --- sizing -----------------------------------------------------------------------------
     sizing: Sizing = _env(

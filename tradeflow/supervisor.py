@@ -34,9 +34,11 @@ class Service:
     oneshot: bool = False  # runs to completion before the next service starts
     stop_args: tuple[str, ...] | None = None  # a command that undoes a oneshot (flink stop)
     may_finish: bool = False  # a long-running service whose clean exit (0) is not a failure
+    env: tuple[tuple[str, str], ...] = ()  # settings for this service only
 
 
 PRODUCERS = ("sim", "replay", "alpaca", "none")
+SIM_CLOCK_SKEW_SECONDS = 366 * 86_400
 LOCAL_KAFKA = Service("kafka", ("kafka", "start"), oneshot=True, stop_args=("kafka", "stop"))
 
 
@@ -55,7 +57,16 @@ def pipeline(settings: Settings, producer: str = "sim",
     if producer != "none":
         services.append(Service("producer", ("produce", producer, *producer_args),
                                 may_finish=True))
-    services += [Service("consumer", ("consume",)), Service("dashboard", ("dashboard",))]
+    consumer_env: tuple[tuple[str, str], ...] = ()
+    if (producer == "sim" and "--live" not in producer_args
+            and "TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS" not in os.environ):
+        # The simulator plays faster than real time, so its bars soon run ahead of the wall
+        # clock, past which the consumer refuses signals (a forged future date must not move
+        # its signal clock). A year covers any simulation this run can play and still refuses
+        # such a record.
+        consumer_env = (("TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", str(SIM_CLOCK_SKEW_SECONDS)),)
+    services += [Service("consumer", ("consume",), env=consumer_env),
+                 Service("dashboard", ("dashboard",))]
     return tuple(services)
 
 
@@ -74,7 +85,8 @@ class _Child:
         logs.mkdir(parents=True, exist_ok=True)
         self.logfile = open(logs / f"{svc.name}.log", "ab")
         self.proc = subprocess.Popen(_command(svc.args), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, **dict(svc.env)})
         self.pump = threading.Thread(target=self._pump, daemon=True)
         self.pump.start()
 

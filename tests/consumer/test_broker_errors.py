@@ -108,9 +108,9 @@ def test_broker_refusing_connections_fails_the_order_and_reports_it(h, alpaca, s
     c = setup(h, alpaca, slack)
     real_submit = c.executor.submit
 
-    def down_then_submit(req, maybe_sent=False):
+    def down_then_submit(req, maybe_sent=False, **kw):
         alpaca.down()  # account and clock were read; the broker dies before the order
-        return real_submit(req, maybe_sent)
+        return real_submit(req, maybe_sent, **kw)
 
     c.executor.submit = down_then_submit
     c.handle_raw(line(signal_id="down"))

@@ -1,8 +1,10 @@
-"""The NYSE calendar computed by rule, and the consumer's settings table."""
+"""The NYSE calendar (exchange-calendars' XNYS), and the consumer's settings table."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
@@ -16,21 +18,41 @@ NYSE = {  # published NYSE full-day closures
            "2022-09-05", "2022-11-24", "2022-12-26"],
     2024: ["2024-01-01", "2024-01-15", "2024-02-19", "2024-03-29", "2024-05-27", "2024-06-19",
            "2024-07-04", "2024-09-02", "2024-11-28", "2024-12-25"],
-    2025: ["2025-01-01", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26", "2025-06-19",
-           "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25"],
+    2025: ["2025-01-01", "2025-01-09", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26",
+           "2025-06-19", "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25"],
     2026: ["2026-01-01", "2026-01-19", "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19",
            "2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25"],
 }
 
+# Days the NYSE was closed that no holiday rule predicts.
+ONE_OFF_CLOSURES = ["2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14",  # 9/11
+                    "2004-06-11",  # Reagan
+                    "2007-01-02",  # Ford
+                    "2012-10-29", "2012-10-30",  # Hurricane Sandy
+                    "2018-12-05",  # G. H. W. Bush
+                    "2025-01-09"]  # Carter
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def ny(d: str, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(date.fromisoformat(d), time(hh, mm), calendar.NEW_YORK)
+
 
 @pytest.mark.parametrize("year", sorted(NYSE))
-def test_holidays_by_rule_match_the_exchange(year):
+def test_closures_match_the_exchange(year):
     assert sorted(d.isoformat() for d in calendar.holidays(year)) == NYSE[year]
+    assert calendar.holidays(2024)[date(2024, 11, 28)] == "Thanksgiving"
 
 
-def test_easter_computus():
-    assert [calendar.easter(y) for y in (2000, 2019, 2024, 2038)] == [
-        date(2000, 4, 23), date(2019, 4, 21), date(2024, 3, 31), date(2038, 4, 25)]
+@pytest.mark.parametrize("day", ONE_OFF_CLOSURES)
+def test_one_off_closures_are_closed(day):
+    d = date.fromisoformat(day)
+    assert not calendar.is_trading_day(d) and calendar.session(d) is None
+    assert not calendar.is_open(ny(day, 11))
+    assert d in calendar.holidays(d.year)
 
 
 def test_new_year_on_saturday_is_not_observed_on_friday():
@@ -38,25 +60,73 @@ def test_new_year_on_saturday_is_not_observed_on_friday():
     assert calendar.is_trading_day(date(2021, 6, 18))  # no Juneteenth before 2022
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
-
-
 def test_regular_session_in_new_york_time_across_dst():
+    assert calendar.session(date(2024, 3, 5)) == (ny("2024-03-05", 9, 30), ny("2024-03-05", 16))
+    assert calendar.close_time(date(2024, 7, 2)) == calendar.CLOSE
     assert calendar.is_open(utc(2024, 3, 5, 14, 30))  # 09:30 EST
     assert not calendar.is_open(utc(2024, 3, 5, 14, 29))
     assert not calendar.is_open(utc(2024, 3, 5, 21, 0))  # 16:00 EST: closed
     assert calendar.is_open(utc(2024, 7, 1, 13, 30))  # 09:30 EDT
     assert not calendar.is_open(utc(2024, 7, 6, 15, 0))  # Saturday
     assert not calendar.is_open(utc(2024, 12, 25, 15, 0))
+    assert calendar.close_time(date(2024, 7, 6)) is None
 
 
-def test_early_closes():
-    assert calendar.is_open(utc(2024, 11, 29, 17, 59))  # day after Thanksgiving, 12:59 EST
-    assert not calendar.is_open(utc(2024, 11, 29, 18, 0))
-    assert not calendar.is_open(utc(2024, 12, 24, 18, 30))
-    assert not calendar.is_open(utc(2024, 7, 3, 17, 0))
-    assert calendar.close_time(date(2024, 7, 2)) == calendar.CLOSE
+@pytest.mark.parametrize("day", ["2023-11-24", "2019-07-03", "2024-12-24", "2024-11-29",
+                                 "2024-07-03", "2013-07-03",
+                                 "2002-07-05", "2003-12-26"])  # two no rule of thumb gives
+def test_early_closes_at_13(day):
+    d = date.fromisoformat(day)
+    assert calendar.session(d) == (ny(day, 9, 30), ny(day, 13))
+    assert calendar.close_time(d) == calendar.EARLY_CLOSE
+    assert calendar.is_open(ny(day, 12, 59)) and not calendar.is_open(ny(day, 13))
+
+
+def test_july_3_2002_was_a_full_day():  # the early close was on Friday the 5th
+    assert calendar.close_time(date(2002, 7, 3)) == calendar.CLOSE
+
+
+def test_far_future_and_past_within_the_range():
+    # Years after the package's release: its holiday rules, extrapolated.
+    assert calendar.session(date(2150, 6, 2)) == (ny("2150-06-02", 9, 30), ny("2150-06-02", 16))
+    assert not calendar.is_trading_day(date(2150, 12, 25))
+    assert calendar.close_time(date(2150, 11, 27)) == calendar.EARLY_CLOSE  # after Thanksgiving
+    assert calendar.is_trading_day(date(calendar.MAX_YEAR, 12, 30))
+    assert not calendar.is_trading_day(date(1963, 11, 25))  # Kennedy's funeral
+    assert calendar.is_trading_day(date(calendar.MIN_YEAR, 1, 2))
+    # Across a decade's edge (each decade is built on its own).
+    assert calendar.session(date(2029, 12, 31)) is not None
+    assert not calendar.is_trading_day(date(2030, 1, 1)) and calendar.is_trading_day(
+        date(2030, 1, 2))
+
+
+def test_beyond_the_range_the_market_is_closed(caplog, monkeypatch):
+    monkeypatch.setattr(calendar, "_warned", set())
+    assert calendar.session(date(calendar.MAX_YEAR + 1, 1, 3)) is None
+    assert not calendar.is_open(utc(2300, 6, 1, 15))
+    assert not calendar.is_open(utc(calendar.MIN_YEAR - 1, 6, 1, 15))
+    assert calendar.holidays(2300) == {}
+    assert "no XNYS calendar for 2300" in caplog.text
+    assert caplog.text.count("2300") == 1  # once, not per bar
+
+
+def test_sessions_are_built_once_per_decade(monkeypatch):
+    built = []
+    real = calendar._build
+    monkeypatch.setattr(calendar, "_decades", {})
+    monkeypatch.setattr(calendar, "_build", lambda first: built.append(first) or real(first))
+    for minute in range(0, 7 * 24 * 60, 7):  # a week of bars, as the simulator asks
+        t = utc(2024, 3, 4) + timedelta(minutes=minute)
+        calendar.is_open(t)
+        calendar.session(t.date())
+    assert built == [2020]
+    assert calendar.session(date(2024, 3, 5)) is calendar.session(date(2024, 3, 5))
+
+
+def test_importing_the_calendar_does_not_load_pandas():
+    code = ("import sys, tradeflow.trading.calendar; "
+            "sys.exit('exchange_calendars' in sys.modules or 'pandas' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_every_setting_has_an_env_name_and_description():

@@ -93,9 +93,9 @@ def test_crash_between_decision_and_broker_answer(h, alpaca, reached_broker):
     first = h.consumer()
     real_submit = first.executor.submit
 
-    def dying_submit(req, maybe_sent=False):
+    def dying_submit(req, maybe_sent=False, **kw):
         if reached_broker:
-            real_submit(req, maybe_sent)  # Alpaca has it; we die before recording the answer
+            real_submit(req, maybe_sent, **kw)  # Alpaca has it; we die before recording the answer
         raise Crash
 
     first.executor.submit = dying_submit
@@ -124,7 +124,7 @@ def crash_before_submitting(h, signal_id: str):
     """A consumer that decided on the signal and died before the broker heard of it."""
     first = h.consumer()
 
-    def crash(req, maybe_sent=False):
+    def crash(req, maybe_sent=False, **kw):
         raise Crash
 
     first.executor.submit = crash

@@ -4,10 +4,11 @@ Speaks `/v2/account`, `/v2/positions`, `/v2/clock`, `/v2/orders` (POST; 422 for 
 it already has), `/v2/orders/{id}` and `/v2/orders:by_client_order_id`. Checks the key headers
 (401 when wrong). An order is `accepted` when posted and `filled` (at `prices[symbol]`, updating
 cash and positions) on the `fill_after`-th status poll (0 = filled at once). Faults can be queued
-per method and path: an HTTP status (with Retry-After), a delay that outlasts the client's
-timeout, optionally after doing the work anyway (the order exists though the client saw nothing);
-a dropped connection (no answer at all); `down()` stops listening (connection refused) until
-`up()`. Every request is recorded.
+per method and path: an HTTP status (with Retry-After) and any JSON body (a malformed answer:
+`fail("POST", "/v2/orders", 200, body={"status": "accepted"})`), a delay that outlasts the
+client's timeout, optionally after doing the work anyway (the order exists though the client saw
+nothing); a dropped connection (no answer at all); `down()` stops listening (connection refused)
+until `up()`. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Fault:
     delay: float = 0.0  # wait this long before answering
     process: bool = False  # do the real work first (then delay / fail the answer)
     times: int = 1
-    body: dict[str, Any] | None = None
+    body: Any = None  # any JSON: the answer instead of the real (or a generic error) one
     drop: bool = False  # close the connection without any answer (after `process`/`delay`)
 
     def matches(self, method: str, path: str) -> bool:
@@ -62,7 +63,7 @@ class HTTPStub:
     # --- control ----------------------------------------------------------------------------
     def fail(self, method: str, path: str, status: int | None = None, *, times: int = 1,
              retry_after: str | None = None, delay: float = 0.0, process: bool = False,
-             body: dict[str, Any] | None = None, drop: bool = False) -> None:
+             body: Any = None, drop: bool = False) -> None:
         with self._lock:
             self._faults.append(Fault(method, path, status, retry_after, delay, process, times,
                                       body, drop))
@@ -147,7 +148,7 @@ class HTTPStub:
                 return
             if fault.status is not None:
                 status = fault.status
-                payload = fault.body or self.fault_body(status)
+                payload = fault.body if fault.body is not None else self.fault_body(status)
                 if fault.retry_after is not None:
                     headers["Retry-After"] = fault.retry_after
         req.status = status

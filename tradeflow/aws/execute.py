@@ -102,7 +102,9 @@ def build_engine(shared: Settings, cs: ConsumerSettings, aws: AwsSettings, secre
     engine = SignalEngine(
         cs, backend or open_backend("kinesis", shared),
         executor or make_executor(broker, shared, cs), notifier or make_notifier(cs), store,
-        DynamoKillSwitch(store), RiskClock(mode, wall, latest), secrets=secrets.values(),
+        DynamoKillSwitch(store),
+        RiskClock(mode, wall, latest, max_ahead=cs.risk_max_clock_skew_seconds),
+        secrets=secrets.values(),
         wall=wall, audit=DynamoAudit(store, secrets.values()), component=COMPONENT)
     engine.infra_errors = INFRA_ERRORS
     log.info("executor: broker %s, risk clock %s, notifications %s, state %s", broker, mode,

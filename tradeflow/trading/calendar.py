@@ -1,94 +1,118 @@
-"""The US equity regular session (NYSE), computed by rule: no calendar file to go out of date.
+"""The US equity regular session: the NYSE (XNYS) calendar of the `exchange-calendars` package.
 
-Regular session 09:30-16:00 America/New_York on weekdays that are not exchange holidays; 13:00
-close on the usual early-close days (July 3, the day after Thanksgiving, December 24, when they
-are trading days). Holidays follow NYSE Rule 7.2: a holiday on Saturday is observed the Friday
-before, on Sunday the Monday after, except New Year's Day on a Saturday, which is not observed
-(the exchange does not close on the last trading day of the year). One-off closures (national
-days of mourning, storms) are not predictable by rule and are not included; on Alpaca the broker's
-own clock is used instead of this module.
+A maintained calendar rather than one computed by rule: it has the one-off closures no rule
+predicts (days of national mourning, 9/11, Hurricane Sandy) and the early closes as they were
+(13:00 the day after Thanksgiving, on July 3 or 5 and December 24 by the exchange's rules and its
+exceptions; 14:00 before 1993). Sessions are 09:30-16:00 New York time on every day the package
+models (it does not model the 10:00 opens before 1985 or the Saturday sessions before 1952). On
+Alpaca the broker's own clock is used instead of this module.
+
+`exchange-calendars` builds a calendar for a fixed range (by default 20 years back to 1 year
+ahead, raising outside it). This module builds one per decade, on first use, for any date in
+MIN_YEAR..MAX_YEAR, and keeps each decade's sessions as plain datetimes, so the question the
+simulator asks for every bar is a dict look-up. Years after the pinned package's release are its
+holiday rules extrapolated: no one-off closure, no holiday decided later (update the pin).
+Outside MIN_YEAR..MAX_YEAR there is no session: the market counts as closed, and a warning is
+logged (once per year asked for).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN = time(9, 30)
 CLOSE = time(16, 0)
 EARLY_CLOSE = time(13, 0)
+EXCHANGE = "XNYS"
+MIN_YEAR, MAX_YEAR = 1900, 2199  # pandas' nanosecond timestamps end in 2262
+_DECADE = 10
 
 
-def easter(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month = (h + ell - 7 * m + 114) // 31
-    day = (h + ell - 7 * m + 114) % 31 + 1
-    return date(year, month, day)
+@dataclass(frozen=True)
+class _Decade:
+    sessions: dict[date, tuple[datetime, datetime]]  # open, close in New York time
+    closures: dict[date, str]  # weekdays without a session, by name
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th `weekday` (Mon=0) of the month; n=-1 for the last one."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
+_decades: dict[int, _Decade] = {}
+_lock = threading.Lock()
+_warned: set[int] = set()  # years outside the range already logged
 
 
-def _observed(d: date) -> date:
-    if d.weekday() == 5:
-        return d - timedelta(days=1)
-    if d.weekday() == 6:
-        return d + timedelta(days=1)
-    return d
+def _build(first: int) -> _Decade:
+    # Imported here: pandas and exchange-calendars cost about half a second, paid by the first
+    # process that asks, not by everything that imports this module.
+    from exchange_calendars.exchange_calendar_xnys import XNYSExchangeCalendar
+
+    start = date(max(first, MIN_YEAR), 1, 1)
+    end = date(min(first + _DECADE - 1, MAX_YEAR), 12, 31)
+    cal = XNYSExchangeCalendar(start=start.isoformat(), end=end.isoformat())
+    sch = cal.schedule
+    sessions = {day.date(): (o.to_pydatetime().astimezone(NEW_YORK),
+                             c.to_pydatetime().astimezone(NEW_YORK))
+                for day, o, c in zip(sch.index, sch["open"], sch["close"])}
+    named = cal.regular_holidays.holidays(start, end, return_name=True)
+    names = {ts.date(): str(name) for ts, name in named.items()}
+    closures = {d: names.get(d, "special closure") for d in _weekdays(start, end)
+                if d not in sessions}
+    return _Decade(sessions, closures)
 
 
-@lru_cache(maxsize=64)
+def _weekdays(start: date, end: date) -> Iterator[date]:
+    d = start
+    while d <= end:
+        if d.weekday() < 5:
+            yield d
+        d += timedelta(days=1)
+
+
+def _decade(year: int) -> _Decade | None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        if year not in _warned:
+            _warned.add(year)
+            log.warning("no %s calendar for %d (only %d..%d): the market counts as closed",
+                        EXCHANGE, year, MIN_YEAR, MAX_YEAR)
+        return None
+    first = year - year % _DECADE
+    got = _decades.get(first)
+    if got is None:
+        with _lock:
+            got = _decades.get(first)
+            if got is None:
+                got = _decades[first] = _build(first)
+    return got
+
+
 def holidays(year: int) -> dict[date, str]:
-    """Full-day NYSE closures of `year` (observed dates), by name."""
-    out: dict[date, str] = {}
-    new_year = date(year, 1, 1)
-    if new_year.weekday() != 5:  # Saturday: not observed on Dec 31 of the year before
-        out[_observed(new_year)] = "New Year's Day"
-    out[_nth_weekday(year, 1, 0, 3)] = "Martin Luther King Jr. Day"
-    out[_nth_weekday(year, 2, 0, 3)] = "Washington's Birthday"
-    out[easter(year) - timedelta(days=2)] = "Good Friday"
-    out[_nth_weekday(year, 5, 0, -1)] = "Memorial Day"
-    if year >= 2022:
-        out[_observed(date(year, 6, 19))] = "Juneteenth"
-    out[_observed(date(year, 7, 4))] = "Independence Day"
-    out[_nth_weekday(year, 9, 0, 1)] = "Labor Day"
-    out[_nth_weekday(year, 11, 3, 4)] = "Thanksgiving Day"
-    out[_observed(date(year, 12, 25))] = "Christmas Day"
-    return out
-
-
-def is_trading_day(d: date) -> bool:
-    return d.weekday() < 5 and d not in holidays(d.year)
-
-
-def close_time(d: date) -> time:
-    """Regular close of a trading day `d` (13:00 on early-close days)."""
-    thanksgiving = _nth_weekday(d.year, 11, 3, 4)
-    early = {thanksgiving + timedelta(days=1), date(d.year, 7, 3), date(d.year, 12, 24)}
-    return EARLY_CLOSE if d in early else CLOSE
+    """Weekdays of `year` without a session (holidays as observed, one-off closures), by name."""
+    dec = _decade(year)
+    if dec is None:
+        return {}
+    return {d: name for d, name in sorted(dec.closures.items()) if d.year == year}
 
 
 def session(d: date) -> tuple[datetime, datetime] | None:
     """Open and close (aware, New York time) of the regular session on `d`, or None if closed."""
-    if not is_trading_day(d):
-        return None
-    return (datetime.combine(d, OPEN, NEW_YORK), datetime.combine(d, close_time(d), NEW_YORK))
+    dec = _decade(d.year)
+    return None if dec is None else dec.sessions.get(d)
+
+
+def is_trading_day(d: date) -> bool:
+    return session(d) is not None
+
+
+def close_time(d: date) -> time | None:
+    """Close (New York time) of the session on `d`: 13:00 on early-close days; None if closed."""
+    bounds = session(d)
+    return None if bounds is None else bounds[1].time()
 
 
 def is_open(t: datetime) -> bool:

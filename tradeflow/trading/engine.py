@@ -32,8 +32,8 @@ from tradeflow.topics import Backend, BackendError, Record
 from tradeflow.trading.audit import Audit
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRejected,
-                                              BrokerUnavailable, Executor, OrderRequest,
-                                              client_order_id)
+                                              BrokerUnavailable, Executor, OrderHalted,
+                                              OrderRequest, client_order_id)
 from tradeflow.trading.killswitch import KillSwitch
 from tradeflow.trading.metrics import SIGNAL_AGE
 from tradeflow.trading.notifiers.base import Guarded, Notifier
@@ -109,9 +109,12 @@ class SignalEngine:
                               signal_id=sig.signal_id, symbol=sig.symbol)
             self.stats["duplicate"] += 1
             return "duplicate"
-        if self.clock.observe(sig.bar_time) and self.clock.mode == "signal":
-            self.store.put(CLOCK_KEY, to_wire_time(sig.bar_time))
-        self.executor.observe_price(sig.symbol, sig.price, sig.bar_time)
+        # A bar_time too far ahead of the wall clock moves nothing (neither the signal clock nor
+        # the paper broker's marks): the risk manager vetoes it, and later signals never know.
+        if self.clock.ahead_of_wall(sig.bar_time) is None:
+            if self.clock.observe(sig.bar_time) and self.clock.mode == "signal":
+                self.store.put(CLOCK_KEY, to_wire_time(sig.bar_time))
+            self.executor.observe_price(sig.symbol, sig.price, sig.bar_time)
         decision = self.risk.evaluate(sig)
         try:
             order = self._decide(sig, decision)
@@ -171,7 +174,12 @@ class SignalEngine:
     def _execute(self, order: Order, price: float, maybe_sent: bool, notify: bool = True) -> Order:
         ids = self._ids(order)
         try:
-            bo = self.executor.submit(self._request(order, price), maybe_sent=maybe_sent)
+            # The kill switch is asked again before every attempt to send (the risk manager's
+            # look was before the decision; a retry can come a minute later).
+            bo = self.executor.submit(self._request(order, price), maybe_sent=maybe_sent,
+                                      halted=self._halted)
+        except OrderHalted as err:
+            return self._failed(order, OrderStatus.failed, f"not sent: {err}", err, notify)
         except BrokerRejected as err:
             return self._failed(order, OrderStatus.rejected, f"rejected by the broker: {err}",
                                 err, notify)
@@ -317,6 +325,10 @@ class SignalEngine:
         return len(unfinished)
 
     # --- kill switch ------------------------------------------------------------------------
+    def _halted(self) -> str | None:
+        state = self.kill.state()
+        return state.reason if state.engaged else None
+
     def check_kill_switch(self) -> None:
         state = self.kill.state()
         if state.engaged == self._kill_seen or (self._kill_seen is None and not state.engaged):

@@ -4,19 +4,28 @@ Rules run in a fixed order, cheapest and most absolute first, and the first that
 (its name is the decision's `rule`, logged and audited):
 
   kill_switch          the kill switch file exists
-  staleness            bar_time older than TRADEFLOW_RISK_STALE_SECONDS (or in the future)
+  staleness            bar_time older than TRADEFLOW_RISK_STALE_SECONDS, or in the future (of
+                       the wall clock too, whatever the risk clock: see clock.py)
   min_confidence       confidence below TRADEFLOW_RISK_MIN_CONFIDENCE
   daily_loss_limit     trading already stopped today, or equity fell the limit below day start
   market_hours         outside the regular session
   cooldown             an order on this symbol less than TRADEFLOW_RISK_COOLDOWN_SECONDS ago
   broker_unavailable   account or clock could not be read: no order without knowing the risk
   already_long / already_short / no_short_selling     one position per symbol, one direction
+  max_drawdown         an opening order while equity is TRADEFLOW_RISK_MAX_DRAWDOWN below its peak
   sizing               the size rounds to zero shares
   max_order_value, max_position_value, max_gross_exposure, max_open_positions
 
 A signal against an existing position closes it (SELL when long, BUY when short, the whole
-quantity); closing trades reduce risk, so the four exposure limits apply to opening trades only.
+quantity); closing trades reduce risk, so the drawdown limit and the four exposure limits apply
+to opening trades only: past the drawdown limit the account can only reduce.
 Orders in flight (decided, not final at the broker) count as positions.
+
+Equity is the broker's (cash plus open positions marked to market). The peak for the drawdown
+limit is the highest equity seen by a decision that read the account while the limit was on,
+kept in the store (key PEAK_KEY) like the daily loss limit's day start, so a restart keeps it.
+It never resets by itself: once flat past the limit, equity cannot recover, and openings stay
+vetoed until the limit is raised or switched off, or the stored peak is removed.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 APPROVED = "approved"
 HALT_KEY = "daily_loss_halt"
+PEAK_KEY = "peak_equity"
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,14 @@ class RiskManager:
         if state.engaged:
             raise Veto("kill_switch", f"kill switch engaged: {state.reason}")
 
+        # Against the wall clock even on the signal clock, which never follows such a record
+        # (clock.py): otherwise it would be judged by a clock it cannot move, and traded.
+        ahead = self.clock.ahead_of_wall(sig.bar_time)
+        if ahead is not None:
+            raise Veto("staleness", f"bar_time {to_wire_time(sig.bar_time)} is {ahead:.0f}s in the "
+                                    f"future of the wall clock (limit "
+                                    f"{s.risk_max_clock_skew_seconds:g}s)")
+
         age = (now - sig.bar_time).total_seconds()
         ctx["signal_age_seconds"] = round(age, 3)
         if age > s.risk_stale_seconds:
@@ -131,6 +149,7 @@ class RiskManager:
             raise Veto("broker_unavailable", f"cannot read the account: {err}") from None
         ctx["equity"] = round(acct.equity, 2)
         self._daily_loss(acct, day, ctx)
+        drawdown = self._drawdown(acct, ctx)
 
         held = self._held(acct)
         pos = held.get(sig.symbol, 0.0)
@@ -151,6 +170,8 @@ class RiskManager:
                                                "is disabled")
             side = OrderSide.sell
 
+        if drawdown is not None:
+            raise Veto("max_drawdown", drawdown)
         qty, how = position_size(sig, acct.equity, s)
         ctx["sizing"] = how
         if qty <= 0:
@@ -175,6 +196,24 @@ class RiskManager:
             raise Veto("daily_loss_limit", f"equity {acct.equity:.2f} is {start - acct.equity:.2f} "
                                            f"below the day's start {start:.2f} (limit {limit:g}); "
                                            f"no more orders on {day}")
+
+    def _drawdown(self, acct: Account, ctx: dict[str, Any]) -> str | None:
+        """Track the peak equity; the veto reason for opening orders when past the limit."""
+        limit = self.s.risk_max_drawdown
+        if not limit:
+            return None
+        raw = self.store.get(PEAK_KEY)
+        peak = float(raw) if raw is not None else None
+        if peak is None or acct.equity > peak:
+            self.store.put(PEAK_KEY, repr(acct.equity))
+            peak = acct.equity
+        drawdown = 1 - acct.equity / peak if peak > 0 else 0.0
+        ctx["peak_equity"] = round(peak, 2)
+        ctx["drawdown"] = round(drawdown, 6)
+        if drawdown < limit:
+            return None
+        return (f"equity {acct.equity:.2f} is {drawdown:.2%} below its peak {peak:.2f} "
+                f"(limit {limit:.2%}): only orders that reduce a position")
 
     def _held(self, acct: Account) -> dict[str, float]:
         """Positions plus what orders in flight will add: signed quantities per symbol."""

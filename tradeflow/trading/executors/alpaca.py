@@ -11,7 +11,13 @@ Retries are ours (tenacity), not the library's: its built-in loop would resend a
 * 429 on the POST means it was not processed, and a connection refused means it never left:
   those are resent directly (a duplicate would still be caught by the client_order_id);
 * 422 (Alpaca's answer to a client_order_id it already has) is "already submitted": the existing
-  order is fetched and returned; any other 4xx is a rejection and is not retried.
+  order is fetched and returned; any other 4xx is a rejection and is not retried;
+* a malformed answer (not JSON, no order id, numbers that are not numbers) is the broker's
+  failure like a 5xx, never a KeyError: to an order POST, its outcome is unknown (looked up
+  before any resend); to a read, `BrokerUnavailable`. Nothing malformed reaches the store, whose
+  records are read again at every start;
+* the kill switch (`halted`) is asked before every POST of an order, retries included: one
+  engaged while a retry waits (a 429's Retry-After can be a minute) stops it there.
 
 Every request has a timeout (`requests` has none by default).
 """
@@ -19,6 +25,7 @@ Every request has a timeout (`requests` has none by default).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -31,8 +38,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from tradeflow.contracts import OrderStatus
 
-from .base import (Account, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor, OrderRequest,
-                   Position)
+from .base import (Account, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor, Halted,
+                   OrderHalted, OrderRequest, Position)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +58,8 @@ STATUS = {
     "expired": OrderStatus.expired, "rejected": OrderStatus.rejected,
 }
 MAX_WAIT = 60.0
+# What parsing an answer of the wrong shape raises (json's and ours are ValueErrors).
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 class _Transient(Exception):
@@ -105,16 +114,39 @@ def _message(exc: BaseException) -> str:
     return f"HTTP {status}: {text}" if status else text
 
 
-def to_broker_order(o: dict[str, Any]) -> BrokerOrder:
-    raw_status = str(o.get("status", ""))
+def _number(value: Any, what: str) -> float:
+    """A finite number, as Alpaca sends them (strings mostly); ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{what} is {value!r:.80}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{what} is {value!r:.80}")
+    return x
+
+
+def to_broker_order(o: Any) -> BrokerOrder:
+    """Raises ValueError for an answer that is not an order (one of MALFORMED, see above)."""
+    if not isinstance(o, dict) or not isinstance(o.get("id"), str) or not o["id"]:
+        raise ValueError(f"not an order (no id): {str(o)[:200]}")
+    raw_status = o.get("status", "")
+    if not isinstance(raw_status, str):
+        raise ValueError(f"status is {raw_status!r:.80}")
     price = o.get("filled_avg_price")
+    filled = _number(o.get("filled_qty") or 0, "filled_qty")
+    avg = _number(price, "filled_avg_price") if price not in (None, "") else None
+    if filled < 0 or (avg is not None and avg <= 0):
+        raise ValueError(f"filled_qty {filled:g} at {avg}")
     return BrokerOrder(
-        broker_order_id=str(o["id"]),
+        broker_order_id=o["id"],
         status=STATUS.get(raw_status, OrderStatus.accepted),
-        filled_qty=float(o.get("filled_qty") or 0),
-        filled_avg_price=float(price) if price not in (None, "") else None,
+        filled_qty=filled,
+        filled_avg_price=avg,
         detail=f"alpaca status {raw_status}",
         raw=o)
+
+
+def _malformed(what: str, exc: BaseException) -> str:
+    return f"{what}: malformed answer ({type(exc).__name__}: {str(exc)[:200]})"
 
 
 class AlpacaExecutor(Executor):
@@ -149,7 +181,8 @@ class AlpacaExecutor(Executor):
                         before_sleep=before_sleep, reraise=True)
 
     def _read(self, what: str, call: Callable[[], T]) -> T:
-        """A read: safe to repeat on any transient failure."""
+        """A read (`call` includes parsing the answer): safe to repeat on any transient failure,
+        a malformed answer included."""
         def once() -> T:
             try:
                 return call()
@@ -158,6 +191,8 @@ class AlpacaExecutor(Executor):
                 if status is None or status >= 500 or status == 429:
                     raise _Transient(f"{what}: {_message(exc)}", status, _retry_after(exc)) from exc
                 raise BrokerRejected(f"{what}: {_message(exc)}", status) from exc
+            except MALFORMED as exc:
+                raise _Transient(_malformed(what, exc)) from exc
 
         try:
             return self._retrying()(once)
@@ -166,25 +201,40 @@ class AlpacaExecutor(Executor):
 
     # --- reading ----------------------------------------------------------------------------
     def account(self) -> Account:
-        acct = self._read("GET /v2/account", lambda: self.rest.get("/account"))
-        rows = self._read("GET /v2/positions", lambda: self.rest.get("/positions"))
-        positions = {}
-        for p in rows or []:
-            qty = float(p["qty"])
-            if p.get("side") == "short" and qty > 0:
-                qty = -qty
-            positions[p["symbol"]] = Position(p["symbol"], qty, float(p.get("market_value") or 0),
-                                              float(p.get("avg_entry_price") or 0))
-        last = acct.get("last_equity")
-        return Account(equity=float(acct["equity"]), cash=float(acct.get("cash") or 0),
-                       positions=positions,
-                       day_start_equity=float(last) if last not in (None, "") else None)
+        def account() -> tuple[float, float, float | None]:
+            acct = self.rest.get("/account")
+            last = acct.get("last_equity")
+            return (_number(acct["equity"], "equity"), _number(acct.get("cash") or 0, "cash"),
+                    _number(last, "last_equity") if last not in (None, "") else None)
+
+        def positions() -> dict[str, Position]:
+            out = {}
+            for p in self.rest.get("/positions") or []:
+                qty = _number(p["qty"], "qty")
+                if p.get("side") == "short" and qty > 0:
+                    qty = -qty
+                if not isinstance(p["symbol"], str):
+                    raise ValueError(f"symbol is {p['symbol']!r:.80}")
+                out[p["symbol"]] = Position(p["symbol"], qty,
+                                            _number(p.get("market_value") or 0, "market_value"),
+                                            _number(p.get("avg_entry_price") or 0,
+                                                    "avg_entry_price"))
+            return out
+
+        equity, cash, last = self._read("GET /v2/account", account)
+        held = self._read("GET /v2/positions", positions)
+        return Account(equity=equity, cash=cash, positions=held, day_start_equity=last)
 
     def market_open(self, now: datetime) -> bool:
         # The broker's clock, i.e. the real wall clock and Alpaca's holiday calendar: `now` (which
         # could be a simulated time) is deliberately ignored.
-        clock = self._read("GET /v2/clock", lambda: self.rest.get("/clock"))
-        return bool(clock.get("is_open"))
+        def is_open() -> bool:
+            value = self.rest.get("/clock")["is_open"]
+            if not isinstance(value, bool):  # bool("false") would be an open market
+                raise ValueError(f"is_open is {value!r:.80}")
+            return value
+
+        return self._read("GET /v2/clock", is_open)
 
     def _lookup_once(self, client_order_id: str) -> BrokerOrder | None:
         try:
@@ -197,7 +247,10 @@ class AlpacaExecutor(Executor):
                 raise _Transient(f"order lookup: {_message(exc)}", status,
                                  _retry_after(exc)) from exc
             raise BrokerRejected(f"order lookup: {_message(exc)}", status) from exc
-        return to_broker_order(o)
+        try:
+            return to_broker_order(o)
+        except MALFORMED as exc:
+            raise _Transient(_malformed("order lookup", exc)) from exc
 
     def lookup(self, client_order_id: str) -> BrokerOrder | None:
         try:
@@ -206,8 +259,8 @@ class AlpacaExecutor(Executor):
             raise BrokerUnavailable(str(exc), exc.status, may_exist=True) from exc
 
     def status(self, broker_order_id: str) -> BrokerOrder:
-        o = self._read("GET /v2/orders/{id}", lambda: self.rest.get(f"/orders/{broker_order_id}"))
-        return to_broker_order(o)
+        return self._read("GET /v2/orders/{id}",
+                          lambda: to_broker_order(self.rest.get(f"/orders/{broker_order_id}")))
 
     # --- placing ----------------------------------------------------------------------------
     @staticmethod
@@ -223,7 +276,8 @@ class AlpacaExecutor(Executor):
                           stop_loss={"stop_price": str(round(req.stop_loss or 0, 2))})
         return params
 
-    def submit(self, req: OrderRequest, maybe_sent: bool = False) -> BrokerOrder:
+    def submit(self, req: OrderRequest, maybe_sent: bool = False,
+               halted: Halted | None = None) -> BrokerOrder:
         unknown = maybe_sent
         params = self._params(req)
 
@@ -236,8 +290,12 @@ class AlpacaExecutor(Executor):
                              req.client_order_id, found.status.value)
                     return found
                 unknown = False  # confirmed absent: sending is safe
+            # Here, not once before the loop: a retry may come long after the first attempt.
+            reason = halted() if halted is not None else None
+            if reason is not None:
+                raise OrderHalted(f"kill switch engaged: {reason}")
             try:
-                return to_broker_order(self.rest.post("/orders", params))
+                answer = self.rest.post("/orders", params)
             except (requests.RequestException, APIError) as exc:
                 status = _status_of(exc)
                 msg = f"POST /v2/orders: {_message(exc)}"
@@ -256,6 +314,11 @@ class AlpacaExecutor(Executor):
                                  req.client_order_id)
                         return found
                 raise BrokerRejected(msg, status) from exc
+            try:
+                return to_broker_order(answer)
+            except MALFORMED as exc:
+                unknown = True  # something took the POST: look the order up before any resend
+                raise _Transient(_malformed("POST /v2/orders", exc)) from exc
 
         try:
             return self._retrying()(attempt)

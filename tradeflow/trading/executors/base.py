@@ -2,13 +2,16 @@
 
 Submission is idempotent by `client_order_id`: submitting the same request twice returns the
 order that already exists. A broker that says no raises `BrokerRejected` (nothing was placed);
-one that cannot be reached raises `BrokerUnavailable`, saying whether the order may exist.
+one that cannot be reached, or answers nonsense, raises `BrokerUnavailable`, saying whether the
+order may exist. `halted` (the kill switch) is asked before every attempt to send an order,
+retries included: once it answers, nothing more is sent and `OrderHalted` is raised.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,6 +84,14 @@ class BrokerUnavailable(BrokerError):
         self.may_exist = may_exist
 
 
+class OrderHalted(BrokerError):
+    """The kill switch was engaged before the order was sent: it does not exist at the broker."""
+
+
+# The kill switch as an executor sees it: the reason it is engaged, or None.
+Halted = Callable[[], str | None]
+
+
 class Executor(ABC):
     name: str
 
@@ -93,9 +104,11 @@ class Executor(ABC):
         """Whether orders can trade now (Alpaca ignores `now` and asks its own clock)."""
 
     @abstractmethod
-    def submit(self, req: OrderRequest, maybe_sent: bool = False) -> BrokerOrder:
+    def submit(self, req: OrderRequest, maybe_sent: bool = False,
+               halted: Halted | None = None) -> BrokerOrder:
         """Place `req` unless an order with its client_order_id exists; return that order.
-        `maybe_sent`: an earlier attempt (before a restart) may have reached the broker."""
+        `maybe_sent`: an earlier attempt (before a restart) may have reached the broker.
+        `halted`: asked before every attempt to send (see the module docstring)."""
 
     @abstractmethod
     def lookup(self, client_order_id: str) -> BrokerOrder | None:

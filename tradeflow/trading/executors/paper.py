@@ -20,7 +20,8 @@ from tradeflow.contracts import OrderSide, OrderStatus, to_wire_time
 from tradeflow.topics.positions import write_atomic
 
 from .. import calendar
-from .base import Account, BrokerOrder, BrokerRejected, Executor, OrderRequest, Position
+from .base import (Account, BrokerOrder, BrokerRejected, Executor, Halted, OrderHalted,
+                   OrderRequest, Position)
 
 
 def _fresh(cash: float) -> dict[str, Any]:
@@ -98,11 +99,15 @@ class PaperBroker(Executor):
                 p["last_price"] = price
                 self._save()
 
-    def submit(self, req: OrderRequest, maybe_sent: bool = False) -> BrokerOrder:
+    def submit(self, req: OrderRequest, maybe_sent: bool = False,
+               halted: Halted | None = None) -> BrokerOrder:
         with self._lock:
             known = self.state["orders"].get(req.client_order_id)
             if known is not None:
                 return self._view(known)
+            reason = halted() if halted is not None else None
+            if reason is not None:
+                raise OrderHalted(f"kill switch engaged: {reason}")
             signed = req.qty if req.side is OrderSide.buy else -req.qty
             price = req.price * (1 + self.slippage if signed > 0 else 1 - self.slippage)
             fee = self.fee_per_order + abs(signed * price) * self.fee_bps
