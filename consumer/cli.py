@@ -18,7 +18,7 @@ from typing import IO
 import click
 
 from tradeflow.config import get_settings
-from tradeflow.logs import setup_logging
+from tradeflow.logs import register_settings, setup_logging
 from tradeflow.topics import BackendError, open_backend
 
 from tradeflow.trading import audit as audit_trail
@@ -32,7 +32,9 @@ def _settings() -> tuple:
     shared = get_settings()
     if not logging.getLogger().handlers:  # run on its own, not under `tradeflow`
         setup_logging(shared.log_level, "consumer")
-    return shared, get_consumer_settings()
+    cs = get_consumer_settings()
+    register_settings(shared, cs)  # secrets from a .env file too, not only the environment
+    return shared, cs
 
 
 def _stop_on_sigterm(*_: object) -> None:

@@ -6,13 +6,14 @@ import logging
 import signal
 
 import click
+from pydantic import ValidationError
 
 from tradeflow.config import get_settings
-from tradeflow.logs import setup_logging
+from tradeflow.logs import register_settings, setup_logging
 from tradeflow.topics import BackendError, open_backend
 
 from .aggregator import parse_window
-from tradeflow.config import get_dashboard_settings
+from tradeflow.config import DashboardSettings, get_dashboard_settings
 from .snapshot import Limits
 
 log = logging.getLogger("dashboard")
@@ -55,18 +56,29 @@ def dashboard(host: str | None, port: int | None, start: str, bars: int,
 
     from .server import Dashboard, Options, make_app
 
-    shared, ds = get_settings(), get_dashboard_settings()
+    shared = get_settings()
+    try:  # --host is validated as the setting would be (a token when not on loopback)
+        ds = (DashboardSettings(TRADEFLOW_DASHBOARD_HOST=host) if host
+              else get_dashboard_settings())
+    except ValidationError as err:
+        e = err.errors()[0]
+        where = ".".join(str(x) for x in e["loc"])
+        raise click.ClickException((f"{where}: " if where else "")
+                                   + e["msg"].removeprefix("Value error, ")) from None
     if not logging.getLogger().handlers:  # run on its own, not under `tradeflow`
         setup_logging(shared.log_level, "dashboard")
-    host = host or ds.dashboard_host
+    register_settings(shared)  # masked in what browsers get, if an error ever quotes one
+    host = ds.dashboard_host
     port = ds.dashboard_port if port is None else port
     try:
         backend = open_backend(settings=shared)
     except BackendError as err:
         raise click.ClickException(str(err)) from None
     opts = Options(limits=Limits(bars_per_symbol=bars), windows=windows, start=start,  # type: ignore[arg-type]
-                   flink_url=flink_url)
-    app = make_app(Dashboard(backend, shared, opts))
+                   flink_url=flink_url, allowed_origins=ds.origin_list, token=ds.token)
+    dash = Dashboard(backend, shared, opts)
+    dash.access.bind(host, port)
+    app = make_app(dash)
 
     def _stop(*_: object) -> None:
         raise web.GracefulExit()

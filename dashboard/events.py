@@ -7,11 +7,13 @@ epoch-second times (`t`) so the page never parses dates on its hot path. The web
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
+from tradeflow.logs import mask_data
 from tradeflow.contracts import (Contract, ContractError, NewsItem, Order, PriceBar,
                                  TradingSignal, parse, to_wire_time)
 
@@ -58,14 +60,43 @@ def news_wire(n: NewsItem, scorer: Callable[[str], Any] | None) -> Wire:
     return out
 
 
+# What the page and the summaries can use: event times from 1970 to 2200 (a session is a New
+# York calendar day: a time at the edge of the calendar has none), numbers of at most 1e12 in size
+# (sums and products of them stay finite, so every message is valid JSON for the browser).
+MIN_T, MAX_T = 0.0, 7_258_118_400.0  # 1970-01-01, 2200-01-01 UTC
+MAX_ABS = 1e12
+
+
+def check_wire(w: Any, key: str = "") -> None:
+    """Raise ContractError if a page dict holds a time or number the dashboard cannot use."""
+    if isinstance(w, dict):
+        for k, v in w.items():
+            check_wire(v, k)
+    elif isinstance(w, (list, tuple)):
+        for v in w:
+            check_wire(v, key)
+    elif isinstance(w, (int, float)) and not isinstance(w, bool):
+        if not math.isfinite(w) or abs(w) > MAX_ABS:
+            raise ContractError(f"{key}: {w!r} is out of the range the dashboard shows")
+        if key in ("t", "bar_t") and not MIN_T <= w < MAX_T:
+            raise ContractError(f"{key}: time {w!r} is outside 1970..2200")
+
+
 class Decoder:
     """Turns raw topic payloads into Events. Bad records raise ContractError (the caller counts
-    them; producers and the consumer already dead-letter them, so the dashboard does not)."""
+    them; producers and the consumer already dead-letter them, so the dashboard does not), as do
+    valid ones the dashboard cannot show (`check_wire`). Other exceptions are possible on
+    pathological input (e.g. OverflowError); the feed counts those as invalid too."""
 
     def __init__(self, scorer: Callable[[str], Any] | None = None) -> None:
         self.scorer = scorer
 
     def decode(self, topic: str, raw: bytes) -> Event:
+        ev = self._decode(topic, raw)
+        check_wire(ev.wire)
+        return ev
+
+    def _decode(self, topic: str, raw: bytes) -> Event:
         if topic == PRICES:
             bar = parse(PriceBar, raw)
             return Event(topic, bar, bar_wire(bar))
@@ -74,7 +105,8 @@ class Decoder:
             return Event(topic, sig, signal_wire(sig))
         if topic == ORDERS:
             order = parse(Order, raw)
-            return Event(topic, order, order_wire(order))
+            # Masked again before browsers see it: an order's detail quotes the broker.
+            return Event(topic, order, mask_data(order_wire(order)))
         if topic == NEWS:
             item = parse(NewsItem, raw)
             return Event(topic, item, news_wire(item, self.scorer))

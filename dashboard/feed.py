@@ -7,7 +7,8 @@ which never slows the pipeline (topics are durable logs; producers do not wait f
 
 History: the dashboard reads as its own group (`dashboard-<host>-<pid>`) from `start` ("earliest" by default,
 so the page is not empty after a restart) and never commits, so every start replays what the
-topics still hold; the bounded state keeps only the recent part. On a first replay, orders wait
+topics still hold; the bounded state keeps only the recent part. A record that cannot be used,
+whatever the exception, is counted as invalid and skipped. On a first replay, orders wait
 until the signals topic has caught up once, so fills can be dated by their signal's bar time.
 """
 
@@ -84,6 +85,7 @@ class Feed:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._odd_logged: dict[str, float] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
     def start_threads(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -158,16 +160,29 @@ class Feed:
                 continue
             events, invalid = [], 0
             for m in msgs:
-                if is_clock(m.value):  # a producer's clock for the job: no event to show
-                    continue
                 try:
+                    if is_clock(m.value):  # a producer's clock for the job: no event to show
+                        continue
                     events.append(self.decoder.decode(topic, m.value))
                 except ContractError:
                     invalid += 1
+                except Exception as err:  # noqa: BLE001 - one bad record must not end the feed
+                    # (e.g. OverflowError from a date at the edge of the calendar): since every
+                    # start replays the topic, letting it through would kill every start.
+                    invalid += 1
+                    self._log_odd(topic, err)
             h.records += len(events)
             h.invalid += invalid
             if not self._hand_over(Batch(topic, events, invalid, time.time())):
                 return
+
+    def _log_odd(self, topic: str, err: Exception) -> None:
+        """One line (no traceback) per topic and minute for records failing in unexpected ways."""
+        now = time.monotonic()
+        if now - self._odd_logged.get(topic, -60.0) >= 60.0:
+            self._odd_logged[topic] = now
+            log.warning("skipped an unusable record on %s: %s: %s", topic,
+                        type(err).__name__, str(err)[:200])
 
     def _hand_over(self, batch: Batch) -> bool:
         """Put the batch on the loop's queue, waiting while it is full; False when stopping."""

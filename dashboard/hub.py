@@ -19,6 +19,9 @@ Protocol (`/ws`, JSON text frames):
         A delta with seq <= the snapshot's seq is already contained in it.
   browser -> server
     {"type": "snapshot"}  ask for a fresh snapshot (the page does so if it sees a gap in seq).
+        Other types are ignored; a frame that is not a small, shallow JSON object (over
+        `MAX_FRAME` characters, nested deeper than 4, not JSON) closes the connection (1003),
+        over 4 KiB already in aiohttp (1009).
 
 Back-pressure: a delta is serialised once and put on each client's queue (`queue_size` messages).
 A full queue means the client is behind: the delta is skipped for it and counted, and once its
@@ -40,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from .metrics import DashboardMetrics
 
@@ -48,6 +51,32 @@ log = logging.getLogger("dashboard.hub")
 
 SNAPSHOT = object()  # queue marker: build the snapshot when it is sent, so it is the freshest
 _ids = itertools.count(1)
+MAX_FRAME = 1024  # the browser only ever sends {"type": "snapshot"}
+_MAX_DEPTH = 4
+
+
+def _frame_type(data: str) -> str | None:
+    """The `type` of a browser frame, or None when it is not a small, shallow JSON object.
+    Size and nesting are checked before parsing, so no frame can make the parser recurse deeply
+    (a RecursionError) or work long."""
+    if len(data) > MAX_FRAME:
+        return None
+    depth = 0
+    for ch in data:  # brackets inside strings count too: harmless for the frames we accept
+        if ch in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return None
+        elif ch in "]}":
+            depth -= 1
+    try:
+        msg = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(msg, dict):
+        return None
+    kind = msg.get("type")
+    return kind if isinstance(kind, str) else ""
 
 
 @dataclass(eq=False)
@@ -160,7 +189,7 @@ class Hub:
             pass
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=64 * 1024)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=4 * MAX_FRAME)
         await ws.prepare(request)
         self._limit_kernel_buffer(request)
         c = Client(ws, request, asyncio.Queue(maxsize=self.queue_size))
@@ -172,10 +201,13 @@ class Hub:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
-                try:
-                    kind = json.loads(msg.data).get("type")
-                except (ValueError, AttributeError):
-                    continue
+                kind = _frame_type(msg.data)
+                if kind is None:
+                    log.debug("client %d (%s): unreadable frame (%d chars), closing", c.id,
+                              c.remote, len(msg.data))
+                    await ws.close(code=WSCloseCode.UNSUPPORTED_DATA,
+                                   message=b"expected a small JSON object like {\"type\": \"snapshot\"}")
+                    break
                 if kind == "snapshot":
                     if c.queue.full():
                         c.needs_snapshot = True

@@ -2,7 +2,8 @@
 
 Routes: `GET /` (the page), `/static/*`, `/ws` (websocket, see `hub.py`), `/api/summary`
 (`?window=15m|1h|session`, see `aggregator.py`), `/api/snapshot` (what a browser gets on connect),
-`/healthz`, `/metrics`.
+`/healthz`, `/metrics`. Every route is behind the Host/Origin checks and the optional token of
+`security.py`.
 
 One event loop does everything but reading topics: the feed threads hand it validated batches;
 a ticker turns what changed during the last tick into one delta for all browsers, so the message
@@ -33,6 +34,7 @@ from .feed import TOPICS, Batch, Feed
 from .flink import flink_status
 from .hub import Hub
 from .metrics import CONTENT_TYPE_LATEST, DashboardMetrics
+from .security import Access, middleware
 from .snapshot import DashboardState, Limits
 
 log = logging.getLogger("dashboard")
@@ -54,6 +56,8 @@ class Options:
     heartbeat: float | None = 30.0
     flink_url: str | None = None  # None: http://localhost:$TRADEFLOW_FLINK_PORT
     score_headlines: bool = True
+    allowed_origins: tuple[str, ...] = ()  # besides its own address (see security.py)
+    token: str | None = None  # required from every client when set
 
 
 def _safe_read_account(path: Path) -> dict | None:
@@ -91,6 +95,7 @@ class Dashboard:
         self.hub = Hub(self.metrics, self.snapshot_message, self.opts.client_queue,
                        self.opts.slow_timeout, self.opts.heartbeat,
                        self.opts.send_buffer)
+        self.access = Access(tuple(self.opts.allowed_origins), self.opts.token or None)
         self.flink_url = self.opts.flink_url or f"http://localhost:{self.settings.flink_rest_port}"
         self.seq = 0
         self.status: dict[str, Any] = {}
@@ -117,10 +122,17 @@ class Dashboard:
         caps = {SIGNALS: lim.max_signals, ORDERS: lim.max_orders, NEWS: lim.max_news}
         keys = {SIGNALS: "id", ORDERS: "client_order_id", NEWS: "id"}
         changed = False
+        invalid = batch.invalid
         for ev in batch.events:
-            if self.aggregator.apply(ev):
-                self._summary_dirty = True
-            w = self.state.apply(ev)
+            try:
+                if self.aggregator.apply(ev):
+                    self._summary_dirty = True
+                w = self.state.apply(ev)
+            except Exception as err:  # noqa: BLE001 - one record must not stop the updates
+                invalid += 1
+                log.warning("skipped a record on %s the dashboard cannot use: %s: %s",
+                            ev.topic, type(err).__name__, str(err)[:200])
+                continue
             for o in self.state.take_redated():  # orders dated by this (late) signal
                 changed = True
                 d = self._pending[ORDERS]
@@ -148,9 +160,9 @@ class Dashboard:
                     self._sentiment_dirty = True
         if changed and self._pending_since is None:
             self._pending_since = batch.received
-        self.metrics.count(batch.topic, len(batch.events))
-        if batch.invalid:
-            self.metrics.invalid.labels(batch.topic).inc(batch.invalid)
+        self.metrics.count(batch.topic, len(batch.events) - (invalid - batch.invalid))
+        if invalid:
+            self.metrics.invalid.labels(batch.topic).inc(invalid)
 
     async def _consume(self) -> None:
         while True:
@@ -310,7 +322,7 @@ DASHBOARD = web.AppKey("dashboard", Dashboard)
 
 
 def make_app(dashboard: Dashboard) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[middleware(dashboard.access)])
     app[DASHBOARD] = dashboard
     app.on_startup.append(dashboard.on_startup)
     app.on_shutdown.append(dashboard.on_shutdown)
@@ -334,4 +346,5 @@ async def start_server(dashboard: Dashboard, host: str = "127.0.0.1",
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0][1]
+    dashboard.access.bind(host, bound)
     return runner, bound

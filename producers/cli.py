@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 
 from tradeflow.config import NEWS, PRICES, get_settings
+from tradeflow.contracts import SYMBOL_RE
+from tradeflow.trading.calendar import MAX_YEAR, MIN_YEAR
 from tradeflow.topics import BackendError, open_backend
 from tradeflow.topics.positions import write_atomic
 
@@ -55,7 +57,27 @@ def _zoned_time(_ctx: click.Context, _p: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"not an ISO-8601 time: {value!r}") from None
     if t.tzinfo is None:
         raise click.BadParameter("give a time zone, e.g. 2024-01-02T14:30:00Z")
+    try:
+        year = t.astimezone(timezone.utc).year
+    except OverflowError:
+        year = t.year
+    if not MIN_YEAR <= year <= MAX_YEAR or not MIN_YEAR <= t.year <= MAX_YEAR:
+        # the simulator's trading calendar (and Alpaca's history) covers no more
+        raise click.BadParameter(f"{value!r} is out of range: give a time in {MIN_YEAR}..{MAX_YEAR}")
     return t
+
+
+def _symbols(option: str | None, default: str) -> list[str]:
+    """--symbols (or TRADEFLOW_SYMBOLS), upper-cased, each a ticker (`../x` is refused)."""
+    names = [x.strip().upper() for x in (option or default).split(",") if x.strip()]
+    hint = "--symbols" if option else "TRADEFLOW_SYMBOLS"
+    bad = [n for n in names if not SYMBOL_RE.match(n)]
+    if bad:
+        raise click.BadParameter(f"not a ticker symbol (1-5 letters, optionally .A/.AB): "
+                                 f"{', '.join(repr(b) for b in bad)}", param_hint=hint)
+    if not names:
+        raise click.BadParameter("no symbol given", param_hint=hint)
+    return names
 
 
 @click.group("produce")
@@ -82,7 +104,7 @@ def sim_cmd(symbols: str | None, seed: int | None, speed: float | None, bars: in
             start: datetime | None, live: bool, history_bars: int) -> None:
     """Simulated 1-minute bars (GBM with regime shifts) and headlines tied to the moves."""
     s = get_settings()
-    names = [x.strip().upper() for x in (symbols or s.symbols).split(",") if x.strip()]
+    names = _symbols(symbols, s.symbols)
     seed = s.sim_seed if seed is None else seed
     pacer: Pacer | WallClock
     if live:

@@ -53,3 +53,41 @@ def test_config_masks_secrets(monkeypatch, settings):
     get_settings.cache_clear()
     out = CliRunner().invoke(cli, ["config"]).output
     assert "very-secret-value-123" not in out and "apca_api_secret_key = **" in out
+
+
+@pytest.mark.parametrize("env,args,expected", [
+    ({"TRADEFLOW_BACKEND": "kafak"}, ["config"],
+     "Error: TRADEFLOW_BACKEND: Input should be 'file', 'kafka' or 'kinesis'"),
+    ({"TRADEFLOW_LOG_LEVEL": "LOUD"}, ["config"], "Error: TRADEFLOW_LOG_LEVEL: not a log level"),
+    ({"TRADEFLOW_KAFKA_PORT": "99999"}, ["produce", "sim", "--bars", "1"],
+     "Error: TRADEFLOW_KAFKA_PORT: Input should be less than or equal to 65535"),
+    ({"TRADEFLOW_SIZING_FRACTION": "lots"}, ["consume", "status"],
+     "Error: TRADEFLOW_SIZING_FRACTION: Input should be a valid number"),
+])
+def test_a_bad_setting_is_one_line_naming_the_variable(settings, monkeypatch, env, args, expected):
+    from tradeflow.config import get_consumer_settings
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_consumer_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, args)
+    finally:
+        get_consumer_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith(expected) and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--symbols", "../x"], "Error: Invalid value for --symbols: not a ticker symbol"),
+    (["--start", "0001-01-01T00:00:00Z"], "Error: Invalid value for '--start': "
+                                          "'0001-01-01T00:00:00Z' is out of range"),
+])
+def test_bad_simulator_options_are_usage_errors(settings, args, expected):
+    result = CliRunner().invoke(cli, ["produce", "sim", "--bars", "1", "--speed", "0", *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert errors == [line for line in result.output.splitlines() if line.strip()][-1:]
+    assert errors[0].startswith(expected), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -9,13 +9,58 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from tradeflow.config import BackendName, get_settings, settings_markdown
 from tradeflow.logs import setup_logging
 from tradeflow.topics.cli import topic
 
+
+class SettingsError(click.ClickException):
+    """A bad setting in the environment: one line naming the variable, exit code 2 (usage)."""
+
+    exit_code = 2
+
+
+def _settings_classes(cls: type = BaseSettings) -> set[str]:
+    names: set[str] = set()
+    for sub in cls.__subclasses__():
+        names |= {sub.__name__} | _settings_classes(sub)
+    return names
+
+
+def settings_error(err: ValidationError) -> SettingsError | None:
+    """The one-line error for a settings class's ValidationError (None for any other model's):
+    `TRADEFLOW_BACKEND: Input should be 'file', 'kafka' or 'kinesis'`. The value is not shown
+    (it may be a secret)."""
+    if err.title not in _settings_classes():
+        return None
+    parts = []
+    for e in err.errors():
+        name = ".".join(str(x) for x in e["loc"]) or err.title
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        if msg.startswith(f"{name} "):  # the validator already names the variable
+            msg = msg[len(name) + 1:]
+        parts.append(f"{name}: {msg}")
+    return SettingsError("; ".join(parts))
+
+
 class ServiceGroup(click.Group):
-    """A click group whose commands come from installed entry points, loaded on demand."""
+    """A click group whose commands come from installed entry points, loaded on demand.
+
+    Settings are read from the environment on first use, by this group's callback or a
+    subcommand: a bad value anywhere is one line naming the variable (SettingsError), not
+    pydantic's report and a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ValidationError as err:
+            nice = settings_error(err)
+            if nice is None:
+                raise
+            raise nice from None
 
     def _entry_points(self) -> dict:
         return {ep.name: ep for ep in entry_points(group="tradeflow.commands")}

@@ -7,11 +7,12 @@ step). Secrets are `SecretStr`, so they never print in logs, reprs or test outpu
 
 from __future__ import annotations
 
+import ipaddress
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Topic names are part of the contract between components; they are the same on every backend
@@ -128,6 +129,14 @@ class Settings(BaseSettings):
         if not [s for s in v.split(",") if s.strip()]:
             raise ValueError("TRADEFLOW_SYMBOLS lists no symbol")
         return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, v: str) -> str:
+        if v.strip().upper() not in ("CRITICAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG",
+                                     "NOTSET"):
+            raise ValueError("not a log level: give DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return v.strip().upper()
 
     @property
     def symbol_list(self) -> list[str]:
@@ -388,12 +397,90 @@ class DashboardSettings(BaseSettings):
 
     dashboard_host: str = _env(
         "TRADEFLOW_DASHBOARD_HOST", "127.0.0.1",
-        "Dashboard: address the web server listens on (`0.0.0.0` to reach it from other machines; "
-        "the page has no login).")
+        "Dashboard: address the web server listens on (`0.0.0.0` to reach it from other machines, "
+        "which requires `TRADEFLOW_DASHBOARD_TOKEN`).")
     dashboard_port: int = _env(
         "TRADEFLOW_DASHBOARD_PORT", 8000,
         "Dashboard: port of the web page, its websocket (`/ws`), `/api/summary`, `/healthz` and "
         "`/metrics`.", ge=0, le=65535)
+    dashboard_allowed_origins: str = _env(
+        "TRADEFLOW_DASHBOARD_ALLOWED_ORIGINS", "",
+        "Dashboard: comma-separated origins (`scheme://host[:port]`) whose pages may use the "
+        "websocket and JSON endpoints, besides its own address (`http://HOST:PORT` and its "
+        "`localhost`/`127.0.0.1`/`[::1]` equivalents); a request whose `Host` is none of these "
+        "is refused too (403). Behind a proxy or an Ingress, list the address the browser uses, "
+        "e.g. `https://tradeflow.example.com`.")
+    dashboard_token: SecretStr | None = _env(
+        "TRADEFLOW_DASHBOARD_TOKEN", None,
+        "Dashboard: access token, required when `TRADEFLOW_DASHBOARD_HOST` is not a loopback "
+        "address (it refuses to start without one). Open the page once as `/?token=...` (kept in "
+        "an HttpOnly cookie) or send `Authorization: Bearer ...`; `/healthz` and `/metrics` stay "
+        "open to loopback clients.")
+
+    @field_validator("dashboard_allowed_origins")
+    @classmethod
+    def _origins_valid(cls, v: str) -> str:
+        for o in (x.strip() for x in v.split(",")):
+            if o and normalize_origin(o) is None:
+                raise ValueError(f"bad origin {o!r}: give scheme://host[:port], e.g. "
+                                 "https://tradeflow.example.com")
+        return v
+
+    @model_validator(mode="after")
+    def _token_when_exposed(self) -> "DashboardSettings":
+        problem = exposure_problem(self.dashboard_host, self.dashboard_token)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def origin_list(self) -> tuple[str, ...]:
+        return tuple(normalize_origin(o.strip()) or "" for o in
+                     self.dashboard_allowed_origins.split(",") if o.strip())
+
+    @property
+    def token(self) -> str | None:
+        return self.dashboard_token.get_secret_value() if self.dashboard_token else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address only accepts connections from this machine."""
+    h = host.strip().strip("[]").lower()
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False  # a host name, "" or 0.0.0.0-like wildcards: reachable from elsewhere
+
+
+def exposure_problem(host: str, token: SecretStr | str | None) -> str | None:
+    """One line saying why the dashboard must not listen on `host` as configured, or None."""
+    value = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if not is_loopback(host) and not (value and value.strip()):
+        return (f"the dashboard listens on {host or 'all interfaces'!s}, not a loopback address: "
+                "set TRADEFLOW_DASHBOARD_TOKEN (or listen on 127.0.0.1)")
+    return None
+
+
+def normalize_origin(origin: str) -> str | None:
+    """`scheme://host[:port]` lower-cased, default port dropped; None if not an http(s) origin."""
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(origin.strip())
+        port = u.port
+    except ValueError:
+        return None
+    if u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/") \
+            or u.query or u.fragment or u.username or u.password:
+        return None
+    host = u.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}[u.scheme]:
+        return f"{u.scheme}://{host}"
+    return f"{u.scheme}://{host}:{port}"
 
 
 @lru_cache(maxsize=1)

@@ -49,7 +49,10 @@ def to_wire_time(t: datetime) -> str:
 def _utc(t: datetime) -> datetime:
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError("timestamp has no time zone")
-    return t.astimezone(timezone.utc)
+    try:
+        return t.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        raise ValueError(f"timestamp out of range in UTC: {t.isoformat()}") from None
 
 
 def _symbol(s: str) -> str:

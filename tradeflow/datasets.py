@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -49,25 +50,40 @@ class Format:
     description: str
 
 
+# A plain decimal number in ASCII digits: Python's float() also takes `100_0` (1000) and other
+# scripts' digits (`١٠٠`), which no data file means as a price.
+NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+MAX_ORIGINAL = 4096  # characters of a rejected row kept in its dead letter
+
+
 def _f(row: Row, col: str) -> float:
     text = (row.get(col) or "").strip()
     if not text:
         raise ValueError(f"{col} is empty")
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{col} is not a number: {text!r}") from None
+    if not NUMBER_RE.fullmatch(text):
+        raise ValueError(f"{col} is not a number: {_short(text)!r}")
+    return float(text)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _ohlcv(row: Row, names: tuple[str, str, str, str, str]) -> dict:
     o, h, lo, c, v = (_f(row, n) for n in names)
+    # The contract checks high >= low; a file's open and close must lie in that range too (the
+    # contract does not insist: some live feeds' bars stray a cent, and the job uses the close).
+    if h >= lo:
+        for name, price in ((names[0], o), (names[3], c)):
+            if not lo <= price <= h:
+                raise ValueError(f"{name} {price:g} outside [low {lo:g}, high {h:g}]")
     return {"open": o, "high": h, "low": lo, "close": c, "volume": v}
 
 
 def _zoned(text: str) -> datetime:
     t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if t.tzinfo is None:
-        raise ValueError(f"timestamp has no time zone: {text!r}")
+        raise ValueError(f"timestamp has no time zone: {_short(text)!r}")
     return t
 
 
@@ -82,7 +98,12 @@ def _normalized(row: Row, _: Path) -> dict:
 
 
 def _lean_minute(row: Row, _: Path) -> dict:
-    start = datetime.fromisoformat(row["bar_start_et"].strip()).replace(tzinfo=NEW_YORK)
+    text = row["bar_start_et"].strip()
+    start = datetime.fromisoformat(text)
+    if start.tzinfo is not None:  # replacing it would shift the bar by the offset's difference
+        raise ValueError(f"bar_start_et carries its own offset ({_short(text)!r}): LEAN times "
+                         "are New York local time without one")
+    start = start.replace(tzinfo=NEW_YORK)
     return {"symbol": row["symbol"].strip(), "event_time": start + timedelta(minutes=1),
             **_ohlcv(row, ("open", "high", "low", "close", "volume"))}
 
@@ -155,22 +176,38 @@ def detect(header: list[str], kind: str | None = None) -> Format:
 
 def read(path: Path, kind: str | None = None, source: str | None = None
          ) -> Iterator[PriceBar | NewsItem | Rejected]:
-    """Records (or Rejected rows) of a CSV file, in file order. Raises ValueError on an unknown header."""
+    """Records (or Rejected rows) of a CSV file, in file order. Raises ValueError on an unknown
+    header. A row that cannot be read, whatever the reason (a field over the csv module's limit,
+    a date out of range, ...), is a Rejected with `file:line: reason`, and reading goes on."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f)
+    # utf-8-sig: a byte-order mark (Excel's UTF-8 export) is not part of the first column name.
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        lines = _Lines(f)
+        reader = csv.reader(lines)
         try:
             header = next(reader)
         except StopIteration:
             raise ValueError(f"{path} is empty") from None
+        except csv.Error as err:
+            raise ValueError(f"{path.name}:1: unreadable CSV header: {err}") from None
         fmt = detect(header, kind)
         model, topic = (PriceBar, PRICES) if fmt.kind == "prices" else (NewsItem, NEWS)
         header = [h.strip() if h.strip() else "" for h in header]
-        for line_no, cells in enumerate(reader, start=2):
+        while True:
+            line_no = lines.count + 1  # the physical line the record starts on
+            lines.taken.clear()
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as err:  # e.g. a field over csv.field_size_limit(): skip the row
+                yield Rejected(_original(lines), f"{path.name}:{line_no}: unreadable CSV row: {err}",
+                               topic)
+                continue
             raw = _to_csv_line(cells)
             if len(cells) != len(header):
-                yield Rejected(raw, f"{path.name}:{line_no}: expected {len(header)} columns, "
-                                    f"got {len(cells)}", topic)
+                yield Rejected(_cap(raw), f"{path.name}:{line_no}: expected {len(header)} columns, "
+                                          f"got {len(cells)}", topic)
                 continue
             row = dict(zip(header, cells))
             try:
@@ -178,8 +215,43 @@ def read(path: Path, kind: str | None = None, source: str | None = None
                 if model is PriceBar:
                     fields["source"] = source or f"replay:{path.name}"
                 yield build(model, **fields)
+            except OverflowError as err:  # datetime arithmetic past year 1 or 9999
+                yield Rejected(_cap(raw), f"{path.name}:{line_no}: time out of range ({err})", topic)
             except (ValueError, KeyError, ContractError) as err:
-                yield Rejected(raw, f"{path.name}:{line_no}: {err}", topic)
+                yield Rejected(_cap(raw), f"{path.name}:{line_no}: {_short(str(err), 300)}", topic)
+
+
+class _Lines:
+    """The file's lines as the csv reader takes them, counted, and the current record's kept."""
+
+    def __init__(self, f: Iterable[str]) -> None:
+        self._it = iter(f)
+        self.count = 0
+        self.taken: list[str] = []
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._it)
+        self.count += 1
+        self.taken.append(line)
+        return line
+
+    def text(self) -> str:
+        return "".join(self.taken)
+
+
+def _original(lines: _Lines) -> str:
+    return _cap(lines.text().rstrip("\r\n"))
+
+
+def _cap(raw: str) -> str:
+    """A dead letter keeps the row verbatim, up to MAX_ORIGINAL characters (a monstrous row would
+    not fit a Kafka or Kinesis record)."""
+    if len(raw) <= MAX_ORIGINAL:
+        return raw
+    return f"{raw[:MAX_ORIGINAL]}... (truncated: {len(raw)} characters in all)"
 
 
 def _to_csv_line(cells: list[str]) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from tradeflow.config import DEAD_LETTER
 from tradeflow.contracts import C, ContractError, DeadLetter, parse
+from tradeflow.logs import mask
 from tradeflow.topics import Backend, Record
 
 log = logging.getLogger(__name__)
@@ -21,9 +22,11 @@ class DeadLetters:
         self.count = 0
 
     def send(self, original: bytes | str, reason: str, source_topic: str | None = None) -> None:
+        """Both the record and the reason are masked (`tradeflow.logs.mask`): an exception's
+        text may quote a secret."""
         if isinstance(original, bytes):
             original = original.decode("utf-8", errors="backslashreplace")
-        env = DeadLetter(original=original, reason=reason.replace("\n", " ")[:500],
+        env = DeadLetter(original=mask(original), reason=mask(reason.replace("\n", " "))[:500],
                          component=self.component, source_topic=source_topic,
                          time=datetime.now(timezone.utc))
         self.backend.publish(DEAD_LETTER, [Record(env.key, env.to_json())])

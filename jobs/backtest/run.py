@@ -102,10 +102,13 @@ def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work
     """Read and validate the CSV files once; every run of the backtest reads the NDJSON written here."""
     bars, bad_prices = load(prices, "prices")
     stories, bad_news = load(news, "news")
-    if not bars:
-        raise ValueError("no valid price bars in the input: nothing to backtest")
     rejected = bad_prices + bad_news
-    _dead_letters(out / "dead-letter.jsonl", rejected)
+    out.mkdir(parents=True, exist_ok=True)
+    _dead_letters(out / "dead-letter.jsonl", rejected)  # first: the reasons, even if no bar is valid
+    if not bars:
+        hint = (f": {len(bad_prices)} price rows rejected, reasons in {out / 'dead-letter.jsonl'}"
+                if bad_prices else "")
+        raise ValueError(f"no valid price bars in the input: nothing to backtest{hint}")
     topics = work / "topics"
     _write_ndjson(topics / "stock-prices" / "input.ndjson", bars)
     _write_ndjson(topics / "market-news" / "input.ndjson", stories)

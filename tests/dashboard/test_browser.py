@@ -46,7 +46,11 @@ def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
                     "Array.from(document.querySelectorAll('#summary tbody tr[data-symbol]'))"
                     ".map(r => r.dataset.symbol).join(',')")
                 assert rows == "AAPL,MSFT"
-                summary_text = await page.evaluate("document.querySelector('#summary').innerText")
+                # Orders are read once the signals have caught up, so the position may reach
+                # the page a few ticks after the first rows: wait for it rather than race it.
+                summary_text = await page.wait_for(
+                    "(t => !t.split('\\n')[1].includes('—') && t)"
+                    "(document.querySelector('#summary').innerText)", timeout=10)
                 assert "VWAP" in summary_text and "—" not in summary_text.split("\n")[1]
                 assert await page.wait_for(
                     "document.querySelectorAll('#signals li .badge').length")

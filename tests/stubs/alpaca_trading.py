@@ -8,7 +8,9 @@ per method and path: an HTTP status (with Retry-After) and any JSON body (a malf
 `fail("POST", "/v2/orders", 200, body={"status": "accepted"})`), a delay that outlasts the
 client's timeout, optionally after doing the work anyway (the order exists though the client saw
 nothing); a dropped connection (no answer at all); `down()` stops listening (connection refused)
-until `up()`. Every request is recorded.
+until `up()`. Every request is recorded, with the answer it got. With `echo_credentials` set, every
+error answer and every injected body repeats the request's credentials (as some proxies and error
+pages do), for tests that secrets never leak from error paths.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Request:
     body: Any
     headers: dict[str, str]
     status: int = 0
+    response: Any = None  # the JSON answer sent
 
 
 @dataclass
@@ -59,6 +62,7 @@ class HTTPStub:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._port = 0
+        self.echo_credentials = False
 
     # --- control ----------------------------------------------------------------------------
     def fail(self, method: str, path: str, status: int | None = None, *, times: int = 1,
@@ -151,7 +155,10 @@ class HTTPStub:
                 payload = fault.body if fault.body is not None else self.fault_body(status)
                 if fault.retry_after is not None:
                     headers["Retry-After"] = fault.retry_after
-        req.status = status
+        injected_body = fault is not None and fault.body is not None
+        if self.echo_credentials and (status >= 400 or injected_body or self.is_error(payload)):
+            payload = self.echo(req, payload)
+        req.status, req.response = status, payload
         data = json.dumps(payload).encode()
         try:
             h.send_response(status)
@@ -170,6 +177,26 @@ class HTTPStub:
     def fault_body(self, status: int) -> Any:
         """The body of an injected error, shaped like the real service's."""
         return {"code": status * 100000, "message": f"injected {status}"}
+
+    def credentials(self, req: Request) -> str:
+        """The request's credentials, as an error page quoting the request would show them."""
+        return ""
+
+    def is_error(self, payload: Any) -> bool:
+        """An error answered with a 2xx status (Slack's `ok: false`)."""
+        return False
+
+    def echo(self, req: Request, payload: Any) -> Any:
+        """`payload` with the request's credentials written into it."""
+        quoted = f"request had {self.credentials(req)}"
+        if isinstance(payload, dict):
+            payload = dict(payload)
+            payload["message"] = f"{payload.get('message', '')} ({quoted})"
+            payload["request_headers"] = quoted
+            return payload
+        if isinstance(payload, list):
+            return [*payload, quoted]
+        return f"{payload} ({quoted})"
 
 
 def _now() -> str:
@@ -200,6 +227,10 @@ class AlpacaTradingStub(HTTPStub):
         self.final_status = final_status
 
     # --- helpers for tests ------------------------------------------------------------------
+    def credentials(self, req: Request) -> str:
+        return (f"APCA-API-KEY-ID: {req.headers.get('APCA-API-KEY-ID')}, "
+                f"APCA-API-SECRET-KEY: {req.headers.get('APCA-API-SECRET-KEY')}")
+
     @property
     def orders(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -3,7 +3,8 @@
 Point `slack_sdk.WebClient(base_url=stub.url + "/api/")` at it (or `SLACK_API_URL`). It checks the
 bearer token (answers `ok: false, invalid_auth` otherwise, as Slack does), records every message,
 and takes the same faults as the Alpaca stub: an HTTP status (429 with Retry-After, 5xx), a
-delay past the client's timeout, an `ok: false` error body, or `down()`.
+delay past the client's timeout, an `ok: false` error body, or `down()`. With `echo_credentials`,
+every error (Slack's `error` field included) repeats the request's bearer token.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ class SlackStub(HTTPStub):
 
     def fault_body(self, status: int) -> Any:
         return {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
+
+    def credentials(self, req: Request) -> str:
+        return f"Authorization: {req.headers.get('Authorization')}"
+
+    def is_error(self, payload: Any) -> bool:
+        return isinstance(payload, dict) and payload.get("ok") is False
+
+    def echo(self, req: Request, payload: Any) -> Any:
+        payload = super().echo(req, payload)
+        if isinstance(payload, dict) and "error" in payload:
+            payload["error"] = f"{payload['error']} ({payload['request_headers']})"
+        return payload
 
     def handle(self, req: Request) -> tuple[int, Any]:
         if req.headers.get("Authorization") != f"Bearer {self.token}":

@@ -15,7 +15,7 @@ from typing import Any
 from tradeflow.alpaca_data import AlpacaDataClient
 from tradeflow.config import ConsumerSettings, Settings
 from tradeflow.deadletter import DeadLetters
-from tradeflow.logs import RedactSecrets
+from tradeflow.logs import RedactSecrets, install_masking
 from tradeflow.topics import open_backend
 from tradeflow.trading.engine import SignalEngine, broker_of
 
@@ -39,6 +39,7 @@ class Runtime:
             if not any(isinstance(f, RedactSecrets) for f in handler.filters):
                 handler.addFilter(RedactSecrets())
         install_log_mask()
+        install_masking()  # tracebacks too, whatever handler Lambda installed
         self.secrets = SecretsCache(aws_client("secretsmanager", self.shared),
                                     self.aws.secret_cache_seconds)
         self.dynamodb = aws_client("dynamodb", self.shared)

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
 from tradeflow.config import Settings
+from tradeflow.logs import register_secrets
 
 _MASKED: set[str] = set()
 _LOCK = threading.Lock()
@@ -100,4 +101,5 @@ class SecretsCache:
         with _LOCK:
             _MASKED.update(v.get_secret_value() for v in out.values()
                            if len(v.get_secret_value()) >= 6)
+        register_secrets(*out.values())  # for `tradeflow.logs.mask`: topics, audit, Slack
         return out

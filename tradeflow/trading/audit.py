@@ -2,7 +2,8 @@
 
 Events live in the `events` table of the consumer's SQLite file (see `store.py`); triggers make it
 append-only. Details are JSON built by the consumer from contract records and broker responses;
-before anything is stored the values of secret environment variables are masked, as in logs.
+before anything is stored it goes through `tradeflow.logs.mask` (the secrets of the environment,
+of the settings and any given here are masked), as log lines do.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeflow.contracts import to_wire_time
-from tradeflow.logs import SECRET_ENV
+from tradeflow.logs import mask, register_secrets
 
 from .store import Store
 
@@ -27,31 +27,21 @@ KINDS = ("signal", "duplicate", "decision", "order_request", "broker_response", 
 COLUMNS = ("id", "time", "kind", "signal_id", "symbol", "client_order_id", "rule", "detail")
 
 
-def _secrets(extra: Iterable[str] = ()) -> list[str]:
-    found = [v for k in SECRET_ENV if len(v := os.environ.get(k, "")) >= 6]
-    return found + [s for s in extra if s and len(s) >= 6]
-
-
 class Audit:
     def __init__(self, store: Store, secrets: Iterable[str] = ()) -> None:
         self.store = store
-        self.secrets = _secrets(secrets)
-
-    def _scrub(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text
+        register_secrets(*secrets)
 
     def record(self, kind: str, detail: dict[str, Any] | None = None, *, signal_id: str | None = None,
                symbol: str | None = None, client_order_id: str | None = None,
                rule: str | None = None, at: datetime | None = None) -> None:
         assert kind in KINDS, kind
-        text = self._scrub(json.dumps(detail or {}, sort_keys=True, default=str))
+        text = mask(json.dumps(detail or {}, sort_keys=True, default=str))
         self.store.execute(
             "INSERT INTO events (time, kind, signal_id, symbol, client_order_id, rule, detail) "
             "VALUES (?,?,?,?,?,?,?)",
             (to_wire_time(at or datetime.now(timezone.utc)), kind, signal_id, symbol,
-             client_order_id, rule, text))
+             client_order_id, mask(rule) if rule else rule, text))
 
 
 def query(db: Path | Store, symbol: str | None = None, kind: str | None = None,

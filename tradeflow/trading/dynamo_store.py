@@ -28,7 +28,6 @@ becomes visible within the GSI's propagation delay (typically well under a secon
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,7 +38,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tradeflow.contracts import Order, OrderStatus, parse, to_wire_time
-from tradeflow.logs import SECRET_ENV
+from tradeflow.logs import mask, register_secrets
 
 from .audit import KINDS
 from .engine import AlreadyDecided
@@ -175,7 +174,7 @@ class DynamoStore:
                 "order_symbol": _s(order.symbol), "phase": _s(phase), "price": _n(float(price)),
                 "decided_clock": _s(to_wire_time(decided_clock)),
                 "decided_wall": _s(to_wire_time(decided_wall)),
-                "record": _s(order.model_dump_json())}
+                "record": _s(mask(order.model_dump_json()))}
         if phase != FINAL:
             item["unfinished"] = _s("1")
         return item
@@ -192,10 +191,10 @@ class DynamoStore:
         pk = f"order#{order.client_order_id}"
         if phase == FINAL:
             expr = "SET #r = :r, phase = :p REMOVE unfinished"
-            values = {":r": _s(order.model_dump_json()), ":p": _s(phase)}
+            values = {":r": _s(mask(order.model_dump_json())), ":p": _s(phase)}
         else:
             expr = "SET #r = :r, phase = :p, unfinished = :u"
-            values = {":r": _s(order.model_dump_json()), ":p": _s(phase), ":u": _s("1")}
+            values = {":r": _s(mask(order.model_dump_json())), ":p": _s(phase), ":u": _s("1")}
         self._write("Update", {"TableName": self.table, "Key": {"pk": _s(pk)},
                                "UpdateExpression": expr, "ExpressionAttributeNames": {"#r": "record"},
                                "ExpressionAttributeValues": values,
@@ -305,17 +304,14 @@ class DynamoAudit:
 
     def __init__(self, store: DynamoStore, secrets: list[str] | tuple[str, ...] = ()) -> None:
         self.store = store
-        self.secrets = [v for k in SECRET_ENV if len(v := os.environ.get(k, "")) >= 6]
-        self.secrets += [s for s in secrets if s and len(s) >= 6]
+        register_secrets(*secrets)
 
     def record(self, kind: str, detail: dict[str, Any] | None = None, *,
                signal_id: str | None = None, symbol: str | None = None,
                client_order_id: str | None = None, rule: str | None = None,
                at: datetime | None = None) -> None:
         assert kind in KINDS, kind
-        text = json.dumps(detail or {}, sort_keys=True, default=str)
-        for s in self.secrets:
-            text = text.replace(s, "***")
+        text = mask(json.dumps(detail or {}, sort_keys=True, default=str))
         when = to_wire_time(at or datetime.now(timezone.utc))
         # Time first, so a scan sorted by id is in order; the suffix keeps ids unique.
         item = {"event_id": _s(f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"),

@@ -28,6 +28,7 @@ from tradeflow.config import RiskClock as ClockChoice
 from tradeflow.contracts import (ContractError, Order, OrderStatus, TradingSignal, build, parse,
                                  to_wire_time)
 from tradeflow.deadletter import DeadLetters
+from tradeflow.logs import install_masking, mask_bytes, register_secrets
 from tradeflow.topics import Backend, BackendError, Record
 from tradeflow.trading.audit import Audit
 from tradeflow.trading.clock import RiskClock, wall_now
@@ -71,6 +72,11 @@ class SignalEngine:
         self.kill = kill
         self.clock = clock
         self.sleep, self.monotonic, self.wall = sleep, monotonic, wall
+        # Secrets never leave the process: every log record, topic record, stored order, audit
+        # event and notification goes through `tradeflow.logs.mask`, which knows these.
+        secrets = list(secrets)
+        register_secrets(*secrets)
+        install_masking()
         # Another store (DynamoDB, for the Lambda) brings its own audit trail.
         self.audit = audit if audit is not None else Audit(store, secrets)
         self.risk = RiskManager(s, executor, store, kill, clock)
@@ -268,7 +274,8 @@ class SignalEngine:
         return order
 
     def _publish(self, order: Order) -> None:
-        self.backend.publish(ORDERS, [Record(order.key, order.to_json())])
+        # Masked here, where the record leaves: its detail may quote a broker's error text.
+        self.backend.publish(ORDERS, [Record(order.key, mask_bytes(order.to_json()))])
 
     def refresh_orders(self, force: bool = False) -> None:
         """Advance orders that are not final: poll open ones, reconcile ones of unknown fate."""

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tradeflow.contracts import Order, OrderStatus, parse, to_wire_time
+from tradeflow.logs import mask
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -141,11 +142,12 @@ class Store:
         self.execute(
             "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?)",
             (order.client_order_id, order.signal_id, order.symbol, PENDING, price,
-             to_wire_time(decided_clock), to_wire_time(decided_wall), order.model_dump_json()))
+             to_wire_time(decided_clock), to_wire_time(decided_wall),
+             mask(order.model_dump_json())))  # masked: a broker's error may quote a secret
 
     def update_order(self, order: Order, phase: str) -> None:
         self.execute("UPDATE orders SET record=?, phase=? WHERE client_order_id=?",
-                     (order.model_dump_json(), phase, order.client_order_id))
+                     (mask(order.model_dump_json()), phase, order.client_order_id))
 
     def _row(self, row: sqlite3.Row) -> StoredOrder:
         return StoredOrder(parse(Order, row["record"]), row["phase"], row["price"],

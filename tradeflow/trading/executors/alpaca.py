@@ -37,6 +37,7 @@ from alpaca_trade_api.rest import REST, APIError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from tradeflow.contracts import OrderStatus
+from tradeflow.logs import mask
 
 from .base import (Account, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor, Halted,
                    OrderHalted, OrderRequest, Position)
@@ -105,8 +106,9 @@ def _never_sent(exc: BaseException) -> bool:
 
 
 def _message(exc: BaseException) -> str:
+    # Masked before it is cut: a cut would leave part of an echoed secret that no mask knows.
     status = _status_of(exc)
-    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    text = mask(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
     if isinstance(exc, requests.Timeout):
         text = "timed out"
     elif isinstance(exc, requests.ConnectionError):
@@ -127,7 +129,7 @@ def _number(value: Any, what: str) -> float:
 def to_broker_order(o: Any) -> BrokerOrder:
     """Raises ValueError for an answer that is not an order (one of MALFORMED, see above)."""
     if not isinstance(o, dict) or not isinstance(o.get("id"), str) or not o["id"]:
-        raise ValueError(f"not an order (no id): {str(o)[:200]}")
+        raise ValueError(f"not an order (no id): {mask(str(o))[:200]}")
     raw_status = o.get("status", "")
     if not isinstance(raw_status, str):
         raise ValueError(f"status is {raw_status!r:.80}")
@@ -146,7 +148,7 @@ def to_broker_order(o: Any) -> BrokerOrder:
 
 
 def _malformed(what: str, exc: BaseException) -> str:
-    return f"{what}: malformed answer ({type(exc).__name__}: {str(exc)[:200]})"
+    return f"{what}: malformed answer ({type(exc).__name__}: {mask(str(exc))[:200]})"
 
 
 class AlpacaExecutor(Executor):

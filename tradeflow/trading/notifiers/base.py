@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from tradeflow.contracts import Order, TradingSignal
+from tradeflow.logs import mask
 
 from ..killswitch import KillState
 from ..risk import Decision
@@ -48,7 +49,8 @@ class Guarded(Notifier):
         try:
             call()
         except Exception as exc:  # noqa: BLE001 - by design: nothing may escape
-            text = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+            msg = mask(str(exc))  # before it is cut: no partial secret survives
+            text = f"{type(exc).__name__}: {msg.splitlines()[0][:300] if msg else ''}"
             log.warning("%s notification (%s) failed: %s", self.name, what, text)
             if self.on_error:
                 try:

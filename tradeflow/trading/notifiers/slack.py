@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from tradeflow.contracts import Order, OrderStatus, TradingSignal, to_wire_time
+from tradeflow.logs import mask, mask_data
 
 from ..killswitch import KillState
 from ..risk import Decision
@@ -99,6 +100,9 @@ class SlackNotifier(Notifier):
         self._paused_until = 0.0
 
     def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        # Masked where the message leaves: an order's detail or a veto's reason may quote a
+        # broker's error, and that may quote a secret.
+        text, blocks = mask(text), mask_data(blocks)
         now = self.monotonic()
         if now < self._paused_until:
             log.warning("slack paused after a failure (%.0fs left): not sent: %s",
@@ -113,7 +117,8 @@ class SlackNotifier(Notifier):
             retry_after = float(hinted[0] if isinstance(hinted, list) else hinted or 0) \
                 if status == 429 else 0.0
             self._paused_until = self.monotonic() + max(self.pause_seconds, retry_after)
-            raise SlackError(f"HTTP {status} {error or 'error'}".strip()) from None
+            # Slack's error text is quoted from outside (an error page can echo the token).
+            raise SlackError(mask(f"HTTP {status} {error or 'error'}".strip())) from None
         except Exception:
             self._paused_until = self.monotonic() + self.pause_seconds
             raise
