@@ -18,24 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import tempfile
 from pathlib import Path
 
 from benchmarks.job_bench import PLAIN_SQL, _timed, simulated, submit_sql
 from jobs.signal_job import kafka_job
 from tradeflow.config import NEWS, PRICES
+from tradeflow.processes import free_port
 from tradeflow.topics.base import Record
 from tradeflow.topics.kafka import KafkaBackend
 from tradeflow.topics.local_kafka import LocalKafka
 
 PLAIN_TOPIC = "bench-plain-rows"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def publish_input(servers: str, rows: int) -> int:
@@ -66,7 +60,7 @@ def run(rows: int = 300_000, repeats: int = 2) -> dict:
     from kafka.admin import KafkaAdminClient, NewTopic
 
     with tempfile.TemporaryDirectory(prefix="tradeflow-kafka-bench-") as work:
-        broker = LocalKafka(Path(work), port=_free_port(), controller_port=_free_port())
+        broker = LocalKafka(Path(work), port=free_port(), controller_port=free_port())
         broker.start()
         try:
             admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)

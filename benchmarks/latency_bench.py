@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from producers.pacing import WallClock
 from producers.sink import Publisher
 from tradeflow.config import ConsumerSettings, Settings
 from tradeflow.contracts import is_clock
+from tradeflow.processes import free_port
 from tradeflow.topics import Backend, open_backend
 
 FLOOR = "latency-floor"
@@ -45,12 +45,6 @@ FROM stock_prices
 WHERE event_time IS NOT NULL
 """
 HISTORY_BARS = 70  # the job signals from bar 51 on
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _utc(text: str) -> datetime:
@@ -91,7 +85,7 @@ def run_backend(name: str, minutes: int, symbols: int, work: Path) -> dict:
 
         from tradeflow.topics.local_kafka import LocalKafka
 
-        broker = LocalKafka(work / "kafka", port=_free_port(), controller_port=_free_port())
+        broker = LocalKafka(work / "kafka", port=free_port(), controller_port=free_port())
         broker.start()
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
         admin.create_topics([NewTopic(FLOOR, broker.partitions, 1)])

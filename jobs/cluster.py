@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pyflink
 
 from tradeflow.config import Settings
+from tradeflow.processes import alive, port_in_use
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FLINK_HOME = Path(pyflink.__file__).parent
@@ -31,19 +31,6 @@ DAEMONS = ("standalonesession", "taskexecutor")
 
 class ClusterError(RuntimeError):
     pass
-
-
-def _alive(pid: int) -> bool:
-    """A running process (a zombie, or a pid that is gone, is not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass(frozen=True)
@@ -132,7 +119,7 @@ class LocalCluster:
             raise ClusterError(f"a tradeflow Flink cluster is starting or stuck (pids {self.running()})")
         for port, setting in ((self.port, "TRADEFLOW_FLINK_PORT"),
                               (self.rpc_port, "TRADEFLOW_FLINK_RPC_PORT")):
-            if _port_in_use(port):
+            if port_in_use(port):
                 raise ClusterError(f"port {port} is in use (another Flink?). Stop it or set {setting}.")
         self.write_conf()
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +134,7 @@ class LocalCluster:
             if overview and overview.get("taskmanagers", 0) >= 1:
                 return
             recorded = [p for ps in self.pids().values() for p in ps]
-            if len(recorded) < len(DAEMONS) or not all(map(_alive, recorded)):
+            if len(recorded) < len(DAEMONS) or not all(map(alive, recorded)):
                 self.stop()  # never leave half a cluster behind
                 raise ClusterError(f"Flink exited during start-up; see the logs in {self.log_dir}")
             time.sleep(0.5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import pytest
 
 from tradeflow.config import Settings, get_settings
 from tradeflow.contracts import is_clock
+from tradeflow.processes import free_port
+from tradeflow.topics.local_kafka import LocalKafka
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
@@ -43,18 +44,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     get_settings.cache_clear()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator["LocalKafka"]:
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A real single-node Kafka broker (KRaft, from the jars `make install` fetched) on free
     ports, for the whole session; tests that need a clean slate use their own topics or groups."""
-    from tradeflow.topics.local_kafka import LocalKafka
-
     broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=free_port(),
                         controller_port=free_port())
     broker.start()

@@ -17,7 +17,7 @@ import pytest
 
 from jobs.cluster import LocalCluster
 from jobs.submit import JOB_NAME
-from tests.conftest import free_port
+from tradeflow.processes import free_port
 from tradeflow.config import ORDERS, SIGNALS, get_settings
 from tradeflow.topics import open_backend
 from tradeflow.topics.local_kafka import LocalKafka

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 
-from tests.conftest import free_port
+from tradeflow.processes import free_port
 from tradeflow.config import SIGNALS
 from tradeflow.topics import Record
 from tradeflow.topics.file import FileBackend

@@ -20,7 +20,8 @@ from jobs.backtest import run_backtest
 from jobs.cluster import LocalCluster
 from jobs.signal_job import file_job, kafka_job
 from jobs.submit import latest_checkpoint
-from tests.conftest import free_port, shared_file
+from tests.conftest import shared_file
+from tradeflow.processes import free_port
 from tradeflow.config import NEWS, PRICES, SIGNALS
 from tradeflow.topics.local_kafka import LocalKafka
 

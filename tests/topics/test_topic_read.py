@@ -24,7 +24,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT
+from tradeflow.processes import free_port
 from tradeflow.topics.base import Backend, Record
 
 REGION = "us-east-1"

@@ -13,7 +13,6 @@ import base64
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from tradeflow.config import TOPICS, Settings
 from tradeflow.jvm import jars
+from tradeflow.processes import alive, cmdline, port_in_use
 
 LOG4J2 = """\
 Configuration:
@@ -41,26 +41,6 @@ Configuration:
 
 class BrokerError(RuntimeError):
     pass
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 @dataclass(frozen=True)
@@ -134,7 +114,7 @@ class LocalKafka:
             pid = int(self.pid_file.read_text())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) and str(self.config_file) in _cmdline(pid) else None
+        return pid if alive(pid) and str(self.config_file) in cmdline(pid) else None
 
     def start(self, timeout: float = 60.0) -> str:
         """Start the broker unless it runs, wait until it serves, create the project's topics.
@@ -143,7 +123,7 @@ class LocalKafka:
             self.create_topics()
             return f"Kafka is already running at {self.bootstrap_servers} (pid {self.pid()})"
         for port in (self.port, self.controller_port):
-            if _port_open(port):
+            if port_in_use(port):
                 raise BrokerError(f"port {port} is already in use by another process: set "
                                   f"TRADEFLOW_KAFKA_PORT / TRADEFLOW_KAFKA_CONTROLLER_PORT")
         self.home.mkdir(parents=True, exist_ok=True)
@@ -158,7 +138,7 @@ class LocalKafka:
                                     start_new_session=True)
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
+        while not port_in_use(self.port):
             if proc.poll() is not None:
                 raise BrokerError(f"the Kafka broker exited (code {proc.returncode}) at start; "
                                   f"see {self.log_file}")
@@ -220,11 +200,11 @@ class LocalKafka:
             return None
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid):
             os.killpg(pid, signal.SIGKILL)
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return pid
@@ -232,4 +212,4 @@ class LocalKafka:
     def status(self) -> dict:
         pid = self.pid()
         return {"running": pid is not None, "pid": pid, "bootstrap_servers": self.bootstrap_servers,
-                "serving": _port_open(self.port), "home": str(self.home)}
+                "serving": port_in_use(self.port), "home": str(self.home)}
