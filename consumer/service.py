@@ -8,6 +8,7 @@ the broker first) finishes what was started.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from tradeflow.config import SIGNALS, ConsumerSettings, Settings
+from tradeflow.config import PRICES, SIGNALS, ConsumerSettings, Settings
 from tradeflow.topics import Backend
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.engine import (  # noqa: F401 - re-exported for existing importers
@@ -44,36 +45,61 @@ class Consumer(SignalEngine):
     # --- loops ------------------------------------------------------------------------------
     def run(self, once: bool = False, stop: threading.Event | None = None,
             poll_timeout: float = 1.0, batch: int = 100) -> Counter[str]:
-        """Consume `trading-signals` as group "consumer" until `stop` (or, with `once`, until
-        the topic has nothing more)."""
+        """Consume `trading-signals` and `stock-prices` as group "consumer" until `stop` (or,
+        with `once`, until both have nothing more).
+
+        Bars first, then signals, each poll: live, a signal comes half a second after its bar
+        and before the next one, which is the order the backtest replays them in."""
         stop = stop or threading.Event()
         self.recover()
-        sub = self.backend.subscribe(SIGNALS, GROUP)
+        signals = self.backend.subscribe(SIGNALS, GROUP)
+        bars = self.backend.subscribe(PRICES, GROUP)
         try:
             while not stop.is_set():
                 self.check_kill_switch()
-                messages = sub.poll(max_records=batch, timeout=poll_timeout)
+                got_bars = bars.poll(max_records=batch * 10, timeout=0)
+                for m in got_bars:
+                    self.handle_bar_raw(m.value, PRICES)
+                if got_bars:
+                    bars.commit()  # fills and exits of the bars above are recorded
+                messages = signals.poll(max_records=batch,
+                                        timeout=0 if got_bars else poll_timeout)
                 for m in messages:
                     self.handle_raw(m.value, SIGNALS)
                 if messages:
-                    sub.commit()  # every signal above is decided and recorded
+                    signals.commit()  # every signal above is decided and recorded
                 self.refresh_orders()
-                if once and not messages:
+                if once and not messages and not got_bars:
                     break
         finally:
-            sub.close()
+            signals.close()
+            bars.close()
         return self.stats
 
     def run_file(self, path: Path) -> Counter[str]:
-        """Process a file of signal records (JSON lines) once; duplicates are still skipped."""
+        """Process a file of signal records (JSON lines) once; duplicates are still skipped.
+        Bars (`stock-prices` records) may be mixed in, in time order: the paper broker's market."""
         self.recover()
         self.check_kill_switch()
         with open(path, "rb") as f:
             for line in f:
-                if line.strip():
-                    self.handle_raw(line.rstrip(b"\r\n"), f"file:{path.name}")
+                if not line.strip():
+                    continue
+                raw = line.rstrip(b"\r\n")
+                if _is_bar(raw):
+                    self.handle_bar_raw(raw, f"file:{path.name}")
+                else:
+                    self.handle_raw(raw, f"file:{path.name}")
         self.refresh_orders(force=True)
         return self.stats
+
+
+def _is_bar(raw: bytes) -> bool:
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(rec, dict) and "event_time" in rec and "signal_id" not in rec
 
 
 def build_consumer(shared: Settings, s: ConsumerSettings, backend: Backend, *,

@@ -186,9 +186,11 @@ class ConsumerSettings(BaseSettings):
         "`APCA_API_SECRET_KEY`), `paper` (built-in simulator) or `auto` (Alpaca when its keys are "
         "set, else the simulator).")
     bracket_orders: bool = _env(
-        "TRADEFLOW_BRACKET_ORDERS", False,
-        "Consumer, Alpaca: send a bracket order (take-profit limit + stop-loss) when the signal "
-        "carries both `take_profit` and `stop_loss`; otherwise a plain market order.")
+        "TRADEFLOW_BRACKET_ORDERS", True,
+        "Consumer: open a position with a bracket order (market entry, take-profit limit and "
+        "stop-loss stop worked by the broker) when the signal carries a sane stop and target; "
+        "on Alpaca whole shares only (rounded down). Off, or below one whole share on Alpaca: "
+        "the engine watches stop and target on the bars and exits with a market order.")
     allow_short: bool = _env(
         "TRADEFLOW_ALLOW_SHORT", False,
         "Consumer: a SELL signal while flat opens a short position (otherwise it is vetoed).")

@@ -208,14 +208,22 @@ class OrderStatus(str, Enum):
 
 
 class Order(Contract):
-    """An order's state on `orders`: one record each time its status changes."""
+    """An order's state on `orders`: one record each time its status changes.
+
+    An opening order carries its signal's exit plan (`stop_loss`, `take_profit`, `horizon_bars`;
+    `order_type` "bracket" when the broker works the stop and the target). A closing order says
+    why in `exit_reason`; a bracket leg that filled is published as its own order ("stop" or
+    "limit", client_order_id of the entry plus the reason). `bar_time`: the end of the bar the
+    order was decided on; `filled_at` and `fill_bar_time`: when it filled, and the end of the bar
+    it filled in, when the broker says.
+    """
 
     client_order_id: Annotated[str, Field(min_length=1, max_length=128)]
     signal_id: Annotated[str, Field(min_length=1, max_length=128)]
     symbol: Symbol
     side: OrderSide
     qty: Annotated[Finite, Field(gt=0)]
-    order_type: Literal["market", "limit", "bracket"] = "market"
+    order_type: Literal["market", "limit", "stop", "bracket"] = "market"
     status: OrderStatus
     broker: Annotated[str, Field(min_length=1)]
     broker_order_id: str | None = None
@@ -223,6 +231,11 @@ class Order(Contract):
     filled_avg_price: Price | None = None
     stop_loss: Price | None = None
     take_profit: Price | None = None
+    horizon_bars: Annotated[int, Field(gt=0)] | None = None
+    exit_reason: Literal["stop_loss", "take_profit", "horizon", "signal"] | None = None
+    bar_time: UtcTime | None = None
+    filled_at: UtcTime | None = None
+    fill_bar_time: UtcTime | None = None
     submitted_at: UtcTime
     updated_at: UtcTime
     detail: str = ""

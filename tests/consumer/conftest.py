@@ -17,8 +17,8 @@ from consumer.service import Consumer, build_consumer
 from tradeflow.config import ConsumerSettings, get_consumer_settings
 from tests.stubs.alpaca_trading import AlpacaTradingStub
 from tests.stubs.slack import SlackStub
-from tradeflow.config import DEAD_LETTER, ORDERS, SIGNALS, Settings, get_settings
-from tradeflow.contracts import DeadLetter, Order, parse
+from tradeflow.config import DEAD_LETTER, ORDERS, PRICES, SIGNALS, Settings, get_settings
+from tradeflow.contracts import DeadLetter, Order, PriceBar, parse
 from tradeflow.topics import Record
 from tradeflow.topics.file import FileBackend
 
@@ -50,6 +50,27 @@ def signal(**over: Any) -> dict[str, Any]:
 
 def line(**over: Any) -> bytes:
     return json.dumps(signal(**over)).encode()
+
+
+def bar(symbol: str, t: datetime, open_: float, high: float | None = None,
+        low: float | None = None, close: float | None = None) -> bytes:
+    """A `stock-prices` record: the paper broker's market (it fills at a bar's open)."""
+    close = open_ if close is None else close
+    return json.dumps({"v": 1, "symbol": symbol, "event_time": wire(t), "open": open_,
+                       "high": max(open_, close) if high is None else high,
+                       "low": min(open_, close) if low is None else low, "close": close,
+                       "volume": 1000.0, "source": "test"}).encode()
+
+
+def fill(c: Consumer, raw: bytes, open_: float | None = None) -> str:
+    """Decide a signal, then hand the paper broker its symbol's next bar (opening at the
+    signal's price unless told): an approved market order fills there."""
+    rec = json.loads(raw)
+    out = c.handle_raw(raw)
+    at = datetime.fromisoformat(rec["bar_time"].replace("Z", "+00:00")) + timedelta(minutes=1)
+    c.handle_bar(parse(PriceBar, bar(rec["symbol"].upper(), at,
+                                      rec["price"] if open_ is None else open_)))
+    return out
 
 
 class Harness:
@@ -101,6 +122,11 @@ class Harness:
     def publish_signals(self, lines: list[bytes]) -> None:
         b = self.backend()
         b.publish(SIGNALS, [Record("k", x) for x in lines])
+        b.flush()
+
+    def publish_bars(self, lines: list[bytes]) -> None:
+        b = self.backend()
+        b.publish(PRICES, [Record("k", x) for x in lines])
         b.flush()
 
     def read(self, topic: str) -> list[bytes]:
@@ -159,5 +185,5 @@ def statuses(orders: list[Order], coid: str) -> list[str]:
     return [o.status.value for o in orders if o.client_order_id == coid]
 
 
-__all__ = ["IN_SESSION", "KEY_ID", "SECRET", "SLACK_TOKEN", "Harness", "client_order_id",
-           "decisions", "line", "signal", "statuses", "wire", "Path"]
+__all__ = ["IN_SESSION", "KEY_ID", "SECRET", "SLACK_TOKEN", "Harness", "bar", "client_order_id",
+           "decisions", "fill", "line", "signal", "statuses", "wire", "Path"]

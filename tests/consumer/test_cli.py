@@ -6,12 +6,13 @@ import csv
 import io
 import json
 import logging
+from datetime import timedelta
 
 from click.testing import CliRunner
 
 from consumer.cli import audit, consume
 from tradeflow.trading.killswitch import kill_switch_state
-from tests.consumer.conftest import IN_SESSION, line
+from tests.consumer.conftest import IN_SESSION, bar, line
 
 
 def run(cmd, *args: str):
@@ -28,6 +29,7 @@ def test_consume_from_file_once_with_malformed_records(h, tmp_path):
         line(signal_id="f-2", symbol="msft", bar_time=IN_SESSION),  # lower-case symbol
         line(signal_id="f-3", symbol="MSFT", bar_time=IN_SESSION, confidence=0.2),
         json.dumps({"v": 1, "signal_id": "f-4"}).encode(),
+        bar("AAPL", IN_SESSION + timedelta(minutes=1), 100.0),  # the market: fills f-1
     ]) + b"\n")
     result = run(consume, "--from", str(path), "--once")
     assert result.exit_code == 0, result.output
@@ -86,7 +88,8 @@ def test_audit_list_and_export(h, tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_bytes(line(signal_id="a-1", bar_time=IN_SESSION) + b"\n"
                      + line(signal_id="a-2", symbol="MSFT", bar_time=IN_SESSION,
-                            confidence=0.1) + b"\n")
+                            confidence=0.1) + b"\n"
+                     + bar("AAPL", IN_SESSION + timedelta(minutes=1), 100.0) + b"\n")
     run(consume, "--from", str(path))
 
     listed = run(audit, "list", "--symbol", "MSFT").output

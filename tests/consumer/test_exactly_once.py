@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tradeflow.trading.audit import query
-from tests.consumer.conftest import IN_SESSION, client_order_id, line, statuses
+from tests.consumer.conftest import IN_SESSION, bar, client_order_id, line, statuses
 from tradeflow.config import SIGNALS
 from tradeflow.contracts import OrderStatus
 
@@ -62,6 +62,10 @@ def test_restart_in_the_middle_of_a_batch(h):
                   confidence=0.9 if i % 3 else 0.1)
              for i, sym in enumerate(("AAPL", "MSFT", "GOOG", "AMZN", "SPY", "NVDA", "META"))]
     h.publish_signals(batch)
+    # The market: each symbol's next bar, where the paper broker fills.
+    h.publish_bars([bar(sym, IN_SESSION + timedelta(minutes=i + 1), 100.0)
+                    for i, sym in enumerate(("AAPL", "MSFT", "GOOG", "AMZN", "SPY", "NVDA",
+                                             "META"))])
 
     first = h.consumer(TRADEFLOW_RISK_MAX_OPEN_POSITIONS="0")
     sub = first.backend.subscribe(SIGNALS, "consumer")

@@ -7,7 +7,7 @@ import time
 
 from tradeflow.trading.audit import query
 from tradeflow.trading.notifiers.slack import decision_blocks
-from tests.consumer.conftest import IN_SESSION, client_order_id, line
+from tests.consumer.conftest import IN_SESSION, client_order_id, fill, line
 
 
 def test_slack_down_order_still_placed_and_failure_logged(h, alpaca, slack, caplog):
@@ -41,7 +41,7 @@ def test_slack_errors_429_and_5xx_are_caught(h, slack, caplog):
     slack.fail("POST", "/api/chat.postMessage", 429, retry_after="30")
     c = h.consumer()
     with caplog.at_level(logging.WARNING):
-        assert c.handle_raw(line(bar_time=IN_SESSION)) == "approved"
+        assert fill(c, line(bar_time=IN_SESSION)) == "approved"
     assert "HTTP 429 ratelimited" in caplog.text
     assert c.store.order(next(iter(c.store.all_orders())).client_order_id).phase == "final"
 
@@ -76,7 +76,7 @@ def test_veto_and_kill_switch_messages_are_block_kit(h, slack):
 def test_console_notifier_when_slack_is_not_configured(h, capsys):
     c = h.consumer()
     assert c.notifier.name == "console"
-    c.handle_raw(line(signal_id="console", bar_time=IN_SESSION))
+    fill(c, line(signal_id="console", bar_time=IN_SESSION))
     err = capsys.readouterr().err
     assert "ORDER" in err and "FILLED" in err and client_order_id("console") in err
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tradeflow.trading.killswitch import kill_switch_state
-from tests.consumer.conftest import IN_SESSION, decisions, line
+from tests.consumer.conftest import IN_SESSION, decisions, fill, line
 
 
 def vetoed_by(h, c, rule: str, raw: bytes, caplog=None) -> dict:
@@ -154,7 +154,7 @@ def test_daily_loss_limit_stops_trading_for_the_day(h, alpaca):
 
 def test_daily_loss_limit_on_the_simulator_tracks_the_day_start(h):
     c = h.consumer(TRADEFLOW_RISK_DAILY_LOSS_LIMIT="100", TRADEFLOW_PAPER_FEE_PER_ORDER="150")
-    assert c.handle_raw(line(bar_time=t(0))) == "approved"  # the fee alone loses 150
+    assert fill(c, line(bar_time=t(0))) == "approved"  # the fee alone loses 150
     vetoed_by(h, c, "daily_loss_limit", line(symbol="MSFT", bar_time=t(1)))
     next_day = t(24 * 60)
     assert c.handle_raw(line(symbol="MSFT", bar_time=next_day)) == "approved"

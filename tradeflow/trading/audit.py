@@ -23,7 +23,8 @@ from tradeflow.logs import mask, register_secrets
 from .store import Store
 
 KINDS = ("signal", "duplicate", "decision", "order_request", "broker_response", "broker_error",
-         "order_update", "fill", "notify_error", "kill_switch", "dead_letter", "recovery")
+         "order_update", "fill", "notify_error", "kill_switch", "dead_letter", "recovery",
+         "trade_closed")
 COLUMNS = ("id", "time", "kind", "signal_id", "symbol", "client_order_id", "rule", "detail")
 
 

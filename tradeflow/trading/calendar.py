@@ -125,3 +125,15 @@ def is_open(t: datetime) -> bool:
 def trading_day(t: datetime) -> date:
     """The New York calendar date of `t`: the unit of the daily loss limit."""
     return t.astimezone(NEW_YORK).date()
+
+
+DAILY_SPACING = timedelta(hours=20)  # bars at least this far apart are daily (or sparser)
+
+
+def bar_start(end: datetime, spacing: timedelta) -> datetime:
+    """When the bar that ends at `end` opened, the moment its open price was tradeable: the
+    session's open for a daily bar, `end - spacing` for an intraday one."""
+    if spacing >= DAILY_SPACING:
+        sess = session(end.astimezone(NEW_YORK).date())
+        return sess[0] if sess is not None else end - timedelta(hours=6, minutes=30)
+    return end - spacing

@@ -9,6 +9,12 @@ For each signal, in this order:
   5. publish the order (`new`) and submit it; the broker is idempotent by client_order_id, so a
      retry or a restart can never place it twice; publish every status change until final;
   6. notify (after the order: a notifier failure never blocks or skips one).
+And it follows every position it opened to its exit (tradeflow/trading/exits.py): each bar of
+`stock-prices` goes to the broker (`on_bar`: the paper broker's market), then the engine picks up
+fills, the bracket legs that filled (stop-loss, take-profit), counts the bars held and closes a
+position at its horizon (cancelling its legs first); an opposite signal closes it too. Open
+trades are kept in the store, so a restart follows them on; each one closed is audited
+(`trade_closed`, with its exit reason) and its exit order published on `orders`.
 How records arrive (a topic subscription in consumer/, a Kinesis event in lambdas/) and when
 positions are committed is the caller's business; the store is the SQLite one or DynamoDB.
 """
@@ -16,6 +22,7 @@ positions are committed is the caller's business; the store is the SQLite one or
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import time
 from collections import Counter
@@ -23,18 +30,19 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from tradeflow.config import ORDERS, SIGNALS, BrokerChoice, ConsumerSettings, Settings
+from tradeflow.config import ORDERS, PRICES, SIGNALS, BrokerChoice, ConsumerSettings, Settings
 from tradeflow.config import RiskClock as ClockChoice
-from tradeflow.contracts import (ContractError, Order, OrderStatus, TradingSignal, build, parse,
-                                 to_wire_time)
+from tradeflow.contracts import (ContractError, Order, OrderSide, OrderStatus, PriceBar,
+                                 TradingSignal, build, is_clock, parse, to_wire_time)
 from tradeflow.deadletter import DeadLetters
 from tradeflow.logs import install_masking, mask_bytes, register_secrets
 from tradeflow.topics import Backend, BackendError, Record
 from tradeflow.trading.audit import Audit
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRejected,
-                                              BrokerUnavailable, Executor, OrderHalted,
+                                              BrokerUnavailable, Executor, ExitLeg, OrderHalted,
                                               OrderRequest, client_order_id)
+from tradeflow.trading.exits import HORIZON, SIGNAL, Trade, trigger
 from tradeflow.trading.killswitch import KillSwitch
 from tradeflow.trading.metrics import SIGNAL_AGE
 from tradeflow.trading.notifiers.base import Guarded, Notifier
@@ -43,6 +51,7 @@ from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
 
 log = logging.getLogger("consumer")
 CLOCK_KEY = "signal_clock"
+TRADES_KEY = "open_trades"
 
 
 class ConfigError(ValueError):
@@ -86,6 +95,14 @@ class SignalEngine:
         self._kill_seen: bool | None = None
         self._next_refresh = 0.0
         self._pending_retry: dict[str, tuple[float, float]] = {}
+        raw = store.get_json(TRADES_KEY) or {}
+        assert isinstance(raw, dict)
+        # Open positions the engine follows, by their entry's client_order_id.
+        self.trades: dict[str, Trade] = {k: Trade.from_dict(v) for k, v in raw.items()}
+        # Orders not final, per symbol: a bar of the symbol may fill them.
+        self._working: dict[str, set[str]] = {}
+        for stored in store.unfinished_orders():
+            self._working.setdefault(stored.order.symbol, set()).add(stored.order.client_order_id)
 
     # --- one record -------------------------------------------------------------------------
     def handle_raw(self, raw: bytes | str, source_topic: str | None = SIGNALS) -> str:
@@ -121,7 +138,12 @@ class SignalEngine:
             if self.clock.observe(sig.bar_time) and self.clock.mode == "signal":
                 self.store.put(CLOCK_KEY, to_wire_time(sig.bar_time))
             self.executor.observe_price(sig.symbol, sig.price, sig.bar_time)
+        self._sync_trades(sig.symbol)  # a stop or target filled at the broker meanwhile
         decision = self.risk.evaluate(sig)
+        # An opposite signal closes the position, not its bracket: the legs go first. One that
+        # filled meanwhile already closed it, and the close would open the other way.
+        still_open = (self._cancel_legs(sig.symbol) if decision.approved and not decision.opening
+                      else True)
         try:
             order = self._decide(sig, decision)
         except AlreadyDecided:
@@ -129,17 +151,28 @@ class SignalEngine:
             log.info("duplicate signal %s: decided concurrently, ignored", sig.signal_id)
             self.stats["duplicate"] += 1
             return "duplicate"
-        SIGNAL_AGE.observe((wall_now() - sig.bar_time).total_seconds())
+        SIGNAL_AGE.observe((self.wall() - sig.bar_time).total_seconds())
         self.stats[decision.rule] += 1
         if order is None:
             self.notifier.decision(sig, decision, None)
             return decision.rule
         self._publish(order)
+        if order.exit_reason == SIGNAL:
+            if not still_open:
+                order = self._failed(order, OrderStatus.failed, "not sent: the position was "
+                                     "closed by its stop or target meanwhile",
+                                     BrokerError("position already closed"), notify=False)
+                self.notifier.decision(sig, decision, order)
+                return decision.rule
+            for trade in self.trades.values():
+                if trade.symbol == sig.symbol:
+                    trade.exit_order = order.client_order_id
+            self._save_trades()
         order = self._execute(order, sig.price, maybe_sent=False, notify=False)
         self.notifier.decision(sig, decision, order)  # the decision first, then its outcome
         if order.status.final or order.broker_order_id is None:
-            self.notifier.order_update(order)  # final at once (paper fill, rejection) or unknown
-        else:
+            self.notifier.order_update(order)  # final at once (a rejection) or unknown
+        elif not self.executor.fills_on_bars:
             self._follow(order)
         return decision.rule
 
@@ -153,19 +186,27 @@ class SignalEngine:
             self.audit.record("decision", d.to_dict(), rule=d.rule, **ids)
             if d.approved:
                 assert d.side is not None and d.clock is not None
-                bracket = (self.s.bracket_orders and d.opening and sig.stop_loss is not None
-                           and sig.take_profit is not None
-                           and _bracket_sane(d.side.value, sig.price, sig.stop_loss,
-                                             sig.take_profit))
+                sane = (d.opening and sig.stop_loss is not None and sig.take_profit is not None
+                        and _bracket_sane(d.side.value, sig.price, sig.stop_loss,
+                                          sig.take_profit))
+                qty = d.qty
+                bracket = sane and self.s.bracket_orders
+                if bracket and not self.executor.fractional_brackets:
+                    qty = float(math.floor(qty))
+                    bracket = qty >= 1
+                    qty = qty if bracket else d.qty
                 order = build(
                     Order, client_order_id=client_order_id(sig.signal_id),
-                    signal_id=sig.signal_id, symbol=sig.symbol, side=d.side, qty=d.qty,
+                    signal_id=sig.signal_id, symbol=sig.symbol, side=d.side, qty=qty,
                     order_type="bracket" if bracket else "market", status=OrderStatus.new,
                     broker=self.executor.name,
-                    stop_loss=sig.stop_loss if bracket else None,
-                    take_profit=sig.take_profit if bracket else None,
+                    stop_loss=sig.stop_loss if sane else None,
+                    take_profit=sig.take_profit if sane else None,
+                    horizon_bars=sig.horizon_bars if d.opening else None,
+                    exit_reason=None if d.opening else SIGNAL, bar_time=sig.bar_time,
                     submitted_at=now, updated_at=now, detail=d.reason)
                 self.store.insert_order(order, sig.price, d.clock, now)
+                self._working.setdefault(order.symbol, set()).add(order.client_order_id)
                 self.audit.record("order_request", order.model_dump(mode="json"),
                                   client_order_id=order.client_order_id, **ids)
             self.store.mark_processed(sig.signal_id, now, d.approved, d.rule,
@@ -174,8 +215,11 @@ class SignalEngine:
 
     # --- orders -----------------------------------------------------------------------------
     def _request(self, order: Order, price: float) -> OrderRequest:
+        bracket = order.order_type == "bracket"
         return OrderRequest(order.client_order_id, order.signal_id, order.symbol, order.side,
-                            order.qty, price, order.order_type, order.stop_loss, order.take_profit)
+                            order.qty, price, order.order_type,
+                            order.stop_loss if bracket else None,
+                            order.take_profit if bracket else None, order.bar_time)
 
     def _execute(self, order: Order, price: float, maybe_sent: bool, notify: bool = True) -> Order:
         ids = self._ids(order)
@@ -212,6 +256,10 @@ class SignalEngine:
         updated = order.model_copy(update={"status": status, "detail": detail,
                                            "updated_at": self.wall()})
         self._publish(updated)  # before the store: a crash in between republishes, never loses
+        self._working.get(order.symbol, set()).discard(order.client_order_id)
+        for trade in self.trades.values():
+            if trade.exit_order == order.client_order_id:
+                trade.exit_order = None  # not sent: the next bar tries to close it again
         with self.store.transaction():
             self.store.update_order(updated, FINAL)
             self.audit.record("broker_error", {"error": str(err), "status": err.status,
@@ -232,6 +280,8 @@ class SignalEngine:
             "status": bo.status, "broker_order_id": bo.broker_order_id,
             "filled_qty": bo.filled_qty,
             "filled_avg_price": bo.filled_avg_price or order.filled_avg_price,
+            "filled_at": bo.filled_at or order.filled_at,
+            "fill_bar_time": bo.fill_bar_time or order.fill_bar_time,
             "detail": bo.detail or order.detail, "updated_at": self.wall()})
         changed = (updated.status, updated.filled_qty, updated.broker_order_id) != \
             (order.status, order.filled_qty, order.broker_order_id)
@@ -256,6 +306,9 @@ class SignalEngine:
                      updated.filled_qty, updated.filled_avg_price)
             if updated.status.final and notify:
                 self.notifier.order_update(updated)
+        if updated.status.final:
+            self._working.get(order.symbol, set()).discard(order.client_order_id)
+            self._track(updated, bo)
         return updated
 
     def _follow(self, order: Order) -> Order:
@@ -273,6 +326,182 @@ class SignalEngine:
                 break
         return order
 
+    # --- positions to their exit ------------------------------------------------------------
+    def handle_bar_raw(self, raw: bytes | str, source_topic: str | None = PRICES) -> str:
+        """One record of `stock-prices`: "bar", "clock" or "dead_letter"."""
+        if is_clock(raw):
+            return "clock"
+        try:
+            bar = parse(PriceBar, raw)
+        except ContractError as err:
+            self.dead.send(raw, str(err), source_topic)
+            return "dead_letter"
+        try:
+            self.handle_bar(bar)
+        except self.infra_errors:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the service
+            log.exception("cannot process a bar")
+            self.dead.send(raw, f"consumer error: {type(exc).__name__}: {exc}", source_topic)
+            return "dead_letter"
+        return "bar"
+
+    def handle_bar(self, bar: PriceBar) -> None:
+        """Let the market move: fills at this bar, legs that filled, stops, targets, horizons."""
+        if self.clock.ahead_of_wall(bar.event_time) is not None:
+            return  # a bar from the future moves nothing, as a signal from the future
+        self.executor.on_bar(bar)
+        for coid in sorted(self._working.get(bar.symbol, ())):
+            stored = self.store.order(coid)
+            if stored is not None and stored.phase == OPEN and stored.order.broker_order_id:
+                try:
+                    self._apply(stored.order, self.executor.status(stored.order.broker_order_id),
+                                "order_update")
+                except BrokerError as err:
+                    log.warning("order %s: status unavailable (%s)", coid, err)
+        self._sync_trades(bar.symbol)
+        changed = False
+        for trade in [t for t in self.trades.values() if t.symbol == bar.symbol]:
+            if trade.exit_order is not None or bar.event_time < trade.entry_bar_time:
+                continue
+            if trade.extra.get("last_bar") == to_wire_time(bar.event_time):
+                continue  # this bar again (a redelivery): counted once
+            trade.extra["last_bar"] = to_wire_time(bar.event_time)
+            trade.bars_held += 1
+            changed = True
+            hit = None if trade.bracket else trigger(trade.long, trade.stop_loss,
+                                                     trade.take_profit, bar.open, bar.high,
+                                                     bar.low)
+            if hit is not None:  # the engine's own stop: a market order at the next open
+                self._exit(trade, hit.reason, bar)
+            elif trade.horizon_bars is not None and trade.bars_held >= trade.horizon_bars:
+                self._exit(trade, HORIZON, bar)
+        if changed:
+            self._save_trades()
+
+    def _save_trades(self) -> None:
+        self.store.put_json(TRADES_KEY, {k: t.to_dict() for k, t in self.trades.items()})
+
+    def _track(self, order: Order, bo: BrokerOrder) -> None:
+        """A final order: an entry that filled opens a trade; an exit that filled closes its."""
+        if order.status is not OrderStatus.filled or order.filled_avg_price is None:
+            return
+        if order.exit_reason is None:
+            if order.client_order_id in self.trades:
+                return
+            at = order.filled_at or order.updated_at
+            trade = Trade(order.signal_id, order.client_order_id, order.symbol,
+                          "long" if order.side is OrderSide.buy else "short", order.filled_qty,
+                          order.filled_avg_price, at, order.fill_bar_time or at,
+                          order.stop_loss, order.take_profit, order.horizon_bars,
+                          broker_order_id=order.broker_order_id,
+                          bracket=order.order_type == "bracket",
+                          entry_fee=float(bo.raw.get("fee", 0.0) or 0.0))
+            self.trades[order.client_order_id] = trade
+            self._save_trades()
+            self._check_legs(trade, bo)
+            return
+        for trade in [t for t in self.trades.values() if t.exit_order == order.client_order_id]:
+            self._close(trade, order.exit_reason, order.filled_avg_price,
+                        order.filled_at or order.updated_at, order.fill_bar_time,
+                        float(bo.raw.get("fee", 0.0) or 0.0))
+
+    def _sync_trades(self, symbol: str | None = None) -> None:
+        """Ask the broker about the bracket legs of open trades (of `symbol`, or all)."""
+        for trade in list(self.trades.values()):
+            if trade.bracket and trade.broker_order_id and (symbol is None
+                                                            or trade.symbol == symbol):
+                try:
+                    self._check_legs(trade, self.executor.status(trade.broker_order_id))
+                except BrokerError as err:
+                    log.warning("trade %s: legs unavailable (%s)", trade.client_order_id, err)
+
+    def _check_legs(self, trade: Trade, bo: BrokerOrder) -> None:
+        for leg in bo.legs:
+            if leg.status is OrderStatus.filled and leg.filled_avg_price is not None \
+                    and trade.client_order_id in self.trades:
+                self._leg_filled(trade, leg)
+
+    def _leg_filled(self, trade: Trade, leg: ExitLeg) -> None:
+        """The broker closed the position at its stop or its target: publish it as an order."""
+        now = self.wall()
+        at = leg.filled_at or now
+        exit_order = build(
+            Order, client_order_id=f"{trade.client_order_id}-{leg.reason}",
+            signal_id=trade.signal_id, symbol=trade.symbol,
+            side=OrderSide.sell if trade.long else OrderSide.buy, qty=trade.qty,
+            order_type="stop" if leg.reason == "stop_loss" else "limit",
+            status=OrderStatus.filled, broker=self.executor.name,
+            broker_order_id=leg.broker_order_id, filled_qty=leg.filled_qty or trade.qty,
+            filled_avg_price=leg.filled_avg_price, exit_reason=leg.reason,
+            stop_loss=trade.stop_loss, take_profit=trade.take_profit, filled_at=at,
+            fill_bar_time=leg.fill_bar_time, submitted_at=trade.entry_time, updated_at=now,
+            detail=f"bracket {leg.reason.replace('_', '-')} leg filled")
+        self._publish(exit_order)
+        if trade.exit_order is not None:
+            # A close was on its way (Alpaca: the leg filled while it was cancelled): it must
+            # not trade now, or it would open the other way.
+            log.warning("trade %s closed by its %s while a close was sent",
+                        trade.client_order_id, leg.reason)
+        self._close(trade, leg.reason, leg.filled_avg_price, at, leg.fill_bar_time,
+                    leg.fee)
+
+    def _close(self, trade: Trade, reason: str, price: float, at: datetime,
+               bar_time: datetime | None, fee: float) -> None:
+        trade.exit_reason, trade.exit_price, trade.exit_time = reason, price, at
+        trade.exit_bar_time, trade.exit_fee = bar_time or at, fee
+        del self.trades[trade.client_order_id]
+        with self.store.transaction():
+            self._save_trades()
+            self.audit.record("trade_closed", trade.to_dict(), signal_id=trade.signal_id,
+                              symbol=trade.symbol, client_order_id=trade.client_order_id,
+                              rule=reason)
+        log.info("%s %s closed (%s) at %g: P&L %.2f", trade.side, trade.symbol, reason, price,
+                 trade.pnl or 0.0)
+
+    def _cancel_legs(self, symbol: str) -> bool:
+        """Cancel the legs of the symbol's trades; False if one of them closed meanwhile."""
+        trades = [t for t in self.trades.values() if t.symbol == symbol]
+        for trade in trades:
+            self._cancel_legs_of(trade)
+        return all(t.client_order_id in self.trades for t in trades)
+
+    def _exit(self, trade: Trade, reason: str, bar: PriceBar) -> None:
+        """Close `trade` with a market order decided at the end of `bar`."""
+        try:
+            self._cancel_legs_of(trade)
+        except BrokerError as err:
+            log.warning("trade %s: cannot cancel its legs (%s); will try again",
+                        trade.client_order_id, err)
+            return
+        if trade.client_order_id not in self.trades:
+            return  # a leg filled meanwhile: already closed
+        now = self.wall()
+        order = build(
+            Order, client_order_id=client_order_id(f"{trade.client_order_id}:{reason}"),
+            signal_id=trade.signal_id, symbol=trade.symbol,
+            side=OrderSide.sell if trade.long else OrderSide.buy, qty=trade.qty,
+            status=OrderStatus.new, broker=self.executor.name, exit_reason=reason,
+            bar_time=bar.event_time, submitted_at=now, updated_at=now,
+            detail=f"exit: {reason.replace('_', ' ')} after {trade.bars_held} bars")
+        if self.store.order(order.client_order_id) is not None:
+            return  # decided before a restart: refresh_orders finishes it
+        trade.exit_order = order.client_order_id
+        with self.store.transaction():
+            self.store.insert_order(order, bar.close, self.clock.now(), now)
+            self.audit.record("order_request", order.model_dump(mode="json"),
+                              signal_id=trade.signal_id, symbol=trade.symbol,
+                              client_order_id=order.client_order_id, rule=reason)
+            self._save_trades()
+        self._working.setdefault(trade.symbol, set()).add(order.client_order_id)
+        self._publish(order)
+        self._execute(order, bar.close, maybe_sent=False)
+
+    def _cancel_legs_of(self, trade: Trade) -> None:
+        if trade.bracket and trade.broker_order_id:
+            self.executor.cancel_legs(trade.broker_order_id)
+            self._check_legs(trade, self.executor.status(trade.broker_order_id))
+
     def _publish(self, order: Order) -> None:
         # Masked here, where the record leaves: its detail may quote a broker's error text.
         self.backend.publish(ORDERS, [Record(order.key, mask_bytes(order.to_json()))])
@@ -283,6 +512,7 @@ class SignalEngine:
         if not force and now < self._next_refresh:
             return
         self._next_refresh = now + self.s.order_poll_seconds
+        self._sync_trades()
         for stored in self.store.unfinished_orders():
             if stored.phase == PENDING:
                 # An order of unknown fate: retried with a growing pause, not at every poll.

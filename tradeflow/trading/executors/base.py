@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tradeflow.contracts import OrderSide, OrderStatus
+from tradeflow.contracts import OrderSide, OrderStatus, PriceBar
 
 
 def client_order_id(signal_id: str) -> str:
@@ -52,6 +52,24 @@ class OrderRequest:
     order_type: str = "market"  # or "bracket"
     stop_loss: float | None = None
     take_profit: float | None = None
+    # The end of the bar the order was decided on: the paper broker fills it at the open of the
+    # symbol's first bar after that (a real broker fills at its market).
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ExitLeg:
+    """One exit leg of a bracket order, as the broker reports it: the stop-loss (a stop order)
+    or the take-profit (a limit order). The broker works it; the engine only learns its fate."""
+
+    reason: str  # "stop_loss" | "take_profit"
+    broker_order_id: str
+    status: OrderStatus
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    filled_at: datetime | None = None
+    fill_bar_time: datetime | None = None  # paper broker: the end of the bar it filled in
+    fee: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,9 @@ class BrokerOrder:
     filled_avg_price: float | None = None
     detail: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    filled_at: datetime | None = None  # the instant of the (last) fill, when the broker says
+    legs: tuple[ExitLeg, ...] = ()  # a bracket order's exit legs
+    fill_bar_time: datetime | None = None  # paper broker: the end of the bar it filled in
 
 
 class BrokerError(RuntimeError):
@@ -94,6 +115,11 @@ Halted = Callable[[], str | None]
 
 class Executor(ABC):
     name: str
+    # Alpaca refuses fractional bracket orders: the engine rounds a bracket's quantity down to
+    # whole shares for a broker that says False here.
+    fractional_brackets: bool = True
+    # The paper broker fills on the bars the engine hands it: nothing to poll for until then.
+    fills_on_bars: bool = False
 
     @abstractmethod
     def account(self) -> Account:
@@ -120,6 +146,14 @@ class Executor(ABC):
 
     def observe_price(self, symbol: str, price: float, at: datetime) -> None:  # noqa: B027
         """A price seen on a signal (the simulator marks positions to it)."""
+
+    def on_bar(self, bar: PriceBar) -> None:  # noqa: B027
+        """A bar of `stock-prices`. The paper broker is a market: it fills and triggers orders
+        on bars. A real broker has its own market and ignores them."""
+
+    def cancel_legs(self, broker_order_id: str) -> None:  # noqa: B027
+        """Cancel the exit legs of a bracket order that are still working, before the engine
+        closes its position another way (horizon, opposite signal). Raises BrokerError."""
 
     def close(self) -> None:  # noqa: B027
         pass

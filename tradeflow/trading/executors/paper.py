@@ -1,10 +1,21 @@
-"""The built-in paper broker: a small simulated account for running without Alpaca keys.
+"""The built-in paper broker: a simulated account and market, for running without Alpaca keys
+and for the backtest, which drives this same broker over history.
 
-Market orders fill at once at the signal's price made worse by `slippage_bps` (buyers pay more,
-sellers get less), less fees. It keeps cash, signed positions (negative = short) with their
-average price, realised P&L (gross of fees) and the last price seen per symbol (for unrealised
-P&L), in one JSON file under the data dir written atomically after every change, so a restart
-keeps them. Orders are remembered by client_order_id: submitting one twice returns the first.
+Its market is the `stock-prices` bars the engine hands it (`on_bar`):
+
+* a market order fills at the OPEN of its symbol's first bar that ends after the bar it was
+  decided on (`OrderRequest.not_before`), made worse by `slippage_bps` (buyers pay more, sellers
+  get less), plus fees; until that bar comes it is `accepted`. If that bar is already in the
+  recent history (the bars ran ahead of the signal), it fills against it at once, so the fill
+  does not depend on which of the two topics was read first;
+* a bracket order's two exit legs work from the entry's fill on, by the rules of
+  `tradeflow.trading.exits` (stop first when a bar reaches both; a gap fills at the open); the
+  stop fills like a market order (slippage), the take-profit like a limit (at its level, or the
+  better open); when one leg fills the other is cancelled.
+
+It keeps cash, the positions (`PositionBook`) and the orders by client_order_id (submitting one
+twice returns the first) in one JSON file under the data dir, written atomically after every fill,
+so a restart keeps them; the recent bars are memory only.
 """
 
 from __future__ import annotations
@@ -12,16 +23,23 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from collections import deque
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tradeflow.contracts import OrderSide, OrderStatus, to_wire_time
+from tradeflow.contracts import OrderSide, OrderStatus, PriceBar, to_wire_time
 from tradeflow.topics.positions import write_atomic
 
 from .. import calendar
-from .base import (Account, BrokerOrder, BrokerRejected, Executor, Halted, OrderHalted,
+from ..book import PositionBook
+from ..exits import STOP_LOSS, TAKE_PROFIT, trigger
+from .base import (Account, BrokerOrder, BrokerRejected, Executor, ExitLeg, Halted, OrderHalted,
                    OrderRequest, Position)
+
+HISTORY_BARS = 500  # per symbol: how far a late order can still find its fill bar
+DEFAULT_SPACING = timedelta(minutes=1)
+WORKING = (OrderStatus.accepted.value,)
 
 
 def _fresh(cash: float) -> dict[str, Any]:
@@ -29,13 +47,25 @@ def _fresh(cash: float) -> dict[str, Any]:
             "positions": {}, "orders": {}}
 
 
+def _time(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None
+
+
+class _Bar:
+    __slots__ = ("start", "end", "open", "high", "low", "close")
+
+    def __init__(self, start: datetime, bar: PriceBar) -> None:
+        self.start, self.end = start, bar.event_time
+        self.open, self.high, self.low, self.close = bar.open, bar.high, bar.low, bar.close
+
+
 class PaperBroker(Executor):
     name = "paper"
+    fills_on_bars = True
 
     def __init__(self, path: Path | None, cash: float = 100_000.0, slippage_bps: float = 0.0,
                  fee_bps: float = 0.0, fee_per_order: float = 0.0) -> None:
-        # path None: the account lives in memory only (the backtest replays thousands of fills
-        # and marks, and an fsync'd file per change would dominate its run time).
+        # path None: the account lives in memory only (the backtest).
         self.path = Path(path) if path is not None else None
         self.slippage = slippage_bps / 10_000
         self.fee_bps = fee_bps / 10_000
@@ -47,29 +77,38 @@ class PaperBroker(Executor):
             self.state: dict[str, Any] = json.loads(self.path.read_bytes())
         except FileNotFoundError:
             self.state = _fresh(cash)
+        self.book = PositionBook.from_state(self.state["positions"], self.state["realized_pnl"],
+                                            self.state["fees"])
+        self._bars: dict[str, deque[_Bar]] = {}
+        self._spacing: dict[str, timedelta] = {}
+        # Orders (or legs) still working, per symbol: what a bar of that symbol may fill.
+        self._working: dict[str, list[dict[str, Any]]] = {}
+        for o in self.state["orders"].values():
+            if o["status"] in WORKING or any(leg["status"] in WORKING
+                                              for leg in o.get("legs", ())):
+                self._working.setdefault(o["symbol"], []).append(o)
 
     def _save(self) -> None:
         if self.path is None:
             return
+        self.state["positions"] = self.book.holdings_dict()
+        self.state["realized_pnl"], self.state["fees"] = self.book.realized_pnl, self.book.fees
         write_atomic(self.path, json.dumps(self.state, sort_keys=True, indent=1).encode())
 
     # --- reading ----------------------------------------------------------------------------
     def account(self) -> Account:
         with self._lock:
-            positions = {
-                sym: Position(sym, p["qty"], p["qty"] * p["last_price"], p["avg_price"])
-                for sym, p in self.state["positions"].items()}
-            equity = self.state["cash"] + sum(p.market_value for p in positions.values())
-            return Account(equity=equity, cash=self.state["cash"], positions=positions)
+            positions = {sym: Position(sym, h.qty, h.qty * h.last_price, h.avg_price)
+                         for sym, h in self.book.holdings.items()}
+            return Account(equity=self.state["cash"] + self.book.market_value,
+                           cash=self.state["cash"], positions=positions)
 
     def summary(self) -> dict[str, float]:
         """Cash, equity, realised and unrealised P&L: what `tradeflow consume status` prints."""
         acct = self.account()
-        unrealised = sum(p["qty"] * (p["last_price"] - p["avg_price"])
-                         for p in self.state["positions"].values())
-        return {"cash": acct.cash, "equity": acct.equity,
-                "realized_pnl": self.state["realized_pnl"], "unrealized_pnl": unrealised,
-                "fees": self.state["fees"], "open_positions": len(acct.positions)}
+        return {"cash": acct.cash, "equity": acct.equity, "realized_pnl": self.book.realized_pnl,
+                "unrealized_pnl": self.book.unrealized_pnl, "fees": self.book.fees,
+                "open_positions": len(acct.positions)}
 
     def market_open(self, now: datetime) -> bool:
         return calendar.is_open(now)
@@ -77,7 +116,7 @@ class PaperBroker(Executor):
     def lookup(self, client_order_id: str) -> BrokerOrder | None:
         with self._lock:
             o = self.state["orders"].get(client_order_id)
-        return None if o is None else self._view(o)
+            return None if o is None else self._view(o)
 
     def status(self, broker_order_id: str) -> BrokerOrder:
         with self._lock:
@@ -88,17 +127,82 @@ class PaperBroker(Executor):
 
     @staticmethod
     def _view(o: dict[str, Any]) -> BrokerOrder:
+        legs = tuple(ExitLeg(leg["reason"], leg["id"], OrderStatus(leg["status"]),
+                             leg["filled_qty"], leg["filled_avg_price"], _time(leg["filled_at"]),
+                             _time(leg["fill_bar_time"]), leg["fee"]) for leg in o.get("legs", ()))
         return BrokerOrder(o["id"], OrderStatus(o["status"]), o["filled_qty"],
-                           o["filled_avg_price"], o.get("detail", ""), o)
+                           o["filled_avg_price"], o.get("detail", ""), o,
+                           _time(o.get("filled_at")), legs, _time(o.get("fill_bar_time")))
 
-    # --- trading ----------------------------------------------------------------------------
+    # --- the market -------------------------------------------------------------------------
     def observe_price(self, symbol: str, price: float, at: datetime) -> None:
         with self._lock:
-            p = self.state["positions"].get(symbol)
-            if p is not None and p["last_price"] != price:
-                p["last_price"] = price
+            self.book.mark(symbol, price)
+
+    def on_bar(self, bar: PriceBar) -> None:
+        with self._lock:
+            hist = self._bars.setdefault(bar.symbol, deque(maxlen=HISTORY_BARS))
+            if hist and bar.event_time <= hist[-1].end:
+                return  # a repeat or a late bar: the market does not go back
+            if hist:
+                gap = bar.event_time - hist[-1].end
+                self._spacing[bar.symbol] = min(self._spacing.get(bar.symbol, gap), gap)
+            b = _Bar(calendar.bar_start(bar.event_time,
+                                        self._spacing.get(bar.symbol, DEFAULT_SPACING)), bar)
+            hist.append(b)
+            changed = False
+            for o in list(self._working.get(bar.symbol, ())):
+                changed |= self._trade(o, b)
+            self.book.mark(bar.symbol, bar.close)
+            if changed:
                 self._save()
 
+    def _trade(self, o: dict[str, Any], b: _Bar) -> bool:
+        """Let bar `b` work on order `o`: fill the entry, then its legs. True if anything filled."""
+        changed = False
+        if o["status"] in WORKING:
+            if b.end <= _time(o["not_before"]):  # type: ignore[operator]
+                return False
+            signed = o["qty"] if o["side"] == OrderSide.buy.value else -o["qty"]
+            price = b.open * (1 + self.slippage if signed > 0 else 1 - self.slippage)
+            o.update(self._fill(o["symbol"], signed, price, b.open, b.start, b.end),
+                     status=OrderStatus.filled.value, filled_qty=o["qty"])
+            for leg in o.get("legs", ()):
+                leg["status"] = OrderStatus.accepted.value
+            changed = True
+        legs = {leg["reason"]: leg for leg in o.get("legs", ()) if leg["status"] in WORKING}
+        if legs:
+            long = o["side"] == OrderSide.buy.value
+            stop, target = legs.get(STOP_LOSS), legs.get(TAKE_PROFIT)
+            hit = trigger(long, stop["level"] if stop else None, target["level"] if target else None,
+                          b.open, b.high, b.low)
+            if hit is not None:
+                signed = -o["qty"] if long else o["qty"]
+                price = hit.price
+                if hit.reason == STOP_LOSS:  # a stop becomes a market order
+                    price *= 1 + self.slippage if signed > 0 else 1 - self.slippage
+                leg = legs[hit.reason]
+                leg.update(self._fill(o["symbol"], signed, price, hit.price,
+                                      b.start if hit.at_open else b.end, b.end),
+                           status=OrderStatus.filled.value, filled_qty=o["qty"])
+                for other in legs.values():
+                    if other is not leg:
+                        other["status"] = OrderStatus.canceled.value
+                changed = True
+        if o["status"] not in WORKING and not any(
+                leg["status"] in WORKING for leg in o.get("legs", ())):
+            self._working[o["symbol"]].remove(o)
+        return changed
+
+    def _fill(self, symbol: str, signed: float, price: float, mark: float, at: datetime,
+              bar_end: datetime) -> dict[str, Any]:
+        fee = self.fee_per_order + abs(signed * price) * self.fee_bps
+        self.state["cash"] -= signed * price + fee
+        self.book.fill(symbol, signed, price, fee, mark=mark)
+        return {"filled_avg_price": round(price, 6), "fee": round(fee, 6),
+                "filled_at": to_wire_time(at), "fill_bar_time": to_wire_time(bar_end)}
+
+    # --- orders -----------------------------------------------------------------------------
     def submit(self, req: OrderRequest, maybe_sent: bool = False,
                halted: Halted | None = None) -> BrokerOrder:
         with self._lock:
@@ -108,36 +212,46 @@ class PaperBroker(Executor):
             reason = halted() if halted is not None else None
             if reason is not None:
                 raise OrderHalted(f"kill switch engaged: {reason}")
-            signed = req.qty if req.side is OrderSide.buy else -req.qty
-            price = req.price * (1 + self.slippage if signed > 0 else 1 - self.slippage)
-            fee = self.fee_per_order + abs(signed * price) * self.fee_bps
-            self._fill(req.symbol, signed, price, fee, mark=req.price)
-            order = {"id": str(uuid.uuid4()), "client_order_id": req.client_order_id,
-                     "symbol": req.symbol, "side": req.side.value, "qty": req.qty,
-                     "status": OrderStatus.filled.value, "filled_qty": req.qty,
-                     "filled_avg_price": round(price, 6), "fee": round(fee, 6),
-                     "filled_at": to_wire_time(datetime.now(timezone.utc)),
-                     "detail": f"simulated fill, slippage {self.slippage * 1e4:g} bps, fee {fee:.2f}"}
+            order: dict[str, Any] = {
+                "id": str(uuid.uuid4()), "client_order_id": req.client_order_id,
+                "symbol": req.symbol, "side": req.side.value, "qty": req.qty,
+                "status": OrderStatus.accepted.value, "filled_qty": 0.0,
+                "filled_avg_price": None, "fee": 0.0, "filled_at": None, "fill_bar_time": None,
+                "not_before": to_wire_time(req.not_before) if req.not_before else None,
+                "detail": f"simulated: fills at the next bar's open, slippage "
+                          f"{self.slippage * 1e4:g} bps"}
+            if req.order_type == "bracket":
+                order["legs"] = [
+                    {"reason": reason, "id": str(uuid.uuid4()), "level": level,
+                     "status": OrderStatus.new.value, "filled_qty": 0.0,
+                     "filled_avg_price": None, "fee": 0.0, "filled_at": None,
+                     "fill_bar_time": None}
+                    for reason, level in ((STOP_LOSS, req.stop_loss),
+                                          (TAKE_PROFIT, req.take_profit))]
+            if order["not_before"] is None:  # no bar to wait for: the next one fills it
+                hist = self._bars.get(req.symbol)
+                order["not_before"] = to_wire_time(hist[-1].end) if hist else \
+                    "0001-01-01T00:00:00Z"
             self.state["orders"][req.client_order_id] = order
-            self._save()  # the fill and the order are one atomic write: never one without the other
+            self._working.setdefault(req.symbol, []).append(order)
+            # Bars already seen after its decision bar: it trades against them now.
+            changed = False
+            for b in list(self._bars.get(req.symbol, ())):
+                if order not in self._working.get(req.symbol, ()):
+                    break
+                changed |= self._trade(order, b)
+            self._save()  # the order (and any fill) in one atomic write: never one without the other
             return self._view(order)
 
-    def _fill(self, symbol: str, signed: float, price: float, fee: float, mark: float) -> None:
-        s = self.state
-        s["cash"] -= signed * price + fee
-        s["fees"] += fee
-        p = s["positions"].get(symbol) or {"qty": 0.0, "avg_price": price, "last_price": price}
-        old = p["qty"]
-        if old == 0 or (old > 0) == (signed > 0):  # opening or adding
-            p["avg_price"] = (old * p["avg_price"] + signed * price) / (old + signed)
-        else:  # reducing, closing or flipping
-            closed = min(abs(signed), abs(old))
-            s["realized_pnl"] += closed * (price - p["avg_price"]) * (1 if old > 0 else -1)
-            if abs(signed) > abs(old):
-                p["avg_price"] = price
-        p["qty"] = old + signed
-        p["last_price"] = mark  # marked at the market price, so slippage shows in unrealised P&L
-        if abs(p["qty"]) < 1e-9:
-            s["positions"].pop(symbol, None)
-        else:
-            s["positions"][symbol] = p
+    def cancel_legs(self, broker_order_id: str) -> None:
+        with self._lock:
+            for o in self.state["orders"].values():
+                if o["id"] == broker_order_id:
+                    for leg in o.get("legs", ()):
+                        if leg["status"] in WORKING or leg["status"] == OrderStatus.new.value:
+                            leg["status"] = OrderStatus.canceled.value
+                    if o in self._working.get(o["symbol"], ()) and o["status"] not in WORKING:
+                        self._working[o["symbol"]].remove(o)
+                    self._save()
+                    return
+        raise BrokerRejected(f"no paper order {broker_order_id}", 404)

@@ -1,0 +1,149 @@
+"""Positions to their exit through the consumer and the paper broker, on hand-made bars: stop,
+target, a gap through the stop, both in one bar, the horizon, an opposite signal; the exit
+reasons on `orders` and in the audit trail; open trades surviving a restart."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from tests.consumer.conftest import IN_SESSION, bar, client_order_id, line
+from tradeflow.contracts import OrderStatus, PriceBar, parse
+from tradeflow.trading.audit import query
+
+
+def t(minutes: int):
+    return IN_SESSION + timedelta(minutes=minutes)
+
+
+def feed(c, minute: int, open_: float, high: float | None = None, low: float | None = None,
+         close: float | None = None, symbol: str = "AAPL") -> None:
+    c.handle_bar(parse(PriceBar, bar(symbol, t(minute), open_, high, low, close)))
+
+
+def entry(c, action: str = "BUY", horizon: int = 30, signal_id: str = "e-1") -> None:
+    """A signal on the bar ending at minute 0, filled at the open of minute 1's bar (100)."""
+    long = action == "BUY"
+    assert c.handle_raw(line(signal_id=signal_id, action=action, price=100.0, bar_time=t(0),
+                             stop_loss=98.0 if long else 102.0,
+                             take_profit=104.0 if long else 96.0,
+                             horizon_bars=horizon)) == "approved"
+    feed(c, 1, 100.0, 100.5, 99.5)
+    assert c.executor.account().positions["AAPL"].qty == (20 if long else -20)
+
+
+def closed(c) -> list[dict]:
+    return [json.loads(e["detail"]) for e in query(c.store, kind="trade_closed")]
+
+
+def only_trade(c) -> dict:
+    trades = closed(c)
+    assert len(trades) == 1 and not c.trades and not c.executor.account().positions
+    return trades[0]
+
+
+def test_stop_reached_by_a_bars_low_fills_at_the_stop(h):
+    c = h.consumer()
+    entry(c)
+    feed(c, 2, 99.0, 99.5, 97.5)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"], tr["side"]) == ("stop_loss", 98.0, "long")
+    assert tr["entry_time"] == "2024-03-05T15:00:00Z"  # the open of the minute-1 bar
+    assert tr["entry_bar_time"] == "2024-03-05T15:01:00Z"
+    assert tr["exit_bar_time"] == tr["exit_time"] == "2024-03-05T15:02:00Z"
+    assert tr["pnl"] == pytest.approx(20 * (98.0 - 100.0))
+    exits = [o for o in h.orders() if o.exit_reason]
+    assert [(o.exit_reason, o.order_type, o.side.value, o.status) for o in exits] == \
+        [("stop_loss", "stop", "sell", OrderStatus.filled)]
+    assert exits[0].client_order_id == client_order_id("e-1") + "-stop_loss"
+
+
+def test_a_bar_that_gaps_through_the_stop_fills_at_its_open(h):
+    c = h.consumer()
+    entry(c)
+    feed(c, 2, 96.5, 97.0, 96.0)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"]) == ("stop_loss", 96.5)
+    assert tr["exit_time"] == "2024-03-05T15:01:00Z"  # at the open of the minute-2 bar
+
+
+def test_stop_and_target_in_one_bar_assume_the_stop(h):
+    c = h.consumer()
+    entry(c)
+    feed(c, 2, 100.0, 104.5, 97.5)
+    assert only_trade(c)["exit_reason"] == "stop_loss"
+
+
+def test_target_reached_by_a_bars_high_fills_at_the_target(h):
+    c = h.consumer()
+    entry(c)
+    feed(c, 2, 101.0, 102.0, 100.5)
+    assert not closed(c)
+    feed(c, 3, 102.0, 104.2, 101.5)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"]) == ("take_profit", 104.0)
+    assert tr["pnl"] == pytest.approx(20 * 4.0)
+
+
+def test_short_stop_and_target_mirror_the_long(h):
+    c = h.consumer(TRADEFLOW_ALLOW_SHORT="true")
+    entry(c, "SELL")
+    feed(c, 2, 99.0, 99.5, 95.8)
+    tr = only_trade(c)
+    assert (tr["side"], tr["exit_reason"], tr["exit_price"]) == ("short", "take_profit", 96.0)
+    assert tr["pnl"] == pytest.approx(20 * 4.0)
+
+
+def test_horizon_closes_at_the_open_of_the_bar_after_it(h):
+    c = h.consumer()
+    entry(c, horizon=3)  # held through the bars of minutes 1, 2, 3
+    feed(c, 2, 100.0, 101.0, 99.0)
+    feed(c, 3, 100.5, 101.0, 99.5)
+    assert not closed(c)
+    horizon = [o for o in h.orders() if o.exit_reason == "horizon"]
+    assert [o.status for o in horizon] == [OrderStatus.new, OrderStatus.accepted]
+    feed(c, 4, 101.5, 103.0, 101.0)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"], tr["bars_held"]) == ("horizon", 101.5, 3)
+    assert tr["exit_time"] == "2024-03-05T15:03:00Z"  # the open of the minute-4 bar
+    # Its legs were cancelled first: a low under the stop now trades nothing.
+    feed(c, 5, 97.0, 97.0, 90.0)
+    assert c.executor.account().positions == {} and len(closed(c)) == 1
+
+
+def test_an_opposite_signal_closes_at_the_next_open_and_cancels_the_legs(h):
+    c = h.consumer()
+    entry(c)
+    assert c.handle_raw(line(signal_id="x-1", action="SELL", price=101.0,
+                             bar_time=t(2))) == "approved"
+    feed(c, 3, 101.2, 101.5, 97.0)  # the low would have hit the stop: the close came first
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"]) == ("signal", 101.2)
+    close = [o for o in h.orders() if o.client_order_id == client_order_id("x-1")][-1]
+    assert close.exit_reason == "signal" and close.status is OrderStatus.filled
+
+
+def test_open_trades_survive_a_restart(h):
+    c = h.consumer()
+    entry(c, horizon=2)
+    c.close()
+    c = h.consumer()
+    assert [tr.signal_id for tr in c.trades.values()] == ["e-1"]
+    feed(c, 2, 100.0, 100.5, 99.5)  # the second bar held: the horizon's close is sent
+    feed(c, 2, 100.0, 100.5, 99.5)  # a redelivery counts once
+    feed(c, 3, 100.4, 100.5, 99.5)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"], tr["bars_held"]) == ("horizon", 100.4, 2)
+
+
+def test_without_brackets_the_engine_watches_stop_and_target(h):
+    c = h.consumer(TRADEFLOW_BRACKET_ORDERS="false")
+    entry(c)
+    assert [o.order_type for o in h.orders()][:1] == ["market"]
+    feed(c, 2, 99.0, 99.5, 97.5)  # crosses the stop: a market order is sent...
+    assert not closed(c)
+    feed(c, 3, 97.0, 97.5, 96.5)  # ...and fills at the next open
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"]) == ("stop_loss", 97.0)
