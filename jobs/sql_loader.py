@@ -13,6 +13,17 @@ SQL_DIR = REPO_ROOT / "sql"
 STRATEGY_PATH = REPO_ROOT / "strategy.toml"
 
 
+# Parameters that choose between variants of a rule: the SQL compares them with these names, so a
+# misspelt value would silently match none of them. Checked wherever parameters are read.
+CHOICES: dict[str, tuple[str, ...]] = {"exit_mode": ("percent", "atr")}
+# Multiples the SQL scales a price distance by: a positive number each.
+POSITIVE = ("stop_loss_atr", "take_profit_atr")
+
+
+class StrategyError(ValueError):
+    """A strategy parameter has a value the SQL cannot use (one line, naming the key)."""
+
+
 class SqlTemplateError(KeyError):
     """A SQL file uses a ${placeholder} that no parameter provides."""
 
@@ -37,7 +48,22 @@ def flat_params(strategy: dict[str, Any]) -> dict[str, Any]:
             if key in flat:
                 raise ValueError(f"strategy key {key!r} appears in more than one section")
             flat[key] = value
+    check_params(flat)
     return flat
+
+
+def check_params(values: dict[str, Any]) -> None:
+    """Raise :class:`StrategyError` for a parameter whose value the SQL cannot use.
+
+    Only the parameters present are checked, so a partial set (one file's) passes."""
+    for key, allowed in CHOICES.items():
+        if key in values and values[key] not in allowed:
+            raise StrategyError(f"strategy parameter {key} must be one of "
+                                f"{', '.join(map(repr, allowed))}, got {values[key]!r}")
+    for key in (k for k in POSITIVE if k in values):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise StrategyError(f"strategy parameter {key} must be a positive number, got {value!r}")
 
 
 def render_sql(name: str, params: dict[str, Any] | None = None) -> str:
@@ -49,6 +75,7 @@ def render_sql(name: str, params: dict[str, Any] | None = None) -> str:
     path = SQL_DIR / name
     text = path.read_text(encoding="utf-8")
     values = flat_params(load_strategy()) if params is None else params
+    check_params(values)  # overrides (a backtest's --params, a walk-forward grid) too
     try:
         return string.Template(text).substitute({k: str(v) for k, v in values.items()})
     except KeyError as err:

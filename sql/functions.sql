@@ -5,7 +5,7 @@
 -- Python UDAFs in streaming OVER windows, and a JVM aggregate runs at plain-SQL speed.
 -- Each keeps bounded state per symbol (a ring of the last N closes, or a recursive value plus a
 -- warm-up counter) and returns NULL until TA-Lib would return a value. Rows with a NULL close (the
--- news rows of the timeline) leave them unchanged.
+-- news rows of the timeline, whose high and low are NULL too) leave them unchanged.
 --
 -- Every bar function takes the bar's event_time after the close and skips a bar at or before the
 -- last one it took: in the window's event-time order that is a repeat of a bar already counted.
@@ -20,6 +20,10 @@ CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS EMA AS 'io.tradeflow.udf.Ema' LAN
 
 -- RSI(close, event_time, period) -> ROW<this_bar DOUBLE, prev_bar DOUBLE> in [0, 100], Wilder smoothing
 CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS RSI AS 'io.tradeflow.udf.Rsi' LANGUAGE JAVA;
+
+-- ATR(high, low, close, event_time, period) -> ROW<this_bar DOUBLE, prev_bar DOUBLE>: Average True
+--   Range, Wilder smoothing; the bar's range in price units, which the exits of signals.sql can scale.
+CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS ATR AS 'io.tradeflow.udf.Atr' LANGUAGE JAVA;
 
 -- MACD(close, event_time, fast, slow, signal)
 --   -> ROW<macd, macd_signal, macd_hist, prev_macd, prev_macd_signal, prev_macd_hist>

@@ -3,7 +3,7 @@
 -- bar, the news sentiment known at the bar's end and the bars since the last price gap.
 -- Needs the functions of functions.sql. One row per bar (news rows only feed the sentiment).
 --
--- Indicators equal TA-Lib's (talib.SMA/EMA/RSI/MACD/BBANDS) and are NULL during each one's
+-- Indicators equal TA-Lib's (talib.SMA/EMA/RSI/ATR/MACD/BBANDS) and are NULL during each one's
 -- warm-up, so downstream rules never act on half-formed values. Periods are placeholders filled
 -- from strategy.toml by jobs/sql_loader.py; the column names (sma_20, rsi_14, ...) are the external
 -- contract and stay the same when the periods behind them change. `close` and `open` are reserved
@@ -36,6 +36,7 @@ SELECT
     t.ema_fast.this_bar      AS ema_12,
     t.ema_slow.this_bar      AS ema_26,
     t.rsi.this_bar           AS rsi_14,
+    t.atr.this_bar           AS atr_14,
     t.macd_row.macd          AS macd,
     t.macd_row.macd_signal   AS macd_signal,
     t.macd_row.macd_hist     AS macd_hist,
@@ -62,6 +63,7 @@ FROM (
         EMA(`close`, event_time, ${ema_fast})                          OVER w AS ema_fast,
         EMA(`close`, event_time, ${ema_slow})                          OVER w AS ema_slow,
         RSI(`close`, event_time, ${rsi})                               OVER w AS rsi,
+        ATR(high, low, `close`, event_time, ${atr_period})             OVER w AS atr,
         MACD(`close`, event_time, ${macd_fast}, ${macd_slow}, ${macd_signal}) OVER w AS macd_row,
         BOLLINGER(`close`, event_time, ${bb_period}, CAST(${bb_stddev} AS DOUBLE)) OVER w AS bb_row,
         PREV_CLOSE(`close`, event_time)                                OVER w AS prev_close,

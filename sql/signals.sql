@@ -11,6 +11,15 @@
 --
 -- Confidence: ${confidence_base} for one setup, + ${confidence_per_setup} for each further
 -- setup agreeing, + ${confidence_news_weight} x |sentiment| when the news agrees; at most 1.
+--
+-- Exits (exit_mode = ${exit_mode}): a BUY's stop below the close and its target above, a SELL's
+-- the reverse, at a distance of
+--   percent: ${stop_loss_pct} (stop) and ${take_profit_pct} (target) of the close;
+--   atr:     ${stop_loss_atr} (stop) and ${take_profit_atr} (target) times the bar's ATR (atr_14),
+--            so that the stop sits beyond the symbol's usual bar-to-bar range however volatile
+--            it is. While ATR is still warming up (NULL), or so wide that a level would fall
+--            to zero or below (right after a gap), the percent rule applies: no signal goes out
+--            without a usable stop.
 CREATE TEMPORARY VIEW scored_setups AS
 SELECT *,
     rsi_left_oversold + golden_cross + macd_turned_up + back_above_lower_band AS bullish,
@@ -23,7 +32,9 @@ SELECT *,
          WHEN bearish > 0 AND bullish = 0 AND news_tone <> 'positive' THEN 'SELL'
     END AS action,
     CASE WHEN (bullish > 0 AND news_tone = 'positive') OR (bearish > 0 AND news_tone = 'negative')
-         THEN 'STRONG' ELSE 'NORMAL' END AS strength
+         THEN 'STRONG' ELSE 'NORMAL' END AS strength,
+    '${exit_mode}' = 'atr' AND atr_14 IS NOT NULL
+        AND `close` > GREATEST(${stop_loss_atr}, ${take_profit_atr}) * atr_14 AS atr_exits
 FROM scored_setups;
 
 CREATE TEMPORARY VIEW signals AS
@@ -42,7 +53,7 @@ SELECT
     event_time AS bar_time,
     CURRENT_TIMESTAMP AS emitted_at,
     MAP['sma_20', sma_20, 'sma_50', sma_50, 'ema_12', ema_12, 'ema_26', ema_26,
-        'rsi_14', rsi_14, 'macd', macd, 'macd_signal', macd_signal, 'macd_hist', macd_hist,
+        'rsi_14', rsi_14, 'atr_14', atr_14, 'macd', macd, 'macd_signal', macd_signal, 'macd_hist', macd_hist,
         'bb_upper', bb_upper, 'bb_middle', bb_middle, 'bb_lower', bb_lower] AS indicators,
     sentiment,
     CONCAT_WS('; ',
@@ -60,8 +71,14 @@ SELECT
     ) AS reason,
     '${strategy_name}' AS strategy,
     '${strategy_version}' AS strategy_version,
-    CASE WHEN action = 'BUY' THEN `close` * (1 - ${stop_loss_pct}) ELSE `close` * (1 + ${stop_loss_pct}) END AS stop_loss,
-    CASE WHEN action = 'BUY' THEN `close` * (1 + ${take_profit_pct}) ELSE `close` * (1 - ${take_profit_pct}) END AS take_profit,
+    CASE WHEN action = 'BUY' AND atr_exits THEN `close` - ${stop_loss_atr} * atr_14
+         WHEN action = 'BUY'               THEN `close` * (1 - ${stop_loss_pct})
+         WHEN atr_exits                    THEN `close` + ${stop_loss_atr} * atr_14
+         ELSE                                   `close` * (1 + ${stop_loss_pct}) END AS stop_loss,
+    CASE WHEN action = 'BUY' AND atr_exits THEN `close` + ${take_profit_atr} * atr_14
+         WHEN action = 'BUY'               THEN `close` * (1 + ${take_profit_pct})
+         WHEN atr_exits                    THEN `close` - ${take_profit_atr} * atr_14
+         ELSE                                   `close` * (1 - ${take_profit_pct}) END AS take_profit,
     ${horizon_bars} AS horizon_bars
 FROM decisions
 WHERE action IS NOT NULL;

@@ -8,6 +8,7 @@ CREATE TABLE indicator_rows (
     ema_12       DOUBLE,
     ema_26       DOUBLE,
     rsi_14       DOUBLE,
+    atr_14       DOUBLE,
     macd         DOUBLE,
     macd_signal  DOUBLE,
     macd_hist    DOUBLE,

@@ -22,7 +22,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 MINUTE_BARS = SHARED_DATA / "lean-us-equity-minute" / "lean_minute_trade_bars.csv"
 
 INDICATOR_COLUMNS = [
-    "sma_20", "sma_50", "ema_12", "ema_26", "rsi_14",
+    "sma_20", "sma_50", "ema_12", "ema_26", "rsi_14", "atr_14",
     "macd", "macd_signal", "macd_hist", "bb_upper", "bb_middle", "bb_lower",
 ]
 # The previous bar's values, which the crossing rules compare against (bars_ago = 1).
@@ -35,8 +35,10 @@ def default_params() -> dict[str, Any]:
     return dict(load_strategy()["indicators"])
 
 
-def talib_reference(close: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarray]:
-    """TA-Lib's values for one symbol's close series, keyed by the view's column names."""
+def talib_reference(bars: pd.DataFrame, p: dict[str, Any]) -> dict[str, np.ndarray]:
+    """TA-Lib's values for one symbol's bars (high, low, close in event-time order), keyed by the
+    view's column names."""
+    high, low, close = (bars[c].to_numpy(float) for c in ("high", "low", "close"))
     macd, signal, hist = talib.MACD(close, p["macd_fast"], p["macd_slow"], p["macd_signal"])
     upper, middle, lower = talib.BBANDS(close, p["bb_period"], p["bb_stddev"], p["bb_stddev"], 0)
     return {
@@ -45,6 +47,7 @@ def talib_reference(close: np.ndarray, p: dict[str, Any]) -> dict[str, np.ndarra
         "ema_12": talib.EMA(close, p["ema_fast"]),
         "ema_26": talib.EMA(close, p["ema_slow"]),
         "rsi_14": talib.RSI(close, p["rsi"]),
+        "atr_14": talib.ATR(high, low, close, p["atr_period"]),
         "macd": macd, "macd_signal": signal, "macd_hist": hist,
         "bb_upper": upper, "bb_middle": middle, "bb_lower": lower,
     }
@@ -59,7 +62,7 @@ def compare_to_talib(result: pd.DataFrame, params: dict[str, Any]) -> dict[str, 
     worst = dict.fromkeys(INDICATOR_COLUMNS, 0.0)
     compared = dict.fromkeys(INDICATOR_COLUMNS, 0)
     for symbol, group in result.sort_values(["symbol", "event_time"]).groupby("symbol"):
-        reference = talib_reference(group["close"].to_numpy(float), params)
+        reference = talib_reference(group, params)
         for column in INDICATOR_COLUMNS:
             got = group[column].to_numpy(float)  # JSON null -> NaN
             want = reference[column]
@@ -174,7 +177,7 @@ class IndicatorRunner:
             ) WITH ('connector' = 'filesystem', 'path' = '{src_dir.as_uri()}', 'format' = 'csv')""")
         t.execute_sql(f"""
             CREATE TEMPORARY VIEW timeline AS
-            SELECT symbol, event_time, `close`, CAST(NULL AS DOUBLE) AS news_score,
+            SELECT symbol, event_time, high, low, `close`, CAST(NULL AS DOUBLE) AS news_score,
                    CAST(NULL AS TIMESTAMP_LTZ(3)) AS published_at
             FROM src_{run_id}""")
         # The view also needs the news and gap settings; periods given here override the file's.
@@ -186,7 +189,17 @@ class IndicatorRunner:
             WITH ('connector' = 'filesystem', 'path' = '{out_dir.as_uri()}', 'format' = 'json')""")
         columns = ", ".join(["symbol", "event_time", "`close`", *INDICATOR_COLUMNS, *PREVIOUS_COLUMNS])
         t.execute_sql(f"INSERT INTO sink_{run_id} SELECT {columns} FROM indicators").wait()
-        return read_sink(out_dir)
+        return with_ranges(read_sink(out_dir), ordered)
+
+
+def with_ranges(result: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """The result with each bar's high and low from the input (the view passes on only the
+    close), for TA-Lib's ATR. A repeated bar counts as its first delivery, as in the view."""
+    ranges = prices.drop_duplicates(["symbol", "event_time"], keep="first")
+    merged = result.merge(ranges[["symbol", "event_time", "high", "low"]],
+                          on=["symbol", "event_time"], how="left", validate="many_to_one")
+    merged.attrs.update(result.attrs)
+    return merged
 
 
 def read_sink(out_dir: Path) -> pd.DataFrame:

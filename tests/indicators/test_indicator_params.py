@@ -17,6 +17,7 @@ from jobs.udf import build as udf_build
 OTHER_PERIODS = {
     "sma_fast": 7, "sma_slow": 30, "ema_fast": 5, "ema_slow": 40, "rsi": 9,
     "macd_fast": 8, "macd_slow": 17, "macd_signal": 5, "bb_period": 10, "bb_stddev": 1.5,
+    "atr_period": 5,
 }
 
 
@@ -25,7 +26,9 @@ OTHER_PERIODS = {
     OTHER_PERIODS,
     # TA-Lib swaps MACD periods given the wrong way round; so does the UDAF.
     {**OTHER_PERIODS, "macd_fast": 26, "macd_slow": 12, "bb_stddev": 1},
-], ids=["other-periods", "swapped-macd-int-stddev"])
+    # ATR of period 1 is TA-Lib's true range itself (it skips the smoothing).
+    {**OTHER_PERIODS, "atr_period": 1},
+], ids=["other-periods", "swapped-macd-int-stddev", "atr-period-1"])
 def test_other_periods_match_talib(batch_runner, params, report):
     prices = random_walk_prices(symbols=3, bars=1500, seed=7)
     result = batch_runner.run(prices, params)
@@ -37,6 +40,7 @@ def test_strategy_toml_holds_the_default_periods():
     assert load_strategy()["indicators"] == {
         "sma_fast": 20, "sma_slow": 50, "ema_fast": 12, "ema_slow": 26, "rsi": 14,
         "macd_fast": 12, "macd_slow": 26, "macd_signal": 9, "bb_period": 20, "bb_stddev": 2.0,
+        "atr_period": 14,
     }
     assert default_params() == load_strategy()["indicators"]
 
@@ -46,6 +50,7 @@ def test_render_fills_placeholders_but_keeps_column_names():
     assert "${" not in sql
     assert "SMA(`close`, event_time, 7) " in sql and "AS sma_20," in sql
     assert "CAST(1.5 AS DOUBLE)" in sql
+    assert "ATR(high, low, `close`, event_time, 5) " in sql and "AS atr_14," in sql
 
 
 def test_missing_placeholder_is_a_clear_error():

@@ -46,11 +46,14 @@ def test_streaming_parallelism_2_is_identical(stream_runner, walk, streamed_p1):
 
 
 def test_warm_up_rows_are_null_and_flat_stretches_match(streamed_p1):
-    """Warm-up lengths are TA-Lib's lookbacks; flat prices give zero-width bands and RSI 0."""
+    """Warm-up lengths are TA-Lib's lookbacks (ATR: the first true range needs a previous close,
+    so its first value comes with the period's true ranges, at index period, like RSI's); flat
+    prices give zero-width bands and RSI 0."""
     by_symbol = {s: g.sort_values("event_time").reset_index(drop=True) for s, g in streamed_p1.groupby("symbol")}
     syn0, syn1 = by_symbol["SYN0"], by_symbol["SYN1"]
     first_value = {c: int(syn0[c].notna().idxmax()) for c in INDICATOR_COLUMNS}
     assert first_value == {"sma_20": 19, "sma_50": 49, "ema_12": 11, "ema_26": 25, "rsi_14": 14,
+                           "atr_14": 14,
                            "macd": 33, "macd_signal": 33, "macd_hist": 33,
                            "bb_upper": 19, "bb_middle": 19, "bb_lower": 19}
     flat = syn0.iloc[519:560]  # closes 500..559 are identical: every 20-bar window here is flat
