@@ -27,24 +27,21 @@ CONSTRAINTS = REPO_ROOT / "constraints.txt"
 PLATFORM = ["--platform", "manylinux2014_x86_64", "--implementation", "cp",
             "--python-version", "3.11", "--only-binary=:all:"]
 
-INGEST_DEPS = ["pydantic", "pydantic-settings", "requests", "tenacity", "boto3"]
-# alpaca-trade-api pins msgpack==1.0.3, which has no CPython 3.11 wheel; it is installed without
-# its dependencies and they are listed here instead, with a msgpack that has one.
-ALPACA_NO_DEPS = ["alpaca-trade-api==3.2.0"]
+# prometheus-client: every handler's runtime imports the engine, which imports its metrics.
+INGEST_DEPS = ["pydantic", "pydantic-settings", "requests", "tenacity", "boto3",
+               "prometheus-client"]
 # Pins that differ from constraints.txt in the zips only: the python3.11 Lambda runtime runs on
-# Amazon Linux 2 (glibc 2.26), and pandas 2.3.3 ships manylinux_2_28 wheels only. pandas is
-# merely imported by alpaca-trade-api (we ask it for raw JSON), so the previous patch is safe.
-LAMBDA_PINS = {"msgpack": "msgpack==1.1.0", "pandas": "pandas==2.3.2"}
-ALPACA_RUNTIME_DEPS = ["pandas", "numpy", "aiohttp", "websockets", "websocket-client", "msgpack",
-                       "PyYAML", "deprecation", "urllib3"]
+# Amazon Linux 2 (glibc 2.26), and pandas 2.3.3 ships manylinux_2_28 wheels only. The market
+# calendar is pandas' only user in a Lambda, and a patch release older serves it the same.
+LAMBDA_PINS = {"pandas": "pandas==2.3.2"}
 # The market calendar (tradeflow.trading.calendar) of the paper broker and the risk rules.
 CALENDAR_DEPS = ["exchange-calendars", "pyluach", "korean-lunar-calendar", "toolz"]
-EXECUTE_DEPS = INGEST_DEPS + ["slack-sdk", "rich", "tzdata"] + ALPACA_RUNTIME_DEPS + CALENDAR_DEPS
+EXECUTE_DEPS = INGEST_DEPS + ["slack-sdk", "rich", "tzdata"] + CALENDAR_DEPS
 
-FUNCTIONS: dict[str, dict[str, list[str]]] = {
-    "ingest_prices": {"deps": INGEST_DEPS, "no_deps": []},
-    "ingest_news": {"deps": INGEST_DEPS, "no_deps": []},
-    "execute_signals": {"deps": EXECUTE_DEPS, "no_deps": ALPACA_NO_DEPS},
+FUNCTIONS: dict[str, list[str]] = {
+    "ingest_prices": INGEST_DEPS,
+    "ingest_news": INGEST_DEPS,
+    "execute_signals": EXECUTE_DEPS,
 }
 SKIP_DIRS = {"__pycache__", "tests"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -89,16 +86,13 @@ def _add_file(zf: zipfile.ZipFile, path: Path, name: str) -> None:
 
 
 def build(name: str, out_dir: Path, with_deps: bool = True) -> Path:
-    spec = FUNCTIONS[name]
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"lambda-{name}-") as tmp_str:
         tmp = Path(tmp_str)
         site = tmp / "site"
         site.mkdir()
         if with_deps:
-            _pip(site, [*PLATFORM, "-c", str(_constraints(tmp)), *spec["deps"]])
-            if spec["no_deps"]:
-                _pip(site, [*PLATFORM, "--no-deps", *spec["no_deps"]])
+            _pip(site, [*PLATFORM, "-c", str(_constraints(tmp)), *FUNCTIONS[name]])
             # Dist metadata and installer leftovers are not needed at run time.
             shutil.rmtree(site / "bin", ignore_errors=True)
         partial = out_dir / f".{name}.zip.partial"

@@ -2,14 +2,12 @@
 objects into the shared contracts. Used by the Alpaca producer (producers/alpaca.py) and by the
 AWS ingestion Lambdas (lambdas/), which is why it lives in the shared package.
 
-Why a small `requests` client and not `alpaca_trade_api.REST`: in alpaca-trade-api 3.2.0,
-`REST.data_get` ignores the constructor's `base_url` and reads the data endpoint from the
-process-wide `APCA_API_DATA_URL` variable, so it cannot be pointed at a test stub (or at a URL
-coming from our own settings) without mutating the environment; its retry loop sleeps a fixed
-`APCA_RETRY_WAIT` seconds, retries only 429/504, ignores `Retry-After` and does not retry network
-errors; and its paginating iterator retries each page inside itself, so a failure half-way
-restarts nothing we can see. The two endpoints we need are plain GETs with a page token: a
-dozen lines of `requests` with tenacity around each page give us all of the above explicitly.
+Why a small `requests` client: the two endpoints we need are plain GETs with a page token, and
+what matters is explicit: tenacity around each page (not around a whole paginating iterator, where
+a failure half-way would restart nothing we can see), exponential backoff with jitter, retries on
+429, 5xx and network errors, `Retry-After` honoured, and a data URL from our own settings (so a
+test stub can stand in for Alpaca). The order executor (tradeflow/trading/executors/alpaca.py)
+sends its key headers with the same `AlpacaAuth` and reads `Retry-After` with the same function.
 
 Secrets: the key id and secret stay `SecretStr` and only enter the outgoing headers (through a
 requests auth hook, so the session never holds them in plain text). No log line or exception we
@@ -66,7 +64,7 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-class _AlpacaAuth(requests.auth.AuthBase):
+class AlpacaAuth(requests.auth.AuthBase):
     """Adds the key headers at send time, so the plain values live only in the outgoing request."""
 
     def __init__(self, key_id: SecretStr, secret: SecretStr) -> None:
@@ -78,10 +76,10 @@ class _AlpacaAuth(requests.auth.AuthBase):
         return r
 
     def __repr__(self) -> str:
-        return "_AlpacaAuth(***)"
+        return "AlpacaAuth(***)"
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Retry-After is either delay-seconds or an HTTP date (RFC 9110); anything else is ignored."""
     if not value:
         return None
@@ -109,7 +107,7 @@ class AlpacaDataClient:
         self.data_url = data_url.rstrip("/")
         self._secrets = [s.get_secret_value() for s in (key_id, secret) if s.get_secret_value()]
         self._session = session or requests.Session()
-        self._session.auth = _AlpacaAuth(key_id, secret)
+        self._session.auth = AlpacaAuth(key_id, secret)
         self._timeout = timeout
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -152,7 +150,7 @@ class AlpacaDataClient:
         status = resp.status_code
         if status == 429 or status >= 500:
             raise _Transient(f"GET {path}: HTTP {status}",
-                             _retry_after(resp.headers.get("Retry-After")))
+                             retry_after_seconds(resp.headers.get("Retry-After")))
         if status in (401, 403):
             raise AlpacaAuthError(self.scrub(
                 f"Alpaca refused the credentials for {self.data_url} (HTTP {status}: "

@@ -59,8 +59,8 @@ def test_bracket_order_from_stop_and_target(h, alpaca):
     c.handle_raw(line(price=101.0, stop_loss=97.5, take_profit=108.0))
     body = alpaca.calls("POST", "/v2/orders")[0].body
     assert body["order_class"] == "bracket" and body["time_in_force"] == "gtc"
-    assert body["stop_loss"] == {"stop_price": "97.5"}
-    assert body["take_profit"] == {"limit_price": "108.0"}
+    assert body["stop_loss"] == {"stop_price": "97.50"}  # whole cents, as Alpaca requires
+    assert body["take_profit"] == {"limit_price": "108.00"}
     assert h.orders()[0].order_type == "bracket"
 
 

@@ -1,9 +1,16 @@
 """A stand-in for Alpaca's trading API (paper account) on 127.0.0.1, for tests.
 
 Speaks `/v2/account`, `/v2/positions`, `/v2/clock`, `/v2/orders` (POST; 422 for a client_order_id
-it already has), `/v2/orders/{id}` and `/v2/orders:by_client_order_id`. Checks the key headers
-(401 when wrong). An order is `accepted` when posted and `filled` (at `prices[symbol]`, updating
-cash and positions) on the `fill_after`-th status poll (0 = filled at once). Faults can be queued
+it already has), `/v2/orders/{id}` (GET, and DELETE: cancels a working order, 204, or 422 if it is
+already final) and `/v2/orders:by_client_order_id`. Checks the key headers (401 when wrong). An
+order is `accepted` when posted and `filled` (at `prices[symbol]`, updating cash and positions,
+with `filled_at`) on the `fill_after`-th status poll of the order (0 = filled at once).
+
+A bracket POST (whole shares, prices in cents) also makes its two exit legs, `held` like Alpaca's
+until the entry fills, then the take-profit (a limit order) `new` and the stop-loss (a stop order)
+`held`; they come back under `legs` when a read asks with `nested=true` (and in the POST's
+answer). `fill_leg(parent_id, "stop_loss", price)` fills one leg, cancels its sibling and
+flattens the position. Faults can be queued
 per method and path: an HTTP status (with Retry-After) and any JSON body (a malformed answer:
 `fail("POST", "/v2/orders", 200, body={"status": "accepted"})`), a delay that outlasts the
 client's timeout, optionally after doing the work anyway (the order exists though the client saw
@@ -159,7 +166,7 @@ class HTTPStub:
         if self.echo_credentials and (status >= 400 or injected_body or self.is_error(payload)):
             payload = self.echo(req, payload)
         req.status, req.response = status, payload
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         try:
             h.send_response(status)
             h.send_header("Content-Type", "application/json")
@@ -199,6 +206,9 @@ class HTTPStub:
         return f"{payload} ({quoted})"
 
 
+FINAL = ("filled", "canceled", "expired", "rejected", "replaced")  # Alpaca's final statuses
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -211,6 +221,8 @@ class _Book:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_client_id: dict[str, str] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
+    legs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by leg id, not in `orders`
+    leg_ids: dict[str, list[str]] = field(default_factory=dict)  # parent id -> its legs' ids
 
 
 class AlpacaTradingStub(HTTPStub):
@@ -241,6 +253,26 @@ class AlpacaTradingStub(HTTPStub):
             self.book.positions[symbol] = {"qty": qty, "avg": price}
             self.prices.setdefault(symbol, price)
 
+    def legs(self, parent_id: str) -> dict[str, dict[str, Any]]:
+        """A bracket order's legs by reason ("take_profit", "stop_loss")."""
+        with self._lock:
+            legs = [self.book.legs[i] for i in self.book.leg_ids.get(parent_id, [])]
+            return {("take_profit" if leg["type"] == "limit" else "stop_loss"): leg for leg in legs}
+
+    def fill_leg(self, parent_id: str, reason: str, price: float) -> None:
+        """The market reached a leg: it fills at `price`, its sibling is canceled, the position
+        is closed."""
+        with self._lock:
+            if self.book.orders[parent_id]["status"] != "filled":
+                raise ValueError("a leg cannot fill before its entry")
+            for name, leg in self.legs(parent_id).items():
+                if name == reason:
+                    self._trade(leg["symbol"], leg["side"], float(leg["qty"]), price)
+                    leg.update(status="filled", filled_qty=leg["qty"],
+                               filled_avg_price=f"{price:.4f}", filled_at=_now())
+                elif leg["status"] not in FINAL:
+                    leg.update(status="canceled", canceled_at=_now())
+
     def equity(self) -> float:
         return self.book.cash + sum(p["qty"] * self.prices.get(s, p["avg"])
                                     for s, p in self.book.positions.items())
@@ -266,19 +298,25 @@ class AlpacaTradingStub(HTTPStub):
                              "next_close": "2030-01-02T21:00:00Z"}
             if req.method == "POST" and path == "/v2/orders":
                 return self._create(req.body or {})
+            nested = req.params.get("nested") == "true"
             if req.method == "GET" and path == "/v2/orders:by_client_order_id":
                 oid = self.book.by_client_id.get(req.params.get("client_order_id", ""))
                 if oid is None:
                     return 404, {"code": 40410000, "message": "order not found"}
-                return 200, self.book.orders[oid]
-            if req.method == "GET" and path.startswith("/v2/orders/"):
+                return 200, self._view(self.book.orders[oid], nested)
+            if path.startswith("/v2/orders/"):
                 oid = path.rsplit("/", 1)[1]
-                if oid not in self.book.orders:
+                order = self.book.orders.get(oid) or self.book.legs.get(oid)
+                if order is None:
                     return 404, {"code": 40410000, "message": "order not found"}
-                self.book.polls[oid] = self.book.polls.get(oid, 0) + 1
-                if self.book.polls[oid] >= self.fill_after:
-                    self._finish(self.book.orders[oid])
-                return 200, self.book.orders[oid]
+                if req.method == "DELETE":
+                    return self._cancel(order)
+                if req.method == "GET" and oid in self.book.orders:
+                    self.book.polls[oid] = self.book.polls.get(oid, 0) + 1
+                    if self.book.polls[oid] >= self.fill_after:
+                        self._finish(order)
+                if req.method == "GET":
+                    return 200, self._view(order, nested)
         return 404, {"code": 40400000, "message": f"no route {req.method} {req.path}"}
 
     def _position(self, symbol: str, p: dict[str, float]) -> dict[str, Any]:
@@ -295,37 +333,92 @@ class AlpacaTradingStub(HTTPStub):
         coid = body.get("client_order_id") or str(uuid.uuid4())
         if coid in self.book.by_client_id:
             return 422, {"code": 40010001, "message": "client_order_id must be unique"}
+        bracket = body.get("order_class") == "bracket"
+        if bracket and (refused := _bracket_refusal(body)):
+            return 422, {"code": 42210000, "message": refused}
         oid = str(uuid.uuid4())
-        order = {"id": oid, "client_order_id": coid, "symbol": body["symbol"],
-                 "qty": str(body["qty"]), "side": body["side"], "type": body["type"],
-                 "order_class": body.get("order_class", "simple"),
-                 "time_in_force": body["time_in_force"], "status": "accepted",
-                 "filled_qty": "0", "filled_avg_price": None, "created_at": _now(),
-                 "submitted_at": _now(), "take_profit": body.get("take_profit"),
-                 "stop_loss": body.get("stop_loss")}
+        order = self._order(oid, coid, body["symbol"], str(body["qty"]), body["side"],
+                            body["type"], body["time_in_force"], "accepted",
+                            order_class=body.get("order_class", "simple"))
         self.book.orders[oid] = order
         self.book.by_client_id[coid] = oid
+        if bracket:
+            exit_side = "sell" if body["side"] == "buy" else "buy"
+            legs = [self._order(str(uuid.uuid4()), str(uuid.uuid4()), body["symbol"],
+                                order["qty"], exit_side, kind, body["time_in_force"], "held",
+                                order_class="bracket", **{key: body[reason][key]})
+                    for reason, key, kind in (("take_profit", "limit_price", "limit"),
+                                              ("stop_loss", "stop_price", "stop"))]
+            self.book.legs.update((leg["id"], leg) for leg in legs)
+            self.book.leg_ids[oid] = [leg["id"] for leg in legs]
         if self.fill_after == 0:
             self._finish(order)
-        return 200, order
+        return 200, self._view(order, True)
+
+    @staticmethod
+    def _order(oid: str, coid: str, symbol: str, qty: str, side: str, kind: str, tif: str,
+               status: str, **extra: Any) -> dict[str, Any]:
+        return {"id": oid, "client_order_id": coid, "symbol": symbol, "qty": qty, "side": side,
+                "type": kind, "time_in_force": tif, "status": status, "filled_qty": "0",
+                "filled_avg_price": None, "filled_at": None, "canceled_at": None,
+                "created_at": _now(), "submitted_at": _now(), "limit_price": None,
+                "stop_price": None, **extra}
+
+    def _view(self, order: dict[str, Any], nested: bool) -> dict[str, Any]:
+        """The order as Alpaca answers it: legs only when asked `nested=true` (else null)."""
+        ids = self.book.leg_ids.get(order["id"])
+        legs = [dict(self.book.legs[i]) for i in ids] if ids and nested else None
+        return {**order, "legs": legs}
+
+    def _cancel(self, order: dict[str, Any]) -> tuple[int, Any]:
+        if order["status"] in FINAL:
+            return 422, {"code": 42210000, "message": f"order is already {order['status']}"}
+        order.update(status="canceled", canceled_at=_now())
+        for leg_id in self.book.leg_ids.get(order["id"], []):  # an entry takes its legs along
+            if self.book.legs[leg_id]["status"] not in FINAL:
+                self.book.legs[leg_id].update(status="canceled", canceled_at=_now())
+        return 204, None
 
     def _finish(self, order: dict[str, Any]) -> None:
         if order["status"] != "accepted":
             return
+        legs = [self.book.legs[i] for i in self.book.leg_ids.get(order["id"], [])]
         if self.final_status != "filled":
             order["status"] = self.final_status
+            for leg in legs:
+                leg["status"] = "canceled"
             return
         qty = float(order["qty"])
         price = self.prices.get(order["symbol"], 100.0)
-        signed = qty if order["side"] == "buy" else -qty
+        self._trade(order["symbol"], order["side"], qty, price)
+        order.update(status="filled", filled_qty=f"{qty:g}", filled_avg_price=f"{price:.4f}",
+                     filled_at=_now())
+        for leg in legs:  # the take-profit works; the stop-loss is held by it (one-cancels-other)
+            leg["status"] = "new" if leg["type"] == "limit" else "held"
+
+    def _trade(self, symbol: str, side: str, qty: float, price: float) -> None:
+        signed = qty if side == "buy" else -qty
         self.book.cash -= signed * price
-        p = self.book.positions.get(order["symbol"], {"qty": 0.0, "avg": price})
+        p = self.book.positions.get(symbol, {"qty": 0.0, "avg": price})
         if p["qty"] == 0 or (p["qty"] > 0) == (signed > 0):
             p["avg"] = (p["qty"] * p["avg"] + signed * price) / (p["qty"] + signed)
         p["qty"] += signed
         if abs(p["qty"]) < 1e-9:
-            self.book.positions.pop(order["symbol"], None)
+            self.book.positions.pop(symbol, None)
         else:
-            self.book.positions[order["symbol"]] = p
-        order.update(status="filled", filled_qty=f"{qty:g}", filled_avg_price=f"{price:.4f}",
-                     filled_at=_now())
+            self.book.positions[symbol] = p
+
+
+def _bracket_refusal(body: dict[str, Any]) -> str | None:
+    """Alpaca's checks of a bracket order that tests rely on, or None if it passes."""
+    if not float(body["qty"]).is_integer():
+        return "fractional orders must be simple orders"
+    for reason, key in (("take_profit", "limit_price"), ("stop_loss", "stop_price")):
+        value = (body.get(reason) or {}).get(key)
+        if value is None:
+            return f"{reason}.{key} is required for bracket orders"
+        decimals = len(str(value).partition(".")[2])
+        if decimals > (2 if float(value) >= 1 else 4):
+            return (f"invalid {reason}.{key} {value}. sub-penny increment does not fulfill "
+                    "minimum pricing criteria")
+    return None

@@ -1,7 +1,8 @@
-"""Orders on an Alpaca (paper) account through `alpaca_trade_api.REST`.
+"""Orders on an Alpaca (paper) account, over a small `requests` client of the trading API.
 
-Retries are ours (tenacity), not the library's: its built-in loop would resend a POST after a
-504 without asking whether the first one went through. The rules:
+The client (`AlpacaTradingClient`) sends one request and never retries: the retries are ours
+(tenacity), because resending a POST after a 504 without asking whether the first one went
+through could place an order twice. The rules:
 
 * reads (account, positions, clock, order status) are retried on timeouts, connection errors,
   5xx and 429 (honouring `Retry-After`);
@@ -17,30 +18,40 @@ Retries are ours (tenacity), not the library's: its built-in loop would resend a
   before any resend); to a read, `BrokerUnavailable`. Nothing malformed reaches the store, whose
   records are read again at every start;
 * the kill switch (`halted`) is asked before every POST of an order, retries included: one
-  engaged while a retry waits (a 429's Retry-After can be a minute) stops it there.
+  engaged while a retry waits (a 429's Retry-After can be a minute) stops it there;
+* cancelling a bracket's exit legs (DELETE, idempotent) is retried like a read; a 404 or 422
+  there means the leg is gone or already final, which is what cancelling wanted.
 
-Every request has a timeout (`requests` has none by default).
+Every request has a timeout (`requests` has none by default) and follows no redirect (the key
+headers would go wherever it points).
+
+Bracket orders: market entry, `gtc` (the legs must outlive the day the entry fills on), prices in
+whole cents (4 decimals below $1), whole shares only (Alpaca refuses fractional brackets). Reads
+ask for `nested=true`, so the exit legs come back under `legs`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import partial
 from typing import Any, TypeVar
 
 import requests
 import urllib3
-from alpaca_trade_api.rest import REST, APIError
+from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from tradeflow.alpaca_data import AlpacaAuth, retry_after_seconds
 from tradeflow.contracts import OrderStatus
-from tradeflow.logs import mask
+from tradeflow.logs import mask, register_secrets
 
-from .base import (Account, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor, Halted,
-                   OrderHalted, OrderRequest, Position)
+from .base import (Account, BrokerOrder, BrokerRejected, BrokerUnavailable, Executor, ExitLeg,
+                   Halted, OrderHalted, OrderRequest, Position)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +69,8 @@ STATUS = {
     "canceled": OrderStatus.canceled, "replaced": OrderStatus.canceled,
     "expired": OrderStatus.expired, "rejected": OrderStatus.rejected,
 }
+# A bracket's exit legs by their order type.
+LEG_REASON = {"limit": "take_profit", "stop": "stop_loss", "stop_limit": "stop_loss"}
 MAX_WAIT = 60.0
 # What parsing an answer of the wrong shape raises (json's and ours are ValueErrors).
 MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
@@ -73,28 +86,56 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-class _TimeoutSession(requests.Session):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
+class AlpacaHTTPError(Exception):
+    """A non-2xx answer. The message is the server's own (masked: it may quote the request)."""
 
-    def request(self, method: str | bytes, url: str | bytes, **kw: Any) -> requests.Response:  # type: ignore[override]
-        kw.setdefault("timeout", self.timeout)
-        return super().request(method, url, **kw)
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class AlpacaTradingClient:
+    """One request to Alpaca's trading API (`{base_url}/v2`), JSON in and out; no retries.
+
+    Raises `AlpacaHTTPError` for a non-2xx status, `requests.RequestException` for the transport,
+    ValueError for a body that is not JSON; returns None for an empty body (DELETE's 204)."""
+
+    def __init__(self, key_id: str, secret_key: str, base_url: str, timeout: float) -> None:
+        self.base = base_url.rstrip("/") + "/v2"
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.auth = AlpacaAuth(SecretStr(key_id), SecretStr(secret_key))
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                body: dict[str, Any] | None = None) -> Any:
+        resp = self.session.request(method, self.base + path, params=params, json=body,
+                                    timeout=self.timeout, allow_redirects=False)
+        if not 200 <= resp.status_code < 300:
+            raise AlpacaHTTPError(resp.status_code, _server_message(resp),
+                                  retry_after_seconds(resp.headers.get("Retry-After")))
+        # json.loads, not resp.json(): its error is a RequestException, which reads as transport.
+        return json.loads(resp.content) if resp.content else None
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _server_message(resp: requests.Response) -> str:
+    try:
+        body = json.loads(resp.content)
+    except ValueError:
+        body = None
+    text = body.get("message") if isinstance(body, dict) else None
+    return mask(str(text or resp.text)).strip() or resp.reason or "no detail"
 
 
 def _status_of(exc: BaseException) -> int | None:
-    resp = getattr(exc, "response", None)
-    return getattr(resp, "status_code", None)
+    return exc.status if isinstance(exc, AlpacaHTTPError) else None
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    resp = getattr(exc, "response", None)
-    value = resp.headers.get("Retry-After") if resp is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return exc.retry_after if isinstance(exc, AlpacaHTTPError) else None
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -126,10 +167,21 @@ def _number(value: Any, what: str) -> float:
     return x
 
 
-def to_broker_order(o: Any) -> BrokerOrder:
-    """Raises ValueError for an answer that is not an order (one of MALFORMED, see above)."""
+def _time(value: Any, what: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is {value!r:.80}")
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"{what} has no time zone: {value!r:.80}")
+    return t.astimezone(timezone.utc)
+
+
+def _fills(o: Any, what: str) -> tuple[str, OrderStatus, float, float | None, datetime | None]:
+    """id, status, filled_qty, filled_avg_price, filled_at of an order or a leg."""
     if not isinstance(o, dict) or not isinstance(o.get("id"), str) or not o["id"]:
-        raise ValueError(f"not an order (no id): {mask(str(o))[:200]}")
+        raise ValueError(f"not {what} (no id): {mask(str(o))[:200]}")
     raw_status = o.get("status", "")
     if not isinstance(raw_status, str):
         raise ValueError(f"status is {raw_status!r:.80}")
@@ -138,13 +190,35 @@ def to_broker_order(o: Any) -> BrokerOrder:
     avg = _number(price, "filled_avg_price") if price not in (None, "") else None
     if filled < 0 or (avg is not None and avg <= 0):
         raise ValueError(f"filled_qty {filled:g} at {avg}")
-    return BrokerOrder(
-        broker_order_id=o["id"],
-        status=STATUS.get(raw_status, OrderStatus.accepted),
-        filled_qty=filled,
-        filled_avg_price=avg,
-        detail=f"alpaca status {raw_status}",
-        raw=o)
+    return (o["id"], STATUS.get(raw_status, OrderStatus.accepted), filled, avg,
+            _time(o.get("filled_at"), "filled_at"))
+
+
+def _leg(o: Any) -> ExitLeg:
+    oid, status, filled, avg, at = _fills(o, "an order leg")
+    kind = o.get("type")
+    if kind not in LEG_REASON:
+        raise ValueError(f"order leg of type {kind!r:.80}")
+    return ExitLeg(LEG_REASON[kind], oid, status, filled_qty=filled, filled_avg_price=avg,
+                   filled_at=at)
+
+
+def to_broker_order(o: Any) -> BrokerOrder:
+    """Raises ValueError for an answer that is not an order (one of MALFORMED, see above)."""
+    oid, status, filled, avg, at = _fills(o, "an order")
+    legs = o.get("legs") or []
+    if not isinstance(legs, list):
+        raise ValueError(f"legs is {legs!r:.80}")
+    return BrokerOrder(broker_order_id=oid, status=status, filled_qty=filled,
+                       filled_avg_price=avg, detail=f"alpaca status {o.get('status')}", raw=o,
+                       filled_at=at, legs=tuple(_leg(x) for x in legs))
+
+
+def _price(x: float | None, what: str) -> str:
+    """A bracket price as Alpaca takes it: whole cents, or 4 decimals below $1."""
+    if x is None or not math.isfinite(x) or x <= 0:
+        raise BrokerRejected(f"bracket order: {what} is {x!r}")  # nothing was sent
+    return f"{x:.2f}" if x >= 1 else f"{x:.4f}"
 
 
 def _malformed(what: str, exc: BaseException) -> str:
@@ -153,13 +227,13 @@ def _malformed(what: str, exc: BaseException) -> str:
 
 class AlpacaExecutor(Executor):
     name = "alpaca"
+    fractional_brackets = False
 
     def __init__(self, key_id: str, secret_key: str, base_url: str, *, timeout: float = 10.0,
                  attempts: int = 4, backoff: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.rest = REST(key_id, secret_key, base_url.rstrip("/"), api_version="v2", raw_data=True)
-        self.rest._session = _TimeoutSession(timeout)
-        self.rest._retry = 0  # see the module docstring: the library must not resend anything
+        register_secrets(key_id, secret_key)  # masked wherever a message of ours goes
+        self.api = AlpacaTradingClient(key_id, secret_key, base_url, timeout)
         self.attempts = attempts
         self.backoff = backoff
         self.sleep = sleep
@@ -188,7 +262,7 @@ class AlpacaExecutor(Executor):
         def once() -> T:
             try:
                 return call()
-            except (requests.RequestException, APIError) as exc:
+            except (requests.RequestException, AlpacaHTTPError) as exc:
                 status = _status_of(exc)
                 if status is None or status >= 500 or status == 429:
                     raise _Transient(f"{what}: {_message(exc)}", status, _retry_after(exc)) from exc
@@ -204,14 +278,14 @@ class AlpacaExecutor(Executor):
     # --- reading ----------------------------------------------------------------------------
     def account(self) -> Account:
         def account() -> tuple[float, float, float | None]:
-            acct = self.rest.get("/account")
+            acct = self.api.request("GET", "/account")
             last = acct.get("last_equity")
             return (_number(acct["equity"], "equity"), _number(acct.get("cash") or 0, "cash"),
                     _number(last, "last_equity") if last not in (None, "") else None)
 
         def positions() -> dict[str, Position]:
             out = {}
-            for p in self.rest.get("/positions") or []:
+            for p in self.api.request("GET", "/positions") or []:
                 qty = _number(p["qty"], "qty")
                 if p.get("side") == "short" and qty > 0:
                     qty = -qty
@@ -231,7 +305,7 @@ class AlpacaExecutor(Executor):
         # The broker's clock, i.e. the real wall clock and Alpaca's holiday calendar: `now` (which
         # could be a simulated time) is deliberately ignored.
         def is_open() -> bool:
-            value = self.rest.get("/clock")["is_open"]
+            value = self.api.request("GET", "/clock")["is_open"]
             if not isinstance(value, bool):  # bool("false") would be an open market
                 raise ValueError(f"is_open is {value!r:.80}")
             return value
@@ -240,8 +314,9 @@ class AlpacaExecutor(Executor):
 
     def _lookup_once(self, client_order_id: str) -> BrokerOrder | None:
         try:
-            o = self.rest.get("/orders:by_client_order_id", {"client_order_id": client_order_id})
-        except (requests.RequestException, APIError) as exc:
+            o = self.api.request("GET", "/orders:by_client_order_id",
+                                 {"client_order_id": client_order_id, "nested": "true"})
+        except (requests.RequestException, AlpacaHTTPError) as exc:
             status = _status_of(exc)
             if status == 404:
                 return None
@@ -261,8 +336,21 @@ class AlpacaExecutor(Executor):
             raise BrokerUnavailable(str(exc), exc.status, may_exist=True) from exc
 
     def status(self, broker_order_id: str) -> BrokerOrder:
-        return self._read("GET /v2/orders/{id}",
-                          lambda: to_broker_order(self.rest.get(f"/orders/{broker_order_id}")))
+        return self._read("GET /v2/orders/{id}", lambda: to_broker_order(
+            self.api.request("GET", f"/orders/{broker_order_id}", {"nested": "true"})))
+
+    def cancel_legs(self, broker_order_id: str) -> None:
+        def cancel(leg_id: str) -> None:
+            try:
+                self.api.request("DELETE", f"/orders/{leg_id}")
+            except AlpacaHTTPError as exc:
+                # 422: already filled or canceled; 404: gone. Either way it no longer works.
+                if exc.status not in (404, 422):
+                    raise
+
+        for leg in self.status(broker_order_id).legs:
+            if not leg.status.final:
+                self._read("DELETE /v2/orders/{id}", partial(cancel, leg.broker_order_id))
 
     # --- placing ----------------------------------------------------------------------------
     @staticmethod
@@ -274,8 +362,8 @@ class AlpacaExecutor(Executor):
         if req.order_type == "bracket":
             # The legs must outlive the day the entry fills on.
             params.update(order_class="bracket", time_in_force="gtc",
-                          take_profit={"limit_price": str(round(req.take_profit or 0, 2))},
-                          stop_loss={"stop_price": str(round(req.stop_loss or 0, 2))})
+                          take_profit={"limit_price": _price(req.take_profit, "take_profit")},
+                          stop_loss={"stop_price": _price(req.stop_loss, "stop_loss")})
         return params
 
     def submit(self, req: OrderRequest, maybe_sent: bool = False,
@@ -297,8 +385,8 @@ class AlpacaExecutor(Executor):
             if reason is not None:
                 raise OrderHalted(f"kill switch engaged: {reason}")
             try:
-                answer = self.rest.post("/orders", params)
-            except (requests.RequestException, APIError) as exc:
+                answer = self.api.request("POST", "/orders", body=params)
+            except (requests.RequestException, AlpacaHTTPError) as exc:
                 status = _status_of(exc)
                 msg = f"POST /v2/orders: {_message(exc)}"
                 if status == 429:
@@ -328,4 +416,4 @@ class AlpacaExecutor(Executor):
             raise BrokerUnavailable(str(exc), exc.status, may_exist=unknown) from exc
 
     def close(self) -> None:
-        self.rest._session.close()
+        self.api.close()
