@@ -1,8 +1,8 @@
 """Price bars as a table, and the time conventions every other module of the backtest shares.
 
 * A bar's `time` is its END (the contract's event_time): the moment its close is known.
-* A bar's start (when its open trades) is `time - bar length` for intraday bars, and the
-  regular-session open (09:30 New York) of its day for daily bars.
+* A bar's start (when its open trades, see `calendar.bar_start`) is `time - bar length` for
+  intraday bars, and the regular-session open (09:30 New York) of its day for daily bars.
 * Bars per year (annualisation) come from the data's own spacing, see `bars_per_year`.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from tradeflow.contracts import PriceBar
 from tradeflow.trading import calendar
 
 TRADING_DAYS_PER_YEAR = 252
-DAILY_SPACING = timedelta(hours=20)  # at least this far apart: one bar per day (or sparser)
+DAILY_SPACING = calendar.DAILY_SPACING  # at least this far apart: one bar per day (or sparser)
 WEEKLY_SPACING = timedelta(days=5)
 
 
@@ -72,16 +72,6 @@ def bars_per_year(df: pd.DataFrame, grid: pd.DatetimeIndex | None = None) -> Ann
     return Annualisation(TRADING_DAYS_PER_YEAR * steps,
                          f"intraday bars ({spacing.total_seconds() / 60:g} min): 252 trading days"
                          f" x {steps:g} bars per day (median in the data)")
-
-
-def bar_start(end: datetime, spacing: timedelta, daily: bool) -> datetime:
-    """When the bar that ends at `end` opened: the moment its open price was tradeable."""
-    if daily:
-        sess = calendar.session(end.astimezone(calendar.NEW_YORK).date())
-        if sess is not None:
-            return sess[0]
-        return end - timedelta(hours=6, minutes=30)
-    return end - spacing
 
 
 def finite(x: float | None) -> float | None:

@@ -228,6 +228,9 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
                      "daily_bars": is_daily(bars)},
             "annualisation": asdict(ann),
             "execution": {"fill": "open of the next bar of the symbol after the signal bar",
+                          "exits": "stop, target (stop first when a bar reaches both; a gap "
+                                   "fills at the open), horizon (the open after it), or an "
+                                   "opposite signal",
                           "cash": cfg.cash, **asdict(cfg.costs), "risk_overrides": cfg.risk},
             "strategy_params": {k: defaults[k] for k in defaults if k in _signal_keys()},
             "signals": {"count": len(signals),

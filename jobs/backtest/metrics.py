@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradeflow.trading.exits import EXIT_REASONS, Trade
+
 from .data import finite
-from .execution import Costs, Trade
+from .execution import Costs
 
 
 def returns(curve: pd.Series, start: float) -> np.ndarray:
@@ -101,6 +103,12 @@ def trade_metrics(trades: Sequence[Trade]) -> dict[str, Any]:
         "gross_profit": float(wins.sum()), "gross_loss": gross_loss,
         "fees": float(sum(t.fees for t in trades)),
         "average_bars_held": float(np.mean([t.bars_held for t in closed])) if closed else None,
+        "by_exit_reason": {
+            reason: {"trades": len(ts), "pnl": float(sum(t.pnl or 0.0 for t in ts)),
+                     "win_rate": float(np.mean([(t.pnl or 0.0) > 0 for t in ts])),
+                     "average_bars_held": float(np.mean([t.bars_held for t in ts]))}
+            for reason in EXIT_REASONS
+            if (ts := [t for t in closed if t.exit_reason == reason])},
     }
 
 

@@ -52,6 +52,20 @@ svg.chart{width:100%;height:auto;display:block}
 """
 
 
+def _exit_table(r: dict[str, Any]) -> str:
+    """Closed trades and their P&L by exit reason."""
+    by = r["strategy"].get("by_exit_reason") or {}
+    if not by:
+        return '<p class="note">No closed trades.</p>'
+    rows = "".join(
+        f"<tr><td>{html.escape(reason.replace('_', ' '))}</td><td>{x['trades']:,}</td>"
+        f"<td class=\"{'pos' if x['pnl'] >= 0 else 'neg'}\">{x['pnl']:,.2f}</td>"
+        f"<td>{x['win_rate']:.1%}</td><td>{x['average_bars_held']:.1f}</td></tr>"
+        for reason, x in by.items())
+    return ("<table><tr><th>Exit</th><th>Trades</th><th>P&amp;L</th><th>Win rate</th>"
+            f"<th>Bars held</th></tr>{rows}</table>")
+
+
 @dataclass
 class SymbolView:
     symbol: str
@@ -264,9 +278,13 @@ forward return h bars after the signal bar. Forward returns are used for this me
 Monte Carlo: correlated geometric Brownian motion fitted to daily log returns, seed {r['risk']['strategy']['monte_carlo']['seed']}.
 CVaR is the mean loss beyond the VaR.</p></div>
 <div class="card">{_fan(r)}</div></div>
-<div class="card"><h2>Risk manager decisions</h2><p>{rules}</p>
-<p class="note">Every signal went through tradeflow.trading.risk.RiskManager at the historical instant of the
-next bar's open (signal clock); approved orders filled in the paper broker simulator.</p></div>
+<div class="grid2"><div class="card"><h2>Risk manager decisions</h2><p>{rules}</p>
+<p class="note">Every signal went through the consumer's trading engine and risk manager at its bar's end
+(signal clock); approved orders filled in the paper broker at the next bar's open.</p></div>
+<div class="card"><h2>Exits</h2>{_exit_table(r)}
+<p class="note">A position ends at the first of its stop, its target, its horizon (closed at the open of the
+bar after it) or an opposite signal. A bar that reaches both stop and target counts as the stop; a bar
+that opens beyond either fills at its open.</p></div></div>
 <h2 style="margin:22px 0 10px">Prices, indicators and fills</h2>
 {symbols}
 {_wf(d)}

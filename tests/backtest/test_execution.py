@@ -1,4 +1,5 @@
-"""Execution: next-bar-open fills through the shared risk manager and paper broker (no Flink)."""
+"""Execution: the consumer's engine, risk manager and paper broker over hand-made bars (no Flink):
+next-bar-open fills, exits, and the same fills as the consumer on the same records."""
 
 from __future__ import annotations
 
@@ -68,10 +69,12 @@ def test_shared_risk_rules_decide() -> None:
             signal("AAA", "BUY", daily_end(1), 100.0, confidence=0.4),  # below min confidence
             signal("AAA", "BUY", daily_end(2), 100.0),
             signal("AAA", "BUY", daily_end(3), 120.0),  # already long
-            signal("AAA", "SELL", daily_end(6), 96.0)]  # last bar: never trades
+            signal("AAA", "SELL", daily_end(6), 96.0)]  # last bar: never fills
     res = execute(bars, sigs, ExecConfig(100_000.0, Costs(0, 0, 0), RISK))
     assert [d["rule"] for d in res.decisions] == [
-        "no_short_selling", "min_confidence", "approved", "already_long", "no_next_bar"]
+        "no_short_selling", "min_confidence", "approved", "already_long", "approved"]
+    assert [d["fill_price"] for d in res.decisions if d["rule"] == "approved"] == [110.0, None]
+    assert res.trades[0].open
 
 
 def test_intraday_market_hours_and_staleness_judge_the_historical_clock() -> None:
@@ -80,14 +83,16 @@ def test_intraday_market_hours_and_staleness_judge_the_historical_clock() -> Non
                                                 time(16, 0), time(16, 5)]
     at = [datetime.combine(day, t, NY).astimezone(timezone.utc) for t in clock]
     bars = frame(minute_bars("BBB", at, [50.0] * len(at), [50.0] * len(at)))
-    sigs = [signal("BBB", "BUY", at[0], 50.0),  # next bar starts 10:00: approved
-            signal("BBB", "SELL", at[5], 50.0),  # next bar 25 min later: stale (300 s)
-            signal("BBB", "SELL", at[9], 50.0)]  # next bar starts 16:04: market closed
+    sigs = [signal("BBB", "BUY", at[0], 50.0),  # decided at 10:00, fills at the next open
+            signal("BBB", "BUY", at[5], 50.0),  # already long
+            signal("BBB", "SELL", at[9], 50.0)]  # decided at 16:00: the market is closed
     res = execute(bars, sigs, ExecConfig(100_000.0, Costs(0, 0, 0),
                                          {**RISK, "risk_cooldown_seconds": 0}))
-    assert [d["rule"] for d in res.decisions] == ["approved", "staleness", "market_hours"]
+    assert [d["rule"] for d in res.decisions] == ["approved", "already_long", "market_hours"]
     assert res.fills[0].time == at[1] - timedelta(minutes=1)  # the next bar's start
     assert res.trades[0].open  # still long at the end, marked at the last close
+    # A signal from the past is judged by the clock of its own bar: never stale here.
+    assert all(d["decided_at"] == d["bar_time"] for d in res.decisions)
 
 
 def test_cooldown_uses_the_historical_order_time() -> None:

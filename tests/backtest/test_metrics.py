@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from jobs.backtest.execution import Trade
+from tradeflow.trading.exits import Trade
 from jobs.backtest.metrics import curve_metrics, drawdown, exposure_metrics, trade_metrics
 
 T0 = datetime(2024, 3, 4, 21, tzinfo=timezone.utc)
@@ -57,8 +57,11 @@ def test_flat_curve_has_no_ratios() -> None:
     assert m["sharpe"] is None and m["sortino"] is None and m["calmar"] is None
 
 
-def _trade(pnl: float, open_: bool = False) -> Trade:
-    return Trade("AAA", "long", 10, T0, 100.0, T0, 100 + pnl / 10, 1.0, pnl, pnl / 1000, 3, open_)
+def _trade(pnl: float, open_: bool = False, reason: str = "horizon") -> Trade:
+    """A long of 10 at 100 with fees 0.5 + 0.5, closed (or marked) to make `pnl` net."""
+    return Trade("s", "tf-s", "AAA", "long", 10, 100.0, T0, T0, None, None, 3, bars_held=3,
+                 entry_fee=0.5, exit_fee=0.5, exit_price=100 + (pnl + 1.0) / 10, exit_time=T0,
+                 exit_reason=None if open_ else reason)
 
 
 def test_trade_metrics_by_hand() -> None:
@@ -70,6 +73,14 @@ def test_trade_metrics_by_hand() -> None:
     assert m["average_trade_return"] == pytest.approx(0.015)
     assert m["fees"] == pytest.approx(5.0)
     assert trade_metrics([_trade(10)])["profit_factor"] is None  # no loser: undefined, not inf
+
+
+def test_trade_metrics_by_exit_reason() -> None:
+    by = trade_metrics([_trade(100, reason="take_profit"), _trade(-50, reason="stop_loss"),
+                        _trade(-30, reason="stop_loss"), _trade(5, open_=True)])["by_exit_reason"]
+    assert list(by) == ["stop_loss", "take_profit"]
+    assert by["stop_loss"]["trades"] == 2 and by["stop_loss"]["pnl"] == pytest.approx(-80.0)
+    assert by["take_profit"]["win_rate"] == 1.0 and by["stop_loss"]["win_rate"] == 0.0
 
 
 def test_exposure_by_hand() -> None:

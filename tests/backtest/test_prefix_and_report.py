@@ -83,7 +83,13 @@ def test_prefix_property_and_report(tmp_path: Path) -> None:
     page = (full / "out" / "report.html").read_text()
     assert "<svg" in page and "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
-    # fills happened at a bar's open, after their signal's bar
+    # orders filled in a bar after the one they were decided on (bracket legs: after the entry)
     fills = [json.loads(x) for x in (full / "out" / "fills.jsonl").read_text().splitlines()]
-    assert fills and all(f["time"] >= f["signal_bar_time"] and f["bar_time"] > f["signal_bar_time"]
-                         for f in fills)
+    assert fills and all(f["time"] >= f["decided_bar_time"] and f["bar_time"] > f["decided_bar_time"]
+                         for f in fills if f["decided_bar_time"])
+    # every closed trade says why, and the report shows the exits
+    trades = [json.loads(x) for x in (full / "out" / "trades.jsonl").read_text().splitlines()]
+    for tr in trades:
+        assert tr["open"] or tr["exit_reason"] in ("stop_loss", "take_profit", "horizon", "signal")
+        assert tr["entry_bar_time"] <= (tr["exit_bar_time"] or tr["entry_bar_time"])
+    assert "<h2>Exits</h2>" in page

@@ -147,3 +147,48 @@ def test_without_brackets_the_engine_watches_stop_and_target(h):
     feed(c, 3, 97.0, 97.5, 96.5)  # ...and fills at the next open
     tr = only_trade(c)
     assert (tr["exit_reason"], tr["exit_price"]) == ("stop_loss", 97.0)
+
+
+def test_the_backtest_makes_the_same_fills_and_exits_as_the_consumer(h):
+    """One scenario, two worlds: the consumer fed bar by bar (then each bar's signals, the order
+    they arrive in live) and the backtest over the same records make identical fills."""
+    from jobs.backtest.data import bars_frame
+    from jobs.backtest.execution import Costs, ExecConfig, execute
+
+    closes = [100, 100.5, 101, 99, 97.5, 98, 99, 101, 103, 104.5, 102, 101, 100, 99.5, 99,
+              98.5, 99, 100, 101, 102]
+    bars = [parse(PriceBar, bar(sym, t(i), c * k - 0.2, c * k + 1.2, c * k - 1.5, c * k))
+            for i, c in enumerate(closes) for sym, k in (("AAPL", 1.0), ("MSFT", 3.0))]
+    raw = [line(signal_id="s-1", price=100.0, bar_time=t(0), stop_loss=97.9, take_profit=104.0,
+                horizon_bars=8),
+           line(signal_id="s-2", symbol="MSFT", price=301.5, bar_time=t(1), stop_loss=290.0,
+                take_profit=320.0, horizon_bars=4),
+           line(signal_id="s-3", price=103.0, bar_time=t(8), stop_loss=98.0,
+                take_profit=110.0, horizon_bars=5),
+           line(signal_id="s-4", action="SELL", price=101.0, bar_time=t(11)),
+           line(signal_id="s-5", symbol="MSFT", price=297.0, bar_time=t(14), stop_loss=280.0,
+                take_profit=303.5, horizon_bars=10)]
+    by_time: dict = {}
+    for r in raw:
+        by_time.setdefault(json.loads(r)["bar_time"], []).append(r)
+
+    c = h.consumer()
+    for b in bars:
+        c.handle_bar(b)
+        if b.symbol == "MSFT":  # the last bar of the minute: its signals come now
+            for r in by_time.get(b.event_time.isoformat().replace("+00:00", "Z"), ()):
+                c.handle_raw(r)
+    live = sorted((o.client_order_id, o.side.value, o.filled_qty, o.filled_avg_price,
+                   o.filled_at, o.exit_reason) for o in h.orders()
+                  if o.status is OrderStatus.filled)
+
+    from tradeflow.contracts import TradingSignal
+    res = execute(bars_frame(bars), [parse(TradingSignal, r) for r in raw],
+                  ExecConfig(100_000.0, Costs(0, 0, 0)))
+    back = sorted((f.client_order_id, f.side, f.qty, f.price, f.time, f.exit_reason)
+                  for f in res.fills)
+    assert back == live
+    reasons = sorted(tr.exit_reason for tr in res.trades if not tr.open)
+    assert reasons == sorted(x["exit_reason"] for x in closed(c))
+    # The scenario reaches every kind of exit.
+    assert set(reasons) == {"stop_loss", "take_profit", "horizon", "signal"}

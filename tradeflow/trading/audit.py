@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tradeflow.contracts import to_wire_time
 from tradeflow.logs import mask, register_secrets
@@ -26,6 +26,14 @@ KINDS = ("signal", "duplicate", "decision", "order_request", "broker_response", 
          "order_update", "fill", "notify_error", "kill_switch", "dead_letter", "recovery",
          "trade_closed")
 COLUMNS = ("id", "time", "kind", "signal_id", "symbol", "client_order_id", "rule", "detail")
+
+
+class AuditTrail(Protocol):
+    """Where the engine writes what it saw and did: SQLite (`Audit`), DynamoDB, or memory."""
+
+    def record(self, kind: str, detail: dict[str, Any] | None = None, *,
+               signal_id: str | None = None, symbol: str | None = None,
+               client_order_id: str | None = None, rule: str | None = None) -> None: ...
 
 
 class Audit:
@@ -43,6 +51,24 @@ class Audit:
             "VALUES (?,?,?,?,?,?,?)",
             (to_wire_time(at or datetime.now(timezone.utc)), kind, signal_id, symbol,
              client_order_id, mask(rule) if rule else rule, text))
+
+
+class MemoryAudit:
+    """The audit trail of a run that keeps nothing on disk (the backtest): events in a list."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    def record(self, kind: str, detail: dict[str, Any] | None = None, *,
+               signal_id: str | None = None, symbol: str | None = None,
+               client_order_id: str | None = None, rule: str | None = None) -> None:
+        assert kind in KINDS, kind
+        self.events.append((kind, detail or {}, {
+            "signal_id": signal_id, "symbol": symbol, "client_order_id": client_order_id,
+            "rule": rule}))
+
+    def of_kind(self, kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        return [(d, ids) for k, d, ids in self.events if k == kind]
 
 
 def query(db: Path | Store, symbol: str | None = None, kind: str | None = None,

@@ -72,6 +72,7 @@ def _code(e: ClientError) -> str:
 
 
 class DynamoStore:
+    durable = True
     """Drop-in for `tradeflow.trading.store.Store` on DynamoDB (see the module docstring)."""
 
     def __init__(self, client: Any, state_table: str, audit_table: str, *,
@@ -105,7 +106,8 @@ class DynamoStore:
         if self._txn is not None:
             self._txn.append({op: body})
             return
-        fn = {"Put": self.client.put_item, "Update": self.client.update_item}[op]
+        fn = {"Put": self.client.put_item, "Update": self.client.update_item,
+              "Delete": self.client.delete_item}[op]
         self._call(op, fn, **body)
 
     @contextmanager
@@ -266,6 +268,9 @@ class DynamoStore:
     def put(self, key: str, value: str) -> None:
         self._write("Put", {"TableName": self.table,
                             "Item": {"pk": _s(f"kv#{key}"), "value": _s(value)}})
+
+    def delete(self, key: str) -> None:
+        self._write("Delete", {"TableName": self.table, "Key": {"pk": _s(f"kv#{key}")}})
 
     def put_json(self, key: str, value: object) -> None:
         self.put(key, json.dumps(value, sort_keys=True))

@@ -37,7 +37,7 @@ from tradeflow.contracts import (ContractError, Order, OrderSide, OrderStatus, P
 from tradeflow.deadletter import DeadLetters
 from tradeflow.logs import install_masking, mask_bytes, register_secrets
 from tradeflow.topics import Backend, BackendError, Record
-from tradeflow.trading.audit import Audit
+from tradeflow.trading.audit import Audit, AuditTrail
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRejected,
                                               BrokerUnavailable, Executor, ExitLeg, OrderHalted,
@@ -72,7 +72,7 @@ class SignalEngine:
                  notifier: Notifier, store: Store, kill: KillSwitch, clock: RiskClock, *,
                  secrets: Iterable[str] = (), sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], datetime] = wall_now, audit: Audit | None = None,
+                 wall: Callable[[], datetime] = wall_now, audit: AuditTrail | None = None,
                  component: str = "consumer") -> None:
         self.s = s
         self.backend = backend
@@ -87,7 +87,7 @@ class SignalEngine:
         register_secrets(*secrets)
         install_masking()
         # Another store (DynamoDB, for the Lambda) brings its own audit trail.
-        self.audit = audit if audit is not None else Audit(store, secrets)
+        self.audit: AuditTrail = audit if audit is not None else Audit(store, secrets)
         self.risk = RiskManager(s, executor, store, kill, clock)
         self.dead = DeadLetters(backend, component)
         self.notifier = Guarded(notifier, on_error=self._notify_failed)
@@ -95,10 +95,11 @@ class SignalEngine:
         self._kill_seen: bool | None = None
         self._next_refresh = 0.0
         self._pending_retry: dict[str, tuple[float, float]] = {}
-        raw = store.get_json(TRADES_KEY) or {}
-        assert isinstance(raw, dict)
-        # Open positions the engine follows, by their entry's client_order_id.
-        self.trades: dict[str, Trade] = {k: Trade.from_dict(v) for k, v in raw.items()}
+        # Open positions the engine follows, by their entry's client_order_id: the list under
+        # TRADES_KEY, each trade under its own key (a bar rewrites one trade, not all).
+        self.trades: dict[str, Trade] = {}
+        for coid in store.get_json(TRADES_KEY) or []:  # type: ignore[union-attr]
+            self.trades[coid] = Trade.from_dict(store.get_json(f"trade:{coid}"))  # type: ignore[arg-type]
         # Orders not final, per symbol: a bar of the symbol may fill them.
         self._working: dict[str, set[str]] = {}
         for stored in store.unfinished_orders():
@@ -164,10 +165,10 @@ class SignalEngine:
                                      BrokerError("position already closed"), notify=False)
                 self.notifier.decision(sig, decision, order)
                 return decision.rule
-            for trade in self.trades.values():
-                if trade.symbol == sig.symbol:
-                    trade.exit_order = order.client_order_id
-            self._save_trades()
+            closing = [t for t in self.trades.values() if t.symbol == sig.symbol]
+            for trade in closing:
+                trade.exit_order = order.client_order_id
+            self._save_trades(*closing)
         order = self._execute(order, sig.price, maybe_sent=False, notify=False)
         self.notifier.decision(sig, decision, order)  # the decision first, then its outcome
         if order.status.final or order.broker_order_id is None:
@@ -260,6 +261,7 @@ class SignalEngine:
         for trade in self.trades.values():
             if trade.exit_order == order.client_order_id:
                 trade.exit_order = None  # not sent: the next bar tries to close it again
+                self._save_trades(trade)
         with self.store.transaction():
             self.store.update_order(updated, FINAL)
             self.audit.record("broker_error", {"error": str(err), "status": err.status,
@@ -350,25 +352,28 @@ class SignalEngine:
         """Let the market move: fills at this bar, legs that filled, stops, targets, horizons."""
         if self.clock.ahead_of_wall(bar.event_time) is not None:
             return  # a bar from the future moves nothing, as a signal from the future
-        self.executor.on_bar(bar)
-        for coid in sorted(self._working.get(bar.symbol, ())):
-            stored = self.store.order(coid)
-            if stored is not None and stored.phase == OPEN and stored.order.broker_order_id:
-                try:
-                    self._apply(stored.order, self.executor.status(stored.order.broker_order_id),
-                                "order_update")
-                except BrokerError as err:
-                    log.warning("order %s: status unavailable (%s)", coid, err)
-        self._sync_trades(bar.symbol)
-        changed = False
+        if self.executor.on_bar(bar):  # something filled: which order, which leg?
+            for coid in sorted(self._working.get(bar.symbol, ())):
+                stored = self.store.order(coid)
+                if stored is not None and stored.phase == OPEN and stored.order.broker_order_id:
+                    try:
+                        self._apply(stored.order,
+                                    self.executor.status(stored.order.broker_order_id),
+                                    "order_update")
+                    except BrokerError as err:
+                        log.warning("order %s: status unavailable (%s)", coid, err)
+            self._sync_trades(bar.symbol)
+        # (A real broker's fills and legs are polled by refresh_orders; a close at the horizon
+        # asks about the legs first.)
         for trade in [t for t in self.trades.values() if t.symbol == bar.symbol]:
             if trade.exit_order is not None or bar.event_time < trade.entry_bar_time:
                 continue
-            if trade.extra.get("last_bar") == to_wire_time(bar.event_time):
+            if trade.last_bar_time is not None and bar.event_time <= trade.last_bar_time:
                 continue  # this bar again (a redelivery): counted once
-            trade.extra["last_bar"] = to_wire_time(bar.event_time)
+            trade.last_bar_time = bar.event_time
             trade.bars_held += 1
-            changed = True
+            if self.store.durable:  # a restart goes on counting from here
+                self._save_trades(trade)
             hit = None if trade.bracket else trigger(trade.long, trade.stop_loss,
                                                      trade.take_profit, bar.open, bar.high,
                                                      bar.low)
@@ -376,11 +381,13 @@ class SignalEngine:
                 self._exit(trade, hit.reason, bar)
             elif trade.horizon_bars is not None and trade.bars_held >= trade.horizon_bars:
                 self._exit(trade, HORIZON, bar)
-        if changed:
-            self._save_trades()
 
-    def _save_trades(self) -> None:
-        self.store.put_json(TRADES_KEY, {k: t.to_dict() for k, t in self.trades.items()})
+    def _save_trades(self, *changed: Trade) -> None:
+        """Store `changed` trades, or with none given, which trades are open."""
+        if not changed:
+            self.store.put_json(TRADES_KEY, sorted(self.trades))
+        for trade in changed:
+            self.store.put_json(f"trade:{trade.client_order_id}", trade.to_dict())
 
     def _track(self, order: Order, bo: BrokerOrder) -> None:
         """A final order: an entry that filled opens a trade; an exit that filled closes its."""
@@ -398,7 +405,9 @@ class SignalEngine:
                           bracket=order.order_type == "bracket",
                           entry_fee=float(bo.raw.get("fee", 0.0) or 0.0))
             self.trades[order.client_order_id] = trade
-            self._save_trades()
+            with self.store.transaction():
+                self._save_trades(trade)
+                self._save_trades()
             self._check_legs(trade, bo)
             return
         for trade in [t for t in self.trades.values() if t.exit_order == order.client_order_id]:
@@ -453,6 +462,7 @@ class SignalEngine:
         del self.trades[trade.client_order_id]
         with self.store.transaction():
             self._save_trades()
+            self.store.delete(f"trade:{trade.client_order_id}")
             self.audit.record("trade_closed", trade.to_dict(), signal_id=trade.signal_id,
                               symbol=trade.symbol, client_order_id=trade.client_order_id,
                               rule=reason)
@@ -492,7 +502,7 @@ class SignalEngine:
             self.audit.record("order_request", order.model_dump(mode="json"),
                               signal_id=trade.signal_id, symbol=trade.symbol,
                               client_order_id=order.client_order_id, rule=reason)
-            self._save_trades()
+            self._save_trades(trade)
         self._working.setdefault(trade.symbol, set()).add(order.client_order_id)
         self._publish(order)
         self._execute(order, bar.close, maybe_sent=False)

@@ -19,7 +19,7 @@ open position until it closes, and what it reports after.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,9 @@ def trigger(long: bool, stop: float | None, target: float | None, open_: float, 
     return None
 
 
+_DERIVED = ("pnl", "return_pct", "fees", "open")
+
+
 def _time(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None
 
@@ -89,31 +92,49 @@ class Trade:
     exit_time: datetime | None = None
     exit_bar_time: datetime | None = None
     exit_fee: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    last_bar_time: datetime | None = None  # the last bar counted in bars_held
 
     @property
     def long(self) -> bool:
         return self.side == "long"
 
     @property
+    def open(self) -> bool:
+        """Not closed yet (a backtest marks such a trade at the last close: `exit_price`)."""
+        return self.exit_reason is None
+
+    @property
+    def fees(self) -> float:
+        return self.entry_fee + self.exit_fee
+
+    @property
     def pnl(self) -> float | None:
-        """Net of both fills' fees; None while open."""
+        """Net of both fills' fees; None without an exit (or mark) price."""
         if self.exit_price is None:
             return None
         direction = 1 if self.long else -1
-        return direction * self.qty * (self.exit_price - self.entry_price) - self.entry_fee \
-            - self.exit_fee
+        return direction * self.qty * (self.exit_price - self.entry_price) - self.fees
+
+    @property
+    def return_pct(self) -> float | None:
+        pnl = self.pnl
+        return None if pnl is None else pnl / (self.qty * self.entry_price)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("entry_time", "entry_bar_time", "exit_time", "exit_bar_time"):
+        # By hand, not dataclasses.asdict (a deep copy): the engine saves open trades every bar.
+        d = {f: getattr(self, f) for f in _FIELDS}
+        for k in _TIMES:
             d[k] = to_wire_time(d[k]) if d[k] is not None else None
-        d["pnl"] = self.pnl
+        d.update(pnl=self.pnl, return_pct=self.return_pct, fees=self.fees, open=self.open)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Trade":
-        d = {k: v for k, v in d.items() if k != "pnl"}
-        for k in ("entry_time", "entry_bar_time", "exit_time", "exit_bar_time"):
+        d = {k: v for k, v in d.items() if k not in _DERIVED}
+        for k in _TIMES:
             d[k] = _time(d.get(k))
         return cls(**d)
+
+
+_FIELDS = tuple(f.name for f in fields(Trade))
+_TIMES = ("entry_time", "entry_bar_time", "exit_time", "exit_bar_time", "last_bar_time")

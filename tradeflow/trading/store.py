@@ -84,6 +84,8 @@ def _time(s: str) -> datetime:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # In memory (the backtest) nothing survives the process: no restart to prepare for.
+        self.durable = str(path) != ":memory:"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode; `transaction()` opens explicit transactions. The lock serialises use
         # from the CLI thread and the loop (sqlite3 connections are not thread-safe).
@@ -164,12 +166,14 @@ class Store:
 
     def last_order_time(self, symbol: str) -> datetime | None:
         """Risk-clock time of the latest order on `symbol` that reached (or may reach) the market."""
-        for row in self.execute("SELECT * FROM orders WHERE symbol=? ORDER BY decided_clock DESC",
-                                (symbol,)).fetchall():
-            stored = self._row(row)
-            if stored.order.status not in (OrderStatus.failed, OrderStatus.rejected):
-                return stored.decided_clock
-        return None
+        with self._lock:  # lazily: the newest order is nearly always the answer
+            rows = self.db.execute("SELECT * FROM orders WHERE symbol=? ORDER BY decided_clock "
+                                   "DESC", (symbol,))
+            row = next(rows, None)
+            while row is not None and parse(Order, row["record"]).status in (
+                    OrderStatus.failed, OrderStatus.rejected):
+                row = next(rows, None)
+        return _time(row["decided_clock"]) if row is not None else None
 
     def all_orders(self) -> list[Order]:
         return [parse(Order, r["record"]) for r in
@@ -183,6 +187,9 @@ class Store:
     def put(self, key: str, value: str) -> None:
         self.execute("INSERT INTO kv VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                      (key, value))
+
+    def delete(self, key: str) -> None:
+        self.execute("DELETE FROM kv WHERE key=?", (key,))
 
     def put_json(self, key: str, value: object) -> None:
         self.put(key, json.dumps(value, sort_keys=True))

@@ -147,9 +147,10 @@ class Executor(ABC):
     def observe_price(self, symbol: str, price: float, at: datetime) -> None:  # noqa: B027
         """A price seen on a signal (the simulator marks positions to it)."""
 
-    def on_bar(self, bar: PriceBar) -> None:  # noqa: B027
-        """A bar of `stock-prices`. The paper broker is a market: it fills and triggers orders
-        on bars. A real broker has its own market and ignores them."""
+    def on_bar(self, bar: PriceBar) -> bool:
+        """A bar of `stock-prices`; True if it filled anything. The paper broker is a market: it
+        fills and triggers orders on bars. A real broker has its own market and ignores them."""
+        return False
 
     def cancel_legs(self, broker_order_id: str) -> None:  # noqa: B027
         """Cancel the exit legs of a bracket order that are still working, before the engine

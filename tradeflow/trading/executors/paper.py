@@ -81,6 +81,7 @@ class PaperBroker(Executor):
                                             self.state["fees"])
         self._bars: dict[str, deque[_Bar]] = {}
         self._spacing: dict[str, timedelta] = {}
+        self._ids = {o["id"]: o for o in self.state["orders"].values()}
         # Orders (or legs) still working, per symbol: what a bar of that symbol may fill.
         self._working: dict[str, list[dict[str, Any]]] = {}
         for o in self.state["orders"].values():
@@ -118,12 +119,15 @@ class PaperBroker(Executor):
             o = self.state["orders"].get(client_order_id)
             return None if o is None else self._view(o)
 
+    def _by_id(self, broker_order_id: str) -> dict[str, Any]:
+        o = self._ids.get(broker_order_id)
+        if o is None:
+            raise BrokerRejected(f"no paper order {broker_order_id}", 404)
+        return o
+
     def status(self, broker_order_id: str) -> BrokerOrder:
         with self._lock:
-            for o in self.state["orders"].values():
-                if o["id"] == broker_order_id:
-                    return self._view(o)
-        raise BrokerRejected(f"no paper order {broker_order_id}", 404)
+            return self._view(self._by_id(broker_order_id))
 
     @staticmethod
     def _view(o: dict[str, Any]) -> BrokerOrder:
@@ -139,11 +143,11 @@ class PaperBroker(Executor):
         with self._lock:
             self.book.mark(symbol, price)
 
-    def on_bar(self, bar: PriceBar) -> None:
+    def on_bar(self, bar: PriceBar) -> bool:
         with self._lock:
             hist = self._bars.setdefault(bar.symbol, deque(maxlen=HISTORY_BARS))
             if hist and bar.event_time <= hist[-1].end:
-                return  # a repeat or a late bar: the market does not go back
+                return False  # a repeat or a late bar: the market does not go back
             if hist:
                 gap = bar.event_time - hist[-1].end
                 self._spacing[bar.symbol] = min(self._spacing.get(bar.symbol, gap), gap)
@@ -156,6 +160,7 @@ class PaperBroker(Executor):
             self.book.mark(bar.symbol, bar.close)
             if changed:
                 self._save()
+            return changed
 
     def _trade(self, o: dict[str, Any], b: _Bar) -> bool:
         """Let bar `b` work on order `o`: fill the entry, then its legs. True if anything filled."""
@@ -233,25 +238,29 @@ class PaperBroker(Executor):
                 order["not_before"] = to_wire_time(hist[-1].end) if hist else \
                     "0001-01-01T00:00:00Z"
             self.state["orders"][req.client_order_id] = order
+            self._ids[order["id"]] = order
             self._working.setdefault(req.symbol, []).append(order)
-            # Bars already seen after its decision bar: it trades against them now.
-            changed = False
-            for b in list(self._bars.get(req.symbol, ())):
+            # Bars already seen after its decision bar (the bars ran ahead of the signal): it
+            # trades against them now, oldest first.
+            not_before = _time(order["not_before"])
+            later: list[_Bar] = []
+            for b in reversed(self._bars.get(req.symbol, ())):
+                if b.end <= not_before:  # type: ignore[operator]
+                    break
+                later.append(b)
+            for b in reversed(later):
                 if order not in self._working.get(req.symbol, ()):
                     break
-                changed |= self._trade(order, b)
+                self._trade(order, b)
             self._save()  # the order (and any fill) in one atomic write: never one without the other
             return self._view(order)
 
     def cancel_legs(self, broker_order_id: str) -> None:
         with self._lock:
-            for o in self.state["orders"].values():
-                if o["id"] == broker_order_id:
-                    for leg in o.get("legs", ()):
-                        if leg["status"] in WORKING or leg["status"] == OrderStatus.new.value:
-                            leg["status"] = OrderStatus.canceled.value
-                    if o in self._working.get(o["symbol"], ()) and o["status"] not in WORKING:
-                        self._working[o["symbol"]].remove(o)
-                    self._save()
-                    return
-        raise BrokerRejected(f"no paper order {broker_order_id}", 404)
+            o = self._by_id(broker_order_id)
+            for leg in o.get("legs", ()):
+                if leg["status"] in WORKING or leg["status"] == OrderStatus.new.value:
+                    leg["status"] = OrderStatus.canceled.value
+            if o in self._working.get(o["symbol"], ()) and o["status"] not in WORKING:
+                self._working[o["symbol"]].remove(o)
+            self._save()

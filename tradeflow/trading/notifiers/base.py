@@ -36,6 +36,21 @@ class Notifier(ABC):
         """The kill switch was engaged or released."""
 
 
+class Silent(Notifier):
+    """Tells no one (the backtest: thousands of decisions over history)."""
+
+    name = "none"
+
+    def decision(self, sig: TradingSignal, decision: Decision, order: Order | None) -> None:
+        pass
+
+    def order_update(self, order: Order) -> None:
+        pass
+
+    def kill_switch(self, state: KillState) -> None:
+        pass
+
+
 class Guarded(Notifier):
     """Runs a notifier; failures are logged (and reported to `on_error`), never raised."""
 
