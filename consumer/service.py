@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tradeflow.config import PRICES, SIGNALS, ConsumerSettings, Settings
-from tradeflow.topics import Backend
+from tradeflow.topics import Backend, Message
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.engine import (  # noqa: F401 - re-exported for existing importers
     CLOCK_KEY,
@@ -46,10 +46,7 @@ class Consumer(SignalEngine):
     def run(self, once: bool = False, stop: threading.Event | None = None,
             poll_timeout: float = 1.0, batch: int = 100) -> Counter[str]:
         """Consume `trading-signals` and `stock-prices` as group "consumer" until `stop` (or,
-        with `once`, until both have nothing more).
-
-        Bars first, then signals, each poll: live, a signal comes half a second after its bar
-        and before the next one, which is the order the backtest replays them in."""
+        with `once`, until both have nothing more)."""
         stop = stop or threading.Event()
         self.recover()
         signals = self.backend.subscribe(SIGNALS, GROUP)
@@ -58,14 +55,14 @@ class Consumer(SignalEngine):
             while not stop.is_set():
                 self.check_kill_switch()
                 got_bars = bars.poll(max_records=batch * 10, timeout=0)
-                for m in got_bars:
-                    self.handle_bar_raw(m.value, PRICES)
+                # A bar's signals come from the job a moment after the bar: wait for them a
+                # little, so that they are decided before a later bar fills or exits anything.
+                messages = signals.poll(
+                    max_records=batch,
+                    timeout=self.s.bar_hold_seconds if got_bars else poll_timeout)
+                self._in_time_order(got_bars, messages)
                 if got_bars:
                     bars.commit()  # fills and exits of the bars above are recorded
-                messages = signals.poll(max_records=batch,
-                                        timeout=0 if got_bars else poll_timeout)
-                for m in messages:
-                    self.handle_raw(m.value, SIGNALS)
                 if messages:
                     signals.commit()  # every signal above is decided and recorded
                 self.refresh_orders()
@@ -75,6 +72,19 @@ class Consumer(SignalEngine):
             signals.close()
             bars.close()
         return self.stats
+
+    def _in_time_order(self, bars: list[Message], signals: list[Message]) -> None:
+        """Each signal after the bars up to its own bar, then the bars after the last signal:
+        the order the backtest replays them in, whichever topic was read first."""
+        pending = list(bars)
+        for m in signals:
+            t = _time_of(m.value, "bar_time")
+            while pending and t is not None and (_time_of(pending[0].value, "event_time")
+                                                 or t) <= t:
+                self.handle_bar_raw(pending.pop(0).value, PRICES)
+            self.handle_raw(m.value, SIGNALS)
+        for m in pending:
+            self.handle_bar_raw(m.value, PRICES)
 
     def run_file(self, path: Path) -> Counter[str]:
         """Process a file of signal records (JSON lines) once; duplicates are still skipped.
@@ -92,6 +102,16 @@ class Consumer(SignalEngine):
                     self.handle_raw(raw, f"file:{path.name}")
         self.refresh_orders(force=True)
         return self.stats
+
+
+def _time_of(raw: bytes, field: str) -> datetime | None:
+    """The record's time, if it has a readable one (else the record is handled, and refused,
+    in arrival order)."""
+    try:
+        t = datetime.fromisoformat(json.loads(raw)[field])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return t if t.tzinfo is not None else None
 
 
 def _is_bar(raw: bytes) -> bool:

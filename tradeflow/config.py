@@ -206,6 +206,11 @@ class ConsumerSettings(BaseSettings):
         "TRADEFLOW_BROKER_BACKOFF_SECONDS", 0.5,
         "Consumer, Alpaca: first retry wait, doubled on each attempt (at most 30 s); a 429's "
         "`Retry-After` is honoured when longer.", ge=0)
+    bar_hold_seconds: float = _env(
+        "TRADEFLOW_BAR_HOLD_SECONDS", 1.0,
+        "Consumer: how long a bar of `stock-prices` may wait for the job's signals of the bars "
+        "before it, so the signals of a bar are decided before the next bar fills or exits "
+        "anything (the order the backtest replays them in).", ge=0)
     order_wait_seconds: float = _env(
         "TRADEFLOW_ORDER_WAIT_SECONDS", 30.0,
         "Consumer, Alpaca: how long to follow a new order before the next signal; an order not "

@@ -192,3 +192,17 @@ def test_the_backtest_makes_the_same_fills_and_exits_as_the_consumer(h):
     assert reasons == sorted(x["exit_reason"] for x in closed(c))
     # The scenario reaches every kind of exit.
     assert set(reasons) == {"stop_loss", "take_profit", "horizon", "signal"}
+
+
+def test_the_consumer_decides_each_signal_before_the_bars_after_it(h):
+    """Read in one poll, bars 1-3 and the signals of bars 0 and 2 are handled in time order: the
+    SELL of bar 2 closes the position at bar 3's open, before bar 3's low reaches the stop."""
+    h.publish_bars([bar("AAPL", t(1), 100.0, 100.5, 99.5), bar("AAPL", t(2), 100.2, 100.6, 99.8),
+                    bar("AAPL", t(3), 100.4, 100.5, 97.0)])
+    h.publish_signals([line(signal_id="e-1", price=100.0, bar_time=t(0), stop_loss=98.0,
+                            take_profit=104.0, horizon_bars=30),
+                       line(signal_id="x-1", action="SELL", price=100.3, bar_time=t(2))])
+    c = h.consumer()
+    c.run(once=True, poll_timeout=0.1)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"]) == ("signal", 100.4)

@@ -25,7 +25,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -52,6 +52,7 @@ from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
 log = logging.getLogger("consumer")
 CLOCK_KEY = "signal_clock"
 TRADES_KEY = "open_trades"
+RECENT_BARS = 500  # per symbol, as the paper broker keeps for late orders
 
 
 class ConfigError(ValueError):
@@ -100,6 +101,8 @@ class SignalEngine:
         self.trades: dict[str, Trade] = {}
         for coid in store.get_json(TRADES_KEY) or []:  # type: ignore[union-attr]
             self.trades[coid] = Trade.from_dict(store.get_json(f"trade:{coid}"))  # type: ignore[arg-type]
+        # The latest bars per symbol: a trade opened late catches up on them.
+        self._recent: dict[str, deque[PriceBar]] = {}
         # Orders not final, per symbol: a bar of the symbol may fill them.
         self._working: dict[str, set[str]] = {}
         for stored in store.unfinished_orders():
@@ -365,22 +368,29 @@ class SignalEngine:
             self._sync_trades(bar.symbol)
         # (A real broker's fills and legs are polled by refresh_orders; a close at the horizon
         # asks about the legs first.)
+        recent = self._recent.setdefault(bar.symbol, deque(maxlen=RECENT_BARS))
+        if not recent or bar.event_time > recent[-1].event_time:
+            recent.append(bar)
         for trade in [t for t in self.trades.values() if t.symbol == bar.symbol]:
-            if trade.exit_order is not None or bar.event_time < trade.entry_bar_time:
-                continue
-            if trade.last_bar_time is not None and bar.event_time <= trade.last_bar_time:
-                continue  # this bar again (a redelivery): counted once
-            trade.last_bar_time = bar.event_time
-            trade.bars_held += 1
-            if self.store.durable:  # a restart goes on counting from here
-                self._save_trades(trade)
-            hit = None if trade.bracket else trigger(trade.long, trade.stop_loss,
-                                                     trade.take_profit, bar.open, bar.high,
-                                                     bar.low)
-            if hit is not None:  # the engine's own stop: a market order at the next open
-                self._exit(trade, hit.reason, bar)
-            elif trade.horizon_bars is not None and trade.bars_held >= trade.horizon_bars:
-                self._exit(trade, HORIZON, bar)
+            self._advance(trade, bar)
+
+    def _advance(self, trade: Trade, bar: PriceBar) -> None:
+        """Count `bar` towards the trade's horizon (once), and close the trade when its horizon
+        ends there or, without a bracket, when the bar reaches its stop or target."""
+        if trade.exit_order is not None or bar.event_time < trade.entry_bar_time:
+            return
+        if trade.last_bar_time is not None and bar.event_time <= trade.last_bar_time:
+            return  # this bar again (a redelivery): counted once
+        trade.last_bar_time = bar.event_time
+        trade.bars_held += 1
+        if self.store.durable:  # a restart goes on counting from here
+            self._save_trades(trade)
+        hit = None if trade.bracket else trigger(trade.long, trade.stop_loss, trade.take_profit,
+                                                 bar.open, bar.high, bar.low)
+        if hit is not None:  # the engine's own stop: a market order at the next open
+            self._exit(trade, hit.reason, bar)
+        elif trade.horizon_bars is not None and trade.bars_held >= trade.horizon_bars:
+            self._exit(trade, HORIZON, bar)
 
     def _save_trades(self, *changed: Trade) -> None:
         """Store `changed` trades, or with none given, which trades are open."""
@@ -409,6 +419,11 @@ class SignalEngine:
                 self._save_trades(trade)
                 self._save_trades()
             self._check_legs(trade, bo)
+            # Filled in a bar seen before its order came (the bars ran ahead of the signal):
+            # the bars since count now, as they would have in bar order.
+            for bar in list(self._recent.get(trade.symbol, ())):
+                if trade.client_order_id in self.trades and bar.event_time >= trade.entry_bar_time:
+                    self._advance(trade, bar)
             return
         for trade in [t for t in self.trades.values() if t.exit_order == order.client_order_id]:
             self._close(trade, order.exit_reason, order.filled_avg_price,
