@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tradeflow.config import PRICES, SIGNALS, ConsumerSettings, Settings
@@ -52,16 +52,26 @@ class Consumer(SignalEngine):
         signals = self.backend.subscribe(SIGNALS, GROUP)
         bars = self.backend.subscribe(PRICES, GROUP)
         try:
+            held: list[Message] = []  # bars after the last signal of a backlog, not handled yet
             while not stop.is_set():
                 self.check_kill_switch()
-                got_bars = bars.poll(max_records=batch * 10, timeout=0)
+                got_bars = held + (bars.poll(max_records=batch * 10, timeout=0)
+                                   if len(held) < batch * 10 else [])
                 # A bar's signals come from the job a moment after the bar: wait for them a
                 # little, so that they are decided before a later bar fills or exits anything.
                 messages = signals.poll(
                     max_records=batch,
                     timeout=self.s.bar_hold_seconds if got_bars else poll_timeout)
-                self._in_time_order(got_bars, messages)
-                if got_bars:
+                if messages:
+                    # The job saw a signal's bar before the signal, so the bar is readable now:
+                    # it moves the market (fills at its open) before the signal is decided.
+                    got_bars += bars.poll(max_records=batch * 10, timeout=0)
+                # A full batch of signals says more are waiting (a backlog, a restart): the bars
+                # after its last signal wait for them, as they would in the backtest.
+                held = self._in_time_order(got_bars, messages,
+                                           hold_rest=len(messages) >= batch)
+                if got_bars and not held:
+                    self.save_bars_seen()
                     bars.commit()  # fills and exits of the bars above are recorded
                 if messages:
                     signals.commit()  # every signal above is decided and recorded
@@ -73,18 +83,25 @@ class Consumer(SignalEngine):
             bars.close()
         return self.stats
 
-    def _in_time_order(self, bars: list[Message], signals: list[Message]) -> None:
-        """Each signal after the bars up to its own bar, then the bars after the last signal:
-        the order the backtest replays them in, whichever topic was read first."""
+    def _in_time_order(self, bars: list[Message], signals: list[Message],
+                       hold_rest: bool = False) -> list[Message]:
+        """Each signal after the bars up to its own bar, then the bars after the last signal
+        (or, with `hold_rest`, return them unhandled): the order the backtest replays them in,
+        whichever topic was read first."""
         pending = list(bars)
-        for m in signals:
-            t = _time_of(m.value, "bar_time")
+        # Signals of one bar by symbol, as the backtest decides them: which of two takes the
+        # last slot of a limit must not depend on the order the job happened to write them in.
+        for t, _, m in sorted(((_time_of(m.value, "bar_time"), _field(m.value, "symbol"), m)
+                               for m in signals), key=_signal_order):
             while pending and t is not None and (_time_of(pending[0].value, "event_time")
                                                  or t) <= t:
                 self.handle_bar_raw(pending.pop(0).value, PRICES)
             self.handle_raw(m.value, SIGNALS)
+        if hold_rest:
+            return pending
         for m in pending:
             self.handle_bar_raw(m.value, PRICES)
+        return []
 
     def run_file(self, path: Path) -> Counter[str]:
         """Process a file of signal records (JSON lines) once; duplicates are still skipped.
@@ -100,6 +117,7 @@ class Consumer(SignalEngine):
                     self.handle_bar_raw(raw, f"file:{path.name}")
                 else:
                     self.handle_raw(raw, f"file:{path.name}")
+        self.save_bars_seen()
         self.refresh_orders(force=True)
         return self.stats
 
@@ -112,6 +130,18 @@ def _time_of(raw: bytes, field: str) -> datetime | None:
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return t if t.tzinfo is not None else None
+
+
+def _field(raw: bytes, name: str) -> str:
+    try:
+        return str(json.loads(raw).get(name, ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _signal_order(item: tuple[datetime | None, str, Message]) -> tuple[datetime, str]:
+    t, symbol, _ = item
+    return (t or datetime.min.replace(tzinfo=timezone.utc), symbol)
 
 
 def _is_bar(raw: bytes) -> bool:

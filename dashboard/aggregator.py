@@ -12,9 +12,9 @@ Figures over a range of bars: `open` (first bar's open), `last` (last close), `c
 volume) / sum(volume) with typical price = (high + low + close) / 3 (bars do not carry trades,
 the usual bar approximation).
 
-P&L from the `orders` topic, average-cost method (as the paper broker): each increase of an
-order's `filled_qty` is a fill of the increase at its implied price; fills reducing a position
-realise (price - average price) x quantity (sign flipped for shorts). A fill is dated by the
+P&L from the `orders` topic, in the paper broker's position book (tradeflow.trading.book,
+average cost): each increase of an order's `filled_qty` is a fill of the increase at its implied
+price. A fill is dated by the end of the bar it filled in (`fill_bar_time`), else by the
 `bar_time` of its signal when the dashboard saw it, else by the order's `updated_at`, so realised
 P&L falls in the same event-time windows as the bars. Unrealised P&L is the open position marked
 at the latest close. Gross of fees (orders carry none).
@@ -32,6 +32,7 @@ from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from tradeflow.config import ORDERS, PRICES, SIGNALS
+from tradeflow.trading.book import PositionBook
 
 from .events import Event
 
@@ -63,8 +64,6 @@ class _Symbol:
     signals: deque  # (t, action)
     realized: deque  # (t, amount)
     evicted_t: float | None = None  # end time of the newest bar dropped by the retention cap
-    qty: float = 0.0
-    avg_price: float = 0.0
     realized_total: float = 0.0
     late_bars: int = 0
 
@@ -75,6 +74,7 @@ class Aggregator:
     max_symbols: int = 100
     max_tracked: int = 10_000  # orders and signal ids remembered for fills and dating
     symbols: dict[str, _Symbol] = field(default_factory=dict)
+    book: PositionBook = field(default_factory=PositionBook)
     _fills: OrderedDict = field(default_factory=OrderedDict)  # coid -> (filled_qty, notional)
     _signal_times: OrderedDict = field(default_factory=OrderedDict)  # signal_id -> bar_time
     _signal_ids: OrderedDict = field(default_factory=OrderedDict)
@@ -105,8 +105,10 @@ class Aggregator:
         if ev.topic == SIGNALS:
             return self.add_signal(w["id"], w["symbol"], w["t"], w["action"])
         if ev.topic == ORDERS:
+            fill_t = (datetime.fromisoformat(w["fill_bar_time"]).timestamp()
+                      if w.get("fill_bar_time") else None)
             return self.add_order(w["client_order_id"], w["signal_id"], w["symbol"], w["side"],
-                                  w["filled_qty"], w["filled_avg_price"], w["t"])
+                                  w["filled_qty"], w["filled_avg_price"], w["t"], fill_t)
         return False
 
     def add_bar(self, symbol: str, t: float, o: float, h: float, low: float, c: float,
@@ -137,7 +139,8 @@ class Aggregator:
         return True
 
     def add_order(self, coid: str, signal_id: str, symbol: str, side: str, filled_qty: float,
-                  filled_avg_price: float | None, updated_t: float) -> bool:
+                  filled_avg_price: float | None, updated_t: float,
+                  fill_t: float | None = None) -> bool:
         s = self._sym(symbol)
         if s is None or filled_avg_price is None:
             return False
@@ -147,26 +150,13 @@ class Aggregator:
         notional = filled_qty * filled_avg_price
         self._remember(self._fills, coid, (filled_qty, notional))
         qty = filled_qty - old_qty
-        price = (notional - old_notional) / qty
-        t = self._signal_times.get(signal_id, updated_t)
-        self._fill(s, qty if side == "buy" else -qty, price, t)
+        effect = self.book.fill(symbol, qty if side == "buy" else -qty,
+                                (notional - old_notional) / qty)
+        if effect.closed_qty:
+            t = fill_t if fill_t is not None else self._signal_times.get(signal_id, updated_t)
+            s.realized_total += effect.realized
+            s.realized.append((t, effect.realized))
         return True
-
-    @staticmethod
-    def _fill(s: _Symbol, signed: float, price: float, t: float) -> None:
-        old = s.qty
-        if abs(old) < 1e-12 or (old > 0) == (signed > 0):  # opening or adding
-            s.avg_price = (old * s.avg_price + signed * price) / (old + signed)
-        else:  # reducing, closing or flipping
-            closed = min(abs(signed), abs(old))
-            pnl = closed * (price - s.avg_price) * (1 if old > 0 else -1)
-            s.realized_total += pnl
-            s.realized.append((t, pnl))
-            if abs(signed) > abs(old):
-                s.avg_price = price
-        s.qty = old + signed
-        if abs(s.qty) < 1e-9:
-            s.qty, s.avg_price = 0.0, 0.0
 
     # --- output -----------------------------------------------------------------------------
     def summary(self, window: str | None = SESSION) -> dict:
@@ -174,7 +164,7 @@ class Aggregator:
         seconds = parse_window(window)
         out: dict[str, dict] = {}
         for sym in sorted(self.symbols):
-            out[sym] = self._symbol_summary(self.symbols[sym], seconds)
+            out[sym] = self._symbol_summary(sym, self.symbols[sym], seconds)
         totals = {
             "realized_pnl": round(sum(x["realized_pnl"] for x in out.values()), 2),
             "unrealized_pnl": round(sum(x["unrealized_pnl"] or 0 for x in out.values()), 2),
@@ -186,7 +176,7 @@ class Aggregator:
         return {"window": window or SESSION, "window_seconds": seconds, "clock": "event time",
                 "symbols": out, "totals": totals}
 
-    def _symbol_summary(self, s: _Symbol, seconds: float | None) -> dict:
+    def _symbol_summary(self, symbol: str, s: _Symbol, seconds: float | None) -> dict:
         latest = s.bars[-1][0] if s.bars else max(
             [t for t, _ in s.realized] + [t for t, _ in s.signals], default=None)
         if latest is None:
@@ -201,12 +191,14 @@ class Aggregator:
         sells = sum(1 for t, a in s.signals if t > start and a == "SELL")
         realized = sum(p for t, p in s.realized if t > start)
         last = s.bars[-1][4] if s.bars else None
-        unrealized = s.qty * (last - s.avg_price) if (last is not None and s.qty) else 0.0
+        held = self.book.holdings.get(symbol)
+        unrealized = held.qty * (last - held.avg_price) if (last is not None and held) else 0.0
         stats.update({
             "from_t": None if start == float("-inf") else start, "to_t": latest,
             "complete": s.evicted_t is None or s.evicted_t <= start,
             "signals": {"buy": buys, "sell": sells, "total": buys + sells},
-            "position": {"qty": s.qty, "avg_price": round(s.avg_price, 4) if s.qty else None},
+            "position": {"qty": held.qty if held else 0.0,
+                         "avg_price": round(held.avg_price, 4) if held else None},
             "realized_pnl": round(realized, 2),
             "realized_pnl_all": round(s.realized_total, 2),
             "unrealized_pnl": round(unrealized, 2),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -182,3 +183,37 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
         w = report["walk_forward"]["strategy"]
         click.echo(f"walk-forward (test windows): return {pct(w['total_return'])}, "
                    f"Sharpe {num(w['sharpe'])}, max drawdown {pct(w['max_drawdown'])}")
+
+
+@click.command("parity")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Scratch directory for the replay (default: <data dir>/parity).")
+@click.option("--show", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Differences listed per category.")
+def parity(work: Path | None, show: int) -> None:
+    """Replay what a run recorded (stock-prices, market-news) through the bounded job and the
+    trading engine, and compare signals, decisions, orders and fills with what it recorded.
+
+    Run it on the data dir of a stopped run that started empty (`--data-dir`, default
+    $TRADEFLOW_DATA_DIR). Exits 0 only when there is no difference.
+    """
+    from tradeflow.config import ConsumerSettings
+    from tradeflow.topics import open_backend
+
+    from .backtest.parity import compare, read_run, replay
+
+    settings, consumer = get_settings(), ConsumerSettings()
+    try:
+        with open_backend(settings=settings) as backend:
+            rec = read_run(backend, settings, consumer)
+    except FileNotFoundError as err:
+        raise click.ClickException(str(err)) from None
+    if not rec.bars:
+        raise click.ClickException(f"no bars on stock-prices in {settings.path()}: nothing to replay")
+    click.echo(f"replaying {len(rec.bars):,} bars and {len(rec.news):,} stories from "
+               f"{settings.path()} through the bounded job and the engine...")
+    report = compare(rec, replay(rec, work or settings.path("parity"), consumer))
+    for line in report.lines(show):
+        click.echo(line)
+    if report.total:
+        sys.exit(1)

@@ -296,7 +296,9 @@ function renderOrders() {
       <span class="bar-t">${o.bar_t != null ? et(o.bar_t) : "—"}</span>
       <small class="wall">wall ${etSec.format(new Date(o.t * 1000))}</small></td>
       <td class="sym">${esc(o.symbol)}</td>
-      <td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}</td><td>${num(o.qty, 0)}</td>
+      <td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}${o.exit_reason
+        ? ` <small class="exit" title="why the position closed">${esc(o.exit_reason.replace("_", " "))}</small>` : ""}</td>
+      <td>${num(o.qty, 0)}</td>
       <td><span class="status ${esc(o.status)}">${esc(o.status)}</span></td>
       <td>${o.filled_avg_price ? num(o.filled_qty, 0) + " @ " + num(o.filled_avg_price) : "—"}</td>
       <td class="muted">${esc(o.broker)}</td></tr>`).join("")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -89,6 +89,7 @@ class ExecutionResult:
     fills: list[Fill]
     trades: list[Trade]
     decisions: list[dict[str, Any]]
+    orders: dict[str, Order]  # by client_order_id, as last published on `orders`
 
     @property
     def rules(self) -> Counter[str]:
@@ -167,6 +168,8 @@ def execute(bars: pd.DataFrame, signals: Sequence[TradingSignal], cfg: ExecConfi
         t = pd.Timestamp(sig.bar_time)
         if lo is not None and lo <= t <= hi:
             by_time[t].append(sig)
+    for same_bar in by_time.values():
+        same_bar.sort(key=lambda sig: sig.symbol)  # as the consumer decides them
 
     with tempfile.TemporaryDirectory(prefix="tradeflow-backtest-") as tmp, _quiet_engine_log():
         now = [window["time"].iloc[0].to_pydatetime() if len(window) else datetime.now()]
@@ -219,7 +222,8 @@ def _run(window: pd.DataFrame, by_time: dict[pd.Timestamp, list[TradingSignal]],
     equity = pd.DataFrame(eq_rows, index=index,
                           columns=["equity", "cash", "gross_exposure", "open_positions"])
     positions = pd.DataFrame(pos_rows, index=index, columns=symbols).fillna(0.0)
-    fills = _fills(topics, broker)
+    orders = last_orders(topics.records[ORDERS])
+    fills = _fills(orders, broker)
     trades = [Trade.from_dict(d) for d, _ in audit.of_kind("trade_closed")]
     last = times[-1].to_pydatetime() if times else None
     for trade in engine.trades.values():  # still open: marked at the last close, not sold
@@ -227,16 +231,21 @@ def _run(window: pd.DataFrame, by_time: dict[pd.Timestamp, list[TradingSignal]],
         trades.append(trade)
     trades.sort(key=lambda tr: (tr.entry_time, tr.symbol))
     return ExecutionResult(cfg.cash, equity, positions, fills, trades,
-                           _decisions(audit, fills))
+                           _decisions(audit, fills), orders)
 
 
-def _fills(topics: _Recorder, broker: PaperBroker) -> list[Fill]:
-    """Every fill, from the `orders` records as the engine published them (the last per order),
-    with the fee the paper broker charged."""
+def last_orders(records: Iterable[bytes]) -> dict[str, Order]:
+    """Each order's last state among `orders` records, by client_order_id."""
     last: dict[str, Order] = {}
-    for raw in topics.records[ORDERS]:
+    for raw in records:
         o = parse(Order, raw)
         last[o.client_order_id] = o
+    return last
+
+
+def _fills(last: dict[str, Order], broker: PaperBroker) -> list[Fill]:
+    """Every fill, from the `orders` records as the engine published them (the last per order),
+    with the fee the paper broker charged."""
     fees: dict[str, float] = {}
     for o in broker.state["orders"].values():
         fees[o["client_order_id"]] = o["fee"]

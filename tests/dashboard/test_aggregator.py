@@ -103,8 +103,8 @@ def test_pnl_average_cost_partial_fills_and_flip() -> None:
     now = ts(100)  # the orders' own (wall) time: fills are dated by their signal instead
     agg.add_order("o1", "s1", "AAPL", "buy", 10, 100.0, now)
     agg.add_order("o2", "s2", "AAPL", "buy", 10, 102.0, now)  # long 20 @ 101
-    sym = agg.symbols["AAPL"]
-    assert (sym.qty, sym.avg_price) == (20, pytest.approx(101.0))
+    held = agg.book.holdings["AAPL"]
+    assert (held.qty, held.avg_price) == (20, pytest.approx(101.0))
     # A sell filled in two steps: 5 @ 104, then 15 @ 104.5 on average, i.e. 10 more @ 104.75.
     assert agg.add_order("o3", "s3", "AAPL", "sell", 5, 104.0, now)
     assert agg.add_order("o3", "s3", "AAPL", "sell", 15, 104.5, now)
@@ -158,3 +158,15 @@ def test_parse_window() -> None:
 def test_bar_stats_empty_and_zero_volume() -> None:
     assert bar_stats([])["vwap"] is None
     assert bar_stats([(0, 1, 2, 0.5, 1.5, 0)])["vwap"] is None
+
+
+def test_an_exit_is_dated_by_the_bar_it_filled_in() -> None:
+    """A stop that fills an hour after its entry's signal realises its P&L in that later bar."""
+    agg = Aggregator()
+    for i in range(90):
+        agg.add_bar("MSFT", ts(i), 50, 51, 49, 50, 10)
+    agg.add_signal("buy", "MSFT", ts(0), "BUY")
+    agg.add_order("b", "buy", "MSFT", "buy", 10, 50.0, ts(100))
+    agg.add_order("b-stop_loss", "buy", "MSFT", "sell", 10, 49.0, ts(100), fill_t=ts(80))
+    assert agg.summary("15m")["symbols"]["MSFT"]["realized_pnl"] == pytest.approx(-10)
+    assert agg.summary("5m")["symbols"]["MSFT"]["realized_pnl"] == 0

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tradeflow.config import PRICES
-from tradeflow.contracts import PriceBar, build
+from jobs.backtest.execution import last_orders
+from tradeflow.config import ORDERS, PRICES
+from tradeflow.contracts import PriceBar, build, is_clock
+from tradeflow.trading.book import PositionBook
 from tradeflow.topics import open_backend
 
 from dashboard.browser import chromium_page, find_chromium
@@ -24,11 +27,31 @@ pytestmark = pytest.mark.skipif(
     reason="headless Chromium is not installed (apt-get install chromium)")
 
 
+def positions_after(data: Path) -> dict[str, str]:
+    """Each symbol's position after every fill on `orders`, as the summary shows it."""
+    with open_backend("file", settings_for(data)) as backend, \
+            backend.read(ORDERS, from_beginning=True) as reader:
+        orders = last_orders(m.value for batch in iter(lambda: reader.poll(5000, 0.5), [])
+                             for m in batch if not is_clock(m.value))
+    book = PositionBook()
+    for o in sorted(orders.values(), key=lambda o: o.filled_at or o.updated_at):
+        if o.filled_qty and o.filled_avg_price:
+            book.fill(o.symbol, o.filled_qty if o.side.value == "buy" else -o.filled_qty,
+                      o.filled_avg_price)
+    out = {}
+    for sym in ("AAPL", "MSFT"):
+        h = book.holdings.get(sym)
+        out[sym] = f"{h.qty:,.0f} @ {h.avg_price:,.2f}" if h else "—"
+    return out
+
+
 def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
     data = tmp_path / "data"
     counts = build_demo(data, bars=120, symbols="AAPL,MSFT")
     assert counts["signals"] > 0 and counts["orders"] > 0, counts
     settings = settings_for(data)
+    positions = positions_after(data)
+    want = json.dumps(positions, separators=(",", ":"), ensure_ascii=False)  # as JSON.stringify
 
     async def main() -> None:
         backend = open_backend("file", settings)
@@ -46,15 +69,25 @@ def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
                     "Array.from(document.querySelectorAll('#summary tbody tr[data-symbol]'))"
                     ".map(r => r.dataset.symbol).join(',')")
                 assert rows == "AAPL,MSFT"
-                # Orders are read once the signals have caught up, so the position may reach
-                # the page a few ticks after the first rows: wait for it rather than race it.
-                summary_text = await page.wait_for(
-                    "(t => !t.split('\\n')[1].includes('—') && t)"
-                    "(document.querySelector('#summary').innerText)", timeout=10)
-                assert "VWAP" in summary_text and "—" not in summary_text.split("\n")[1]
+                # Orders are read once the signals have caught up, so positions may reach the
+                # page a few ticks after the first rows: wait for them rather than race them.
+                # Each row shows the position its orders leave (some exited, flat: "—").
+                rows_shown = await page.wait_for(
+                    "(() => { const p = Object.fromEntries([...document.querySelectorAll("
+                    "'#summary tbody tr[data-symbol]')].map(r => [r.dataset.symbol,"
+                    " r.cells[8].innerText]));"
+                    f" return JSON.stringify(p) === {json.dumps(want)} && p;"
+                    " })()", timeout=10)
+                assert set(rows_shown) == {"AAPL", "MSFT"}
+                assert "VWAP" in await page.evaluate("document.querySelector('#summary').innerText")
                 assert await page.wait_for(
                     "document.querySelectorAll('#signals li .badge').length")
                 assert await page.wait_for("document.querySelectorAll('#orders td.sym').length")
+                # A closing order says why: the demo's positions exit on signals and horizons.
+                exits = await page.wait_for(
+                    "(e => e.length && e)([...document.querySelectorAll('#orders .exit')]"
+                    ".map(e => e.innerText))", timeout=10)
+                assert exits and set(exits) <= {"signal", "horizon", "stop loss", "take profit"}, exits
                 assert "trading enabled" in await page.wait_for(
                     "TF.status.kill_switch && document.getElementById('kill').innerText")
                 # What the data is: the simulator's bars, said in the header.

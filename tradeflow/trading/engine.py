@@ -52,6 +52,7 @@ from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
 log = logging.getLogger("consumer")
 CLOCK_KEY = "signal_clock"
 TRADES_KEY = "open_trades"
+BARS_SEEN_KEY = "bars_seen"  # per symbol, the end of the last bar the engine has handled
 RECENT_BARS = 500  # per symbol, as the paper broker keeps for late orders
 
 
@@ -373,6 +374,12 @@ class SignalEngine:
             recent.append(bar)
         for trade in [t for t in self.trades.values() if t.symbol == bar.symbol]:
             self._advance(trade, bar)
+
+    def save_bars_seen(self) -> None:
+        """Record how far the market has moved for the engine (`tradeflow parity` replays the
+        bars up to there): once per batch of bars, not per bar."""
+        self.store.put_json(BARS_SEEN_KEY, {sym: to_wire_time(q[-1].event_time)
+                                            for sym, q in sorted(self._recent.items()) if q})
 
     def _advance(self, trade: Trade, bar: PriceBar) -> None:
         """Count `bar` towards the trade's horizon (once), and close the trade when its horizon
