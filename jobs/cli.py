@@ -97,6 +97,9 @@ def submit(parallelism: int, fresh: bool) -> None:
 @click.option("--risk", "risk", multiple=True, metavar="NAME=VALUE",
               help="Override a consumer risk/sizing setting, e.g. --risk sizing_fraction=0.1 "
                    "(field name or TRADEFLOW_ variable; repeatable).")
+@click.option("--param", "param", multiple=True, metavar="NAME=VALUE",
+              help="Override a strategy.toml parameter for this backtest (repeatable), e.g. "
+                   "exit_mode=atr or horizon_bars=10.")
 @click.option("--bars-per-year", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Annualisation; default from the bar spacing (252 daily, 252 x bars/day intraday).")
 @click.option("--walk-forward", is_flag=True,
@@ -114,7 +117,8 @@ def submit(parallelism: int, fresh: bool) -> None:
               help="Bounded Flink runs at once (walk-forward grid).")
 def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parallelism: int,
              signals_only: bool, cash: float, slippage_bps: float, fee_bps: float,
-             fee_per_order: float, risk: tuple[str, ...], bars_per_year: float | None,
+             fee_per_order: float, risk: tuple[str, ...], param: tuple[str, ...],
+             bars_per_year: float | None,
              walk_forward: bool, grid: tuple[str, ...], folds: int, embargo: int | None,
              anchored: bool, mc_paths: int, seed: int, max_parallel: int) -> None:
     """Run the signal SQL bounded over history (the same SQL as the streaming job), execute the
@@ -123,16 +127,6 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
 
     Input may be unordered and hold duplicate bars; unreadable rows go to DIR/dead-letter.jsonl.
     """
-    if signals_only:
-        from .backtest import run_backtest
-
-        try:
-            r = run_backtest(list(prices), list(news), out, parallelism)
-        except ValueError as err:
-            raise click.ClickException(str(err)) from None
-        click.echo(f"{r.bars} bars, {r.news} news, {r.rejected} rejected -> {r.indicator_rows} "
-                   f"indicator rows, {r.signals} signals in {r.out}")
-        return
     from .backtest.evaluate import Options, evaluate
     from .backtest.execution import Costs, ExecConfig
 
@@ -153,11 +147,23 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
                 pass
         return text
 
+    params = {k: number(v) for k, v in pairs(param, "--param").items()}
+    if signals_only:
+        from .backtest import run_backtest
+
+        try:
+            r = run_backtest(list(prices), list(news), out, parallelism, params)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"{r.bars} bars, {r.news} news, {r.rejected} rejected -> {r.indicator_rows} "
+                   f"indicator rows, {r.signals} signals in {r.out}")
+        return
     opts = Options(exec=ExecConfig(cash, Costs(slippage_bps, fee_bps, fee_per_order),
                                    pairs(risk, "--risk")),
                    bars_per_year=bars_per_year, walk_forward=walk_forward, folds=folds,
                    embargo=embargo, anchored=anchored, mc_paths=mc_paths, seed=seed,
-                   max_parallel=max_parallel, parallelism=parallelism)
+                   max_parallel=max_parallel, parallelism=parallelism,
+                   params=params)
     if grid:
         opts.grid = {k: [number(v) for v in vs.split(",") if v.strip()]
                      for k, vs in pairs(grid, "--grid").items()}

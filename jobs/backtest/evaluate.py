@@ -44,6 +44,7 @@ class Options:
     bars_per_year: float | None = None  # None: from the data's bar spacing
     walk_forward: bool = False
     grid: dict[str, list[Any]] = field(default_factory=lambda: dict(DEFAULT_GRID))
+    params: dict[str, Any] = field(default_factory=dict)  # strategy.toml overrides, every run
     folds: int = 4
     embargo: int | None = None  # None: strategy.toml horizon_bars
     anchored: bool = False
@@ -138,21 +139,25 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
     work = out / ".work"
     shutil.rmtree(work, ignore_errors=True)
     defaults = _default_params()
+    unknown = set(opts.params) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown strategy parameter(s) in --param: {sorted(unknown)}")
+    defaults.update(opts.params)
     grid = [{**{k: defaults[k] for k in g}, **g} for g in expand_grid(opts.grid)] \
         if opts.walk_forward else []
     for g in grid:
         unknown = set(g) - set(defaults)
         if unknown:
             raise ValueError(f"unknown strategy parameter(s) in the grid: {sorted(unknown)}")
-    # run 0: strategy.toml as it is; then every grid point that differs from it
-    param_sets: list[dict[str, Any]] = [{}]
+    # run 0: strategy.toml with --param; then every grid point that differs from it
+    param_sets: list[dict[str, Any]] = [dict(opts.params)]
     grid_run: list[int] = []
     for g in grid:
         if all(defaults[k] == v for k, v in g.items()):
             grid_run.append(0)
         else:
             grid_run.append(len(param_sets))
-            param_sets.append(g)
+            param_sets.append({**opts.params, **g})
 
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),

@@ -206,3 +206,32 @@ def test_the_consumer_decides_each_signal_before_the_bars_after_it(h):
     c.run(once=True, poll_timeout=0.1)
     tr = only_trade(c)
     assert (tr["exit_reason"], tr["exit_price"]) == ("signal", 100.4)
+
+
+def test_signals_of_one_bar_are_decided_by_symbol_as_in_the_backtest(h):
+    """Two signals of one bar compete for the only open position allowed: whatever order the
+    job wrote them in, the consumer decides them by symbol, as the backtest does."""
+    h.publish_bars([bar("AAPL", t(0), 100.0, 100.5, 99.5), bar("MSFT", t(0), 300.0, 301, 299)])
+    h.publish_signals([line(signal_id="m-1", symbol="MSFT", price=300.0, bar_time=t(0)),
+                       line(signal_id="a-1", price=100.0, bar_time=t(0))])
+    c = h.consumer(TRADEFLOW_RISK_MAX_OPEN_POSITIONS="1")
+    c.run(once=True, poll_timeout=0.1)
+    rules = {d["signal_id"]: d["rule"] for d in query(c.store, kind="decision")}
+    assert rules == {"a-1": "approved", "m-1": "max_open_positions"}
+
+
+def test_a_backlog_of_signals_holds_the_later_bars_back(h):
+    """More signals waiting than one poll takes (a restart, a slow consumer): the bars after the
+    last signal of a poll wait for the next poll's signals, so the SELL of bar 6 still closes
+    the position at bar 7's open, before bar 7's low reaches the stop."""
+    h.publish_bars([bar("AAPL", t(i), 100.0 + i / 10, 100.6 + i / 10, 99.9 + i / 10)
+                    for i in range(1, 7)] + [bar("AAPL", t(7), 100.6, 100.7, 97.0)])
+    h.publish_signals([line(signal_id="e-1", price=100.0, bar_time=t(0), stop_loss=98.0,
+                            take_profit=104.0, horizon_bars=30)]
+                      + [line(signal_id=f"v-{i}", price=100.0, bar_time=t(i), confidence=0.01)
+                         for i in range(1, 6)]
+                      + [line(signal_id="x-1", action="SELL", price=100.5, bar_time=t(6))])
+    c = h.consumer()
+    c.run(once=True, poll_timeout=0.1, batch=3)
+    tr = only_trade(c)
+    assert (tr["exit_reason"], tr["exit_price"]) == ("signal", 100.6)
