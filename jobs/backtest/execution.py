@@ -44,7 +44,7 @@ from tradeflow.trading.executors.paper import PaperBroker
 from tradeflow.trading.exits import Trade
 from tradeflow.trading.killswitch import KillSwitch
 from tradeflow.trading.notifiers.base import Silent
-from tradeflow.trading.store import Store
+from tradeflow.trading.store import MemoryStore
 
 from .data import is_daily
 
@@ -161,13 +161,13 @@ def execute(bars: pd.DataFrame, signals: Sequence[TradingSignal], cfg: ExecConfi
     if end is not None:
         window = window[window["time"] <= pd.Timestamp(end)]
     settings = consumer_settings(cfg.risk, is_daily(bars))
-    by_time: dict[pd.Timestamp, list[TradingSignal]] = defaultdict(list)
+    by_time: dict[datetime, list[TradingSignal]] = defaultdict(list)
     lo = window["time"].iloc[0] if len(window) else None
     hi = window["time"].iloc[-1] if len(window) else None
     for sig in signals:
         t = pd.Timestamp(sig.bar_time)
         if lo is not None and lo <= t <= hi:
-            by_time[t].append(sig)
+            by_time[t.to_pydatetime()].append(sig)
     for same_bar in by_time.values():
         same_bar.sort(key=lambda sig: sig.symbol)  # as the consumer decides them
 
@@ -176,7 +176,7 @@ def execute(bars: pd.DataFrame, signals: Sequence[TradingSignal], cfg: ExecConfi
         broker = PaperBroker(None, cfg.cash, cfg.costs.slippage_bps, cfg.costs.fee_bps,
                              cfg.costs.fee_per_order)
         audit, topics = MemoryAudit(), _Recorder()
-        engine = SignalEngine(settings, topics, broker, Silent(), Store(Path(":memory:")),
+        engine = SignalEngine(settings, topics, broker, Silent(), MemoryStore(),
                               KillSwitch(Path(tmp) / "KILL"),
                               RiskClock("signal", wall=lambda: now[0]),
                               wall=lambda: now[0], audit=audit, component="backtest")
@@ -186,15 +186,15 @@ def execute(bars: pd.DataFrame, signals: Sequence[TradingSignal], cfg: ExecConfi
             engine.store.close()
 
 
-def _run(window: pd.DataFrame, by_time: dict[pd.Timestamp, list[TradingSignal]],
+def _run(window: pd.DataFrame, by_time: dict[datetime, list[TradingSignal]],
          engine: SignalEngine, broker: PaperBroker, audit: MemoryAudit, topics: _Recorder,
          cfg: ExecConfig, now: list[datetime]) -> ExecutionResult:
     eq_rows: list[tuple[Any, ...]] = []
     pos_rows: list[dict[str, float]] = []
-    times: list[pd.Timestamp] = []
+    times: list[datetime] = []
     marks: dict[str, float] = {}
     symbols = sorted(window["symbol"].unique())
-    def close_time(t: pd.Timestamp) -> None:
+    def close_time(t: datetime) -> None:
         """Every bar ending at `t` is in: its signals are decided, and the account recorded."""
         for sig in by_time.get(t, ()):
             engine.handle(sig)
@@ -203,19 +203,18 @@ def _run(window: pd.DataFrame, by_time: dict[pd.Timestamp, list[TradingSignal]],
         eq_rows.append((cash + book.market_value, cash, book.gross_exposure, len(book.holdings)))
         pos_rows.append({s: h.qty for s, h in book.holdings.items()})
 
-    current: pd.Timestamp | None = None
-    bar_end = now[0]
-    cols = ["symbol", "time", "open", "high", "low", "close", "volume"]
-    for sym, t, o, h, low, c, v in window[cols].itertuples(index=False):  # sorted by time
+    current: datetime | None = None
+    columns = [window[c].tolist() for c in ("symbol", "open", "high", "low", "close", "volume")]
+    ends = window["time"].dt.to_pydatetime().tolist()  # sorted; plain datetimes iterate fast
+    for t, sym, o, h, low, c, v in zip(ends, *columns):
         if t != current:
             if current is not None:
                 close_time(current)
-            current, bar_end = t, t.to_pydatetime()
-            now[0] = bar_end
+            current = now[0] = t
         engine.handle_bar(PriceBar.model_construct(
-            symbol=sym, event_time=bar_end, open=float(o), high=float(h), low=float(low),
-            close=float(c), volume=float(v), source="backtest", v=1))
-        marks[sym] = float(c)
+            symbol=sym, event_time=t, open=o, high=h, low=low, close=c, volume=v,
+            source="backtest", v=1))
+        marks[sym] = c
     if current is not None:
         close_time(current)
     index = pd.DatetimeIndex(times, name="time")
@@ -225,7 +224,7 @@ def _run(window: pd.DataFrame, by_time: dict[pd.Timestamp, list[TradingSignal]],
     orders = last_orders(topics.records[ORDERS])
     fills = _fills(orders, broker)
     trades = [Trade.from_dict(d) for d, _ in audit.of_kind("trade_closed")]
-    last = times[-1].to_pydatetime() if times else None
+    last = times[-1] if times else None
     for trade in engine.trades.values():  # still open: marked at the last close, not sold
         trade.exit_price, trade.exit_time = marks[trade.symbol], last
         trades.append(trade)

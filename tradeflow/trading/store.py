@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from bisect import insort
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,7 +82,24 @@ def _time(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-class Store:
+class _JsonValues:
+    """JSON values over a store's `get` and `put`."""
+
+    def get(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def put(self, key: str, value: str) -> None:
+        raise NotImplementedError
+
+    def put_json(self, key: str, value: object) -> None:
+        self.put(key, json.dumps(value, sort_keys=True))
+
+    def get_json(self, key: str) -> object | None:
+        raw = self.get(key)
+        return None if raw is None else json.loads(raw)
+
+
+class Store(_JsonValues):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         # In memory (the backtest) nothing survives the process: no restart to prepare for.
@@ -191,9 +209,79 @@ class Store:
     def delete(self, key: str) -> None:
         self.execute("DELETE FROM kv WHERE key=?", (key,))
 
+
+class MemoryStore(_JsonValues):
+    """The store of a run that keeps nothing (the backtest): `Store`'s interface on dicts.
+
+    Nothing survives the process, so there is no transaction to make atomic and no record to
+    serialise: orders are kept as the (immutable) contract objects the engine gives."""
+
+    durable = False
+    path = Path(":memory:")
+
+    def __init__(self) -> None:
+        self._processed: set[str] = set()
+        self._orders: dict[str, StoredOrder] = {}  # in insertion order, as rowid
+        self._unfinished: dict[str, None] = {}  # the same order
+        self._by_symbol: dict[str, list[str]] = {}
+        self._kv: dict[str, object] = {}
+
+    def close(self) -> None:
+        pass
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield None
+
+    def is_processed(self, signal_id: str) -> bool:
+        return signal_id in self._processed
+
+    def mark_processed(self, signal_id: str, at: datetime, approved: bool, rule: str,
+                       client_order_id: str | None) -> None:
+        self._processed.add(signal_id)
+
+    def insert_order(self, order: Order, price: float, decided_clock: datetime,
+                     decided_wall: datetime) -> None:
+        self._orders[order.client_order_id] = StoredOrder(order, PENDING, price, decided_clock,
+                                                          decided_wall)
+        self._unfinished[order.client_order_id] = None
+        insort(self._by_symbol.setdefault(order.symbol, []), order.client_order_id,
+               key=lambda coid: self._orders[coid].decided_clock)
+
+    def update_order(self, order: Order, phase: str) -> None:
+        old = self._orders[order.client_order_id]
+        self._orders[order.client_order_id] = StoredOrder(order, phase, old.price,
+                                                          old.decided_clock, old.decided_wall)
+        if phase == FINAL:
+            self._unfinished.pop(order.client_order_id, None)
+
+    def order(self, client_order_id: str) -> StoredOrder | None:
+        return self._orders.get(client_order_id)
+
+    def unfinished_orders(self) -> list[StoredOrder]:
+        return [self._orders[coid] for coid in self._unfinished]
+
+    def last_order_time(self, symbol: str) -> datetime | None:
+        for coid in reversed(self._by_symbol.get(symbol, ())):  # newest first
+            stored = self._orders[coid]
+            if stored.order.status not in (OrderStatus.failed, OrderStatus.rejected):
+                return stored.decided_clock
+        return None
+
+    def all_orders(self) -> list[Order]:
+        return [o.order for o in self._orders.values()]
+
+    def get(self, key: str) -> str | None:
+        return self._kv.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self._kv[key] = value
+
+    def delete(self, key: str) -> None:
+        self._kv.pop(key, None)
+
     def put_json(self, key: str, value: object) -> None:
-        self.put(key, json.dumps(value, sort_keys=True))
+        self._kv[key] = value  # type: ignore[assignment] - kept as given: nothing to encode for
 
     def get_json(self, key: str) -> object | None:
-        raw = self.get(key)
-        return None if raw is None else json.loads(raw)
+        return self._kv.get(key)
