@@ -205,7 +205,7 @@ def _run(window: pd.DataFrame, by_time: dict[datetime, list[TradingSignal]],
 
     current: datetime | None = None
     columns = [window[c].tolist() for c in ("symbol", "open", "high", "low", "close", "volume")]
-    ends = window["time"].dt.to_pydatetime().tolist()  # sorted; plain datetimes iterate fast
+    ends = pd.DatetimeIndex(window["time"]).to_pydatetime().tolist()  # sorted; plain datetimes
     for t, sym, o, h, low, c, v in zip(ends, *columns):
         if t != current:
             if current is not None:
