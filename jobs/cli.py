@@ -206,13 +206,13 @@ def parity(work: Path | None, show: int) -> None:
     from tradeflow.config import ConsumerSettings
     from tradeflow.topics import open_backend
 
-    from .backtest.parity import compare, read_run, replay
+    from .backtest.parity import ParityError, compare, read_run, replay
 
     settings, consumer = get_settings(), ConsumerSettings()
     try:
         with open_backend(settings=settings) as backend:
             rec = read_run(backend, settings, consumer)
-    except FileNotFoundError as err:
+    except ParityError as err:
         raise click.ClickException(str(err)) from None
     if not rec.bars:
         raise click.ClickException(f"no bars on stock-prices in {settings.path()}: nothing to replay")

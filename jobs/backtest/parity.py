@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,6 @@ from tradeflow.contracts import (
 from tradeflow.topics import Backend, BackendError
 from tradeflow.trading.audit import query
 from tradeflow.trading.engine import BARS_SEEN_KEY
-from tradeflow.trading.store import Store
 
 from .data import bars_frame
 from .execution import Costs, ExecConfig, ExecutionResult, execute, last_orders
@@ -47,6 +47,10 @@ from .evaluate import load_signals
 from .run import _write_ndjson, run_job
 
 PRICE_TOLERANCE = 1e-9  # relative: both sides compute the same floats, this only absorbs JSON
+
+
+class ParityError(Exception):
+    """The data dir holds no run parity can replay (one line for the user)."""
 
 
 @dataclass
@@ -112,23 +116,28 @@ def read_run(backend: Backend, settings: Settings, consumer: ConsumerSettings) -
     """Read what the run recorded in its topics and its consumer's audit trail."""
     audit = consumer.audit_path(settings)
     if not audit.exists():
-        raise FileNotFoundError(f"no consumer audit trail at {audit}: run the pipeline first "
+        raise ParityError(f"no consumer audit trail at {audit}: run the pipeline first "
                                 f"(make run), then stop it and run parity on its data dir")
     # The audit trail first: what the topics hold after it is later, if the run still goes on.
-    store = Store(audit)
+    conn = sqlite3.connect(f"file:{audit}?mode=ro", uri=True)  # reading changes nothing
     try:
-        seen = store.get_json(BARS_SEEN_KEY) or {}
+        row = conn.execute("SELECT value FROM kv WHERE key=?", (BARS_SEEN_KEY,)).fetchone()
     finally:
-        store.close()
+        conn.close()
+    seen: dict[str, str] = json.loads(row[0]) if row else {}
     decisions = {e["signal_id"]: json.loads(e["detail"])
                  for e in query(audit, kind="decision") if e["signal_id"]}
     signals = {s.signal_id: s for s in _valid(TradingSignal, _read_topic(backend, SIGNALS))}
+    orders = last_orders(_read_topic(backend, ORDERS))
+    brokers = sorted({o.broker for o in orders.values()} - {"paper"})
+    if brokers:
+        raise ParityError(f"the run traded on {', '.join(brokers)}: parity replays runs on the "
+                          f"built-in paper broker only")
     return Recorded(
         bars=_valid(PriceBar, _read_topic(backend, PRICES)),
         news=_valid(NewsItem, _read_topic(backend, NEWS)),
-        signals=signals, decisions=decisions,
-        orders=last_orders(_read_topic(backend, ORDERS)),
-        bars_seen={sym: datetime.fromisoformat(t) for sym, t in seen.items()})  # type: ignore[union-attr]
+        signals=signals, decisions=decisions, orders=orders,
+        bars_seen={sym: datetime.fromisoformat(t) for sym, t in seen.items()})
 
 
 @dataclass

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from dashboard.demo import DEMO_START, settings_for, tradeflow
-from jobs.backtest.parity import Recorded, _read_topic, _valid, compare, read_run, replay
+from jobs.backtest.parity import (
+    ParityError,
+    Recorded,
+    _read_topic,
+    _valid,
+    compare,
+    read_run,
+    replay,
+)
 from jobs.backtest.run import _write_ndjson, read_parts, run_job, signal_order
 from tradeflow.config import NEWS, PRICES, SIGNALS, ConsumerSettings
 from tradeflow.contracts import NewsItem, PriceBar
@@ -111,3 +119,23 @@ def test_parity_needs_a_run(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "no consumer audit trail" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_parity_refuses_a_run_on_another_broker(tmp_path: Path) -> None:
+    """Fills at Alpaca are Alpaca's: a replay on the paper broker cannot reproduce them."""
+    from datetime import datetime, timezone
+
+    from tradeflow.config import ORDERS
+    from tradeflow.contracts import Order, build
+    from tradeflow.trading.store import Store
+
+    data = tmp_path / "data"
+    settings, consumer = settings_for(data), ConsumerSettings()
+    Store(consumer.audit_path(settings)).close()
+    now = datetime(2024, 3, 5, 15, 0, tzinfo=timezone.utc)
+    order = build(Order, client_order_id="tf-1", signal_id="s-1", symbol="AAPL", side="buy",
+                  qty=1.0, status="accepted", broker="alpaca", submitted_at=now, updated_at=now)
+    with open_backend("file", settings) as backend:
+        backend.publish(ORDERS, [Record("AAPL", order.to_json())])
+        with pytest.raises(ParityError, match="traded on alpaca"):
+            read_run(backend, settings, consumer)
