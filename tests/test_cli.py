@@ -52,7 +52,44 @@ def test_config_masks_secrets(monkeypatch, settings):
     from tradeflow.config import get_settings
     get_settings.cache_clear()
     out = CliRunner().invoke(cli, ["config"]).output
-    assert "very-secret-value-123" not in out and "apca_api_secret_key = **" in out
+    assert "very-secret-value-123" not in out and "\nAPCA_API_SECRET_KEY=**" in out
+
+
+def test_config_shows_every_setting_of_every_service(settings):
+    from tradeflow.config import SETTINGS_CLASSES
+
+    lines = CliRunner().invoke(cli, ["config"]).output.splitlines()
+    names = [line.partition("=")[0] for line in lines]
+    expected = [f.validation_alias.choices[0] for model in SETTINGS_CLASSES
+                for f in model.model_fields.values()]
+    assert names == expected and len(names) > 60
+    assert "TRADEFLOW_BACKEND=file" in lines and "TRADEFLOW_BAR_HOLD_SECONDS=1.0" in lines
+
+
+def test_version():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.output == f"tradeflow, version {version('tradeflow')}\n"
+
+
+def test_dotenv_in_the_working_directory_comes_after_the_environment(tmp_path):
+    """Precedence: flags, then the environment, then ./.env, then the defaults."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / ".env").write_text("TRADEFLOW_SYMBOLS=IBM,SPY\nTRADEFLOW_LOG_LEVEL=WARNING\n"
+                                   "TRADEFLOW_BACKEND=kafka\nAPCA_API_SECRET_KEY=from-dotenv-123\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEFLOW_", "APCA_"))}
+    env["TRADEFLOW_LOG_LEVEL"] = "ERROR"
+    out = subprocess.run([sys.executable, "-m", "tradeflow.cli", "--backend", "file", "config"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert "TRADEFLOW_SYMBOLS=IBM,SPY" in lines  # from .env
+    assert "TRADEFLOW_LOG_LEVEL=ERROR" in lines  # the environment wins over .env
+    assert "TRADEFLOW_BACKEND=file" in lines  # the flag wins over both
+    assert "APCA_API_SECRET_KEY=**********" in lines and "from-dotenv-123" not in out
 
 
 @pytest.mark.parametrize("env,args,expected", [

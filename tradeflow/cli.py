@@ -9,10 +9,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
+from dotenv import load_dotenv
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from tradeflow.config import BackendName, get_settings, settings_markdown
+from tradeflow.config import BackendName, get_settings, settings_lines, settings_markdown
 from tradeflow.logs import setup_logging
 from tradeflow.topics.cli import topic
 
@@ -77,6 +78,7 @@ class ServiceGroup(click.Group):
 
 
 @click.group(cls=ServiceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tradeflow", prog_name="tradeflow")
 @click.option("--backend", type=click.Choice([b.value for b in BackendName]),
               help="Topic backend for this command and every process it starts "
                    "(default: $TRADEFLOW_BACKEND or 'file').")
@@ -88,6 +90,11 @@ def cli(backend: str | None, data_dir: Path | None) -> None:
     Prices and news flow into topics; a PyFlink SQL job computes indicators and sentiment and
     writes trading signals; a consumer risk-checks them and places paper orders.
     """
+    # Precedence: these flags, then the environment, then ./.env, then the defaults. Loaded
+    # into the environment, so the services `run` starts and the secret masking see it too.
+    dotenv = Path.cwd() / ".env"
+    if dotenv.is_file():
+        load_dotenv(dotenv, override=False)
     # Set through the environment so child processes (the pipeline's services) inherit them.
     if backend:
         os.environ["TRADEFLOW_BACKEND"] = backend
@@ -100,13 +107,12 @@ def cli(backend: str | None, data_dir: Path | None) -> None:
 @cli.command("config")
 @click.option("--markdown", is_flag=True, help="Print the table of every setting (for the README).")
 def config_cmd(markdown: bool) -> None:
-    """Show the effective configuration (secrets masked)."""
+    """Show every setting of every service as VARIABLE=value (secrets masked, unset empty)."""
     if markdown:
         click.echo(settings_markdown())
         return
-    s = get_settings()
-    for name, value in s.model_dump().items():
-        click.echo(f"{name} = {value}")  # SecretStr prints as ********
+    for line in settings_lines():
+        click.echo(line)
 
 
 @cli.group("kafka")

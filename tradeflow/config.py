@@ -500,10 +500,27 @@ def get_settings() -> Settings:
     return Settings()
 
 
+SETTINGS_CLASSES = (Settings, ConsumerSettings, DashboardSettings, AwsSettings)
+
+
+def settings_lines() -> list[str]:
+    """`VARIABLE=value` for every setting of every service, as the environment makes them:
+    secrets as ********, unset as nothing after the `=`."""
+    lines = []
+    for model in SETTINGS_CLASSES:
+        values = model()
+        for name, field in model.model_fields.items():
+            value = getattr(values, name)
+            shown = ("" if value is None else value.value if isinstance(value, Enum)
+                     else str(value))  # SecretStr's str is ********
+            lines.append(f"{field.validation_alias.choices[0]}={shown}")  # type: ignore[union-attr]
+    return lines
+
+
 def settings_markdown() -> str:
     """The README's configuration table, straight from the fields above."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for model in (Settings, ConsumerSettings, DashboardSettings, AwsSettings):
+    for model in SETTINGS_CLASSES:
         for field in model.model_fields.values():
             name = field.validation_alias.choices[0]  # type: ignore[union-attr]
             default = field.default
