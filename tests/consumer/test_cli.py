@@ -155,3 +155,28 @@ def test_alpaca_without_keys_is_a_clear_error(h):
     h.settings()
     result = CliRunner().invoke(consume, ["--broker", "alpaca", "--once"])
     assert result.exit_code == 1 and "APCA_API_KEY_ID" in result.output
+
+
+def test_each_decision_is_said_once(h, tmp_path):
+    """On the terminal the console notifier says each decision; the log does not repeat it."""
+    import os
+    import subprocess
+    import sys
+
+    settings, _ = h.settings()
+    path = tmp_path / "signals.jsonl"
+    path.write_bytes(b"\n".join([
+        line(signal_id="o-1", bar_time=IN_SESSION),
+        line(signal_id="o-2", symbol="MSFT", bar_time=IN_SESSION, confidence=0.2),
+        bar("AAPL", IN_SESSION + timedelta(minutes=1), 100.0),
+    ]) + b"\n")
+    env = {**os.environ, "TRADEFLOW_DATA_DIR": str(settings.data_dir),
+           "TRADEFLOW_LOG_LEVEL": "INFO"}
+    out = subprocess.run([sys.executable, "-m", "tradeflow.cli", "consume", "--from", str(path),
+                          "--once"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout + out.stderr
+    assert text.count("min_confidence") == 2, text  # the veto line and the summary's count
+    assert sum("MSFT" in ln for ln in text.splitlines()) == 1, text
+    assert sum("AAPL" in ln and "buy" in ln.lower() for ln in text.splitlines()
+               if "FILLED" not in ln) == 1, text

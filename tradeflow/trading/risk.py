@@ -83,6 +83,8 @@ class RiskManager:
         self.store = store
         self.kill = kill
         self.clock = clock
+        # Each decision is said once: by the notifier, or (Slack posts elsewhere) in the log.
+        self.log_level = logging.INFO
 
     def evaluate(self, sig: TradingSignal) -> Decision:
         now = self.clock.now()
@@ -90,11 +92,11 @@ class RiskManager:
         try:
             side, qty, opening = self._check(sig, now, ctx)
         except Veto as v:
-            log.warning("veto %s %s %s: [%s] %s", sig.signal_id, sig.action.value, sig.symbol,
-                        v.rule, v)
+            log.log(self.log_level, "veto %s %s %s: [%s] %s", sig.signal_id,
+                    sig.action.value, sig.symbol, v.rule, v)
             return Decision(False, v.rule, str(v), clock=now, context=ctx)
         reason = f"{side.value} {qty:g} {sig.symbol} ({'open' if opening else 'close'})"
-        log.info("approve %s: %s", sig.signal_id, reason)
+        log.log(self.log_level, "approve %s: %s", sig.signal_id, reason)
         return Decision(True, APPROVED, reason, side, qty, opening, now, ctx)
 
     # --- the rules, in order ----------------------------------------------------------------
