@@ -119,9 +119,11 @@ def test_page_shows_candles_signal_markers_and_summary(tmp_path: Path) -> None:
                 publish(backend, PRICES, [new])
                 await page.wait_for(f"TF.bars['{selected}'].at(-1).v === 1234", timeout=10)
                 # A bar of another source (here "test") makes the mix visible.
+                # (the state first, then the header's text: wait for the text itself)
                 assert "MIXED DATA" in await page.wait_for(
-                    "TF.provenance.kind === 'mixed' && document.getElementById('source').innerText",
-                    timeout=10)
+                    "(t => t.includes('MIXED DATA') && t)"
+                    "(document.getElementById('source').innerText)", timeout=10)
+                assert await page.evaluate("TF.provenance.kind") == "mixed"
                 assert await page.evaluate(f"TF.bars['{selected}'].length") in (n, n + 1)
                 assert not [c for c in page.console if "Error" in c], page.console
         finally:

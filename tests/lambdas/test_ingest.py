@@ -25,6 +25,14 @@ def wire(t: datetime) -> str:
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """The handlers look back from the wall clock: the tests' bars are dated from the moment
+    each test starts, not from when the suite was collected (minutes earlier)."""
+    global NOW
+    NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+
 def minutes_ago(m: int) -> str:
     return wire(NOW - timedelta(minutes=m))
 
