@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 import sys
 
-from benchmarks import dashboard_load, job_bench, kafka_job_bench, latency_bench, sentiment_bench
+from benchmarks import (
+    dashboard_load,
+    file_segments_bench,
+    job_bench,
+    kafka_job_bench,
+    latency_bench,
+    sentiment_bench,
+)
 
 BENCHES = {
     "sentiment": sentiment_bench.run,  # finance scorer vs plain VADER, headlines/s
@@ -14,6 +21,7 @@ BENCHES = {
     "kafka_job": kafka_job_bench.run,  # the same two jobs on a local Kafka broker, rows/s
     "latency": latency_bench.run,  # bar end to signal and to order at real speed, vs a pass-through
     "dashboard": dashboard_load.run,  # 200 websocket clients vs none, simulator rate
+    "file_segments": file_segments_bench.run,  # many small segments vs one, read time
 }
 
 

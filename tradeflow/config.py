@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         "TRADEFLOW_FILE_SEGMENT_SECONDS", 1.0,
         "File backend: a segment with data is sealed at the latest this many seconds after its "
         "first record (bounds the latency readers and Flink see).", gt=0)
+    file_retention_seconds: float = _env(
+        "TRADEFLOW_FILE_RETENTION_SECONDS", 604_800.0,
+        "File backend: segments older than this (7 days) are deleted when a newer one is sealed; "
+        "0 keeps them forever. A reader behind it goes on from the oldest segment kept.", ge=0)
+    file_retention_bytes: int = _env(
+        "TRADEFLOW_FILE_RETENTION_BYTES", 1_073_741_824,
+        "File backend: the oldest segments of a topic are deleted while its segments hold more "
+        "than this (1 GiB); 0 = no limit. The newest segment always stays.", ge=0)
 
     # --- kafka backend ----------------------------------------------------------------------
     kafka_bootstrap_servers: str | None = _env(

@@ -154,3 +154,66 @@ def test_open_backend_uses_the_data_dir(settings):
     b = open_backend()
     assert isinstance(b, FileBackend)
     assert b.root == Path(os.environ["TRADEFLOW_DATA_DIR"]).resolve()
+
+
+def test_a_writer_killed_between_seal_and_cleanup_publishes_nothing_twice(tmp_path):
+    """What a writer killed right after linking its segment leaves: the hidden in-progress name
+    and the segment, one file with two names, unlocked. The next writer removes the hidden name
+    and does not seal it again."""
+    topic_dir = tmp_path / "topics" / TOPIC
+    topic_dir.mkdir(parents=True)
+    hidden = topic_dir / f"{IN_PROGRESS}dead.ndjson"
+    hidden.write_bytes(b"".join(r.value + b"\n" for r in records(0, 5)))
+    os.link(hidden, topic_dir / "000000000001.ndjson")
+    with FileBackend(tmp_path) as b:
+        b.publish(TOPIC, records(5, 2))
+    assert not hidden.exists()
+    assert drain(b.subscribe(TOPIC, "g")) == list(range(7))
+
+
+def test_reading_many_segments_lists_the_directory_a_constant_number_of_times(tmp_path,
+                                                                              monkeypatch):
+    """Each segment is opened by its number: reading 1,000 of them lists the topic directory a
+    few times, not once per segment (which made reading quadratic in the segment count)."""
+    with FileBackend(tmp_path, segment_bytes=1) as b:  # a segment per publish
+        for r in records(0, 1000):
+            b.publish(TOPIC, [r])
+    listings = []
+    real = os.scandir
+
+    def counting(path):
+        listings.append(path)
+        return real(path)
+
+    monkeypatch.setattr("tradeflow.topics.file.os.scandir", counting)
+    sub = b.subscribe(TOPIC, "g")
+    got = []
+    while batch := sub.poll(max_records=500, timeout=0):
+        got += [json.loads(m.value)["i"] for m in batch]
+    assert got == list(range(1000))
+    assert len(listings) <= 3, len(listings)
+
+
+def test_retention_removes_the_oldest_segments_and_a_reader_behind_goes_on(tmp_path, caplog):
+    """Segments past the age limit go (the newest always stays); so do the oldest while the
+    topic is over its size limit. A group that had not read them starts at the oldest kept
+    segment and says how many it missed."""
+    b = FileBackend(tmp_path, segment_bytes=1, retention_seconds=3600)
+    for r in records(0, 10):
+        b.publish(TOPIC, [r])
+    topic_dir = b.topic_dir(TOPIC)
+    old = time.time() - 7200
+    for name in visible(b)[:6]:
+        os.utime(topic_dir / name, (old, old))
+    b.publish(TOPIC, records(10, 1))  # a seal applies the limits
+    assert visible(b) == [f"{i:012d}.ndjson" for i in range(7, 12)]
+    with caplog.at_level("WARNING", logger="tradeflow.topics.file"):
+        assert drain(b.subscribe(TOPIC, "late")) == list(range(6, 11))
+    assert "segments 1 to 6 were removed" in caplog.text
+    b.close()
+
+    sized = FileBackend(tmp_path / "sized", segment_bytes=1, retention_bytes=40)
+    for r in records(0, 10):  # 9 bytes per record: at most 4 segments fit
+        sized.publish(TOPIC, [r])
+    assert drain(sized.subscribe(TOPIC, "g")) == [6, 7, 8, 9]
+    sized.close()

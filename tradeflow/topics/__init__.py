@@ -17,7 +17,9 @@ def open_backend(name: str | BackendName | None = None, settings: Settings | Non
     if which is BackendName.file:
         from .file import FileBackend
 
-        return FileBackend(s.path(), s.file_segment_bytes, s.file_segment_seconds)
+        return FileBackend(s.path(), s.file_segment_bytes, s.file_segment_seconds,
+                           retention_seconds=s.file_retention_seconds,
+                           retention_bytes=s.file_retention_bytes)
     if which is BackendName.kafka:
         from .kafka import KafkaBackend
 

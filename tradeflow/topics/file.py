@@ -8,19 +8,29 @@ the order in which segments were sealed. A sealed segment never changes again.
 
 A writer holds an exclusive `flock` on its in-progress file. A writer that died leaves an
 unlocked in-progress file behind; the next writer on that topic seals it (complete lines only),
-so a crash loses nothing that was published.
+so a crash loses nothing that was published. One that died between sealing (the link) and
+removing the in-progress name leaves a file with two names: it is sealed already, so the next
+writer only removes the hidden name and publishes nothing twice.
+
+Retention: after each seal a writer deletes its topic's oldest segments while they are older
+than `retention_seconds` or the topic's segments hold more than `retention_bytes` (0 = keep
+forever); the newest segment always stays. Files other writers put there (Flink's `part-*`
+files) are left alone.
 
 Readers keep, per consumer group, the highest sequence number fully read, the names of other
 sealed files read (Flink's sink writes `part-*` files), and the byte offset inside the current
 file. `commit()` writes that position atomically; a restart resumes exactly there. `read` (a
 reader outside any group) walks the same way but never loads or writes a position; "from now"
-starts after the segments sealed when it opens.
+starts after the segments sealed when it opens. A reader opens the next sequence number
+directly and lists the directory only when that is not there, so reading N segments costs O(N);
+a reader behind retention starts again at the oldest segment kept, and logs how many it missed.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -35,6 +45,7 @@ from tradeflow.config import TOPICS
 from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
 from .positions import PositionStore
 
+log = logging.getLogger(__name__)
 SEGMENT_RE = re.compile(r"^(\d{12})\.ndjson$")
 IN_PROGRESS = ".inprogress-"
 
@@ -58,10 +69,13 @@ def _fsync_dir(path: Path) -> None:
 class _SegmentWriter:
     """Appends to one topic through an in-progress file and seals it by size or age."""
 
-    def __init__(self, topic_dir: Path, max_bytes: int, max_seconds: float) -> None:
+    def __init__(self, topic_dir: Path, max_bytes: int, max_seconds: float,
+                 retention_seconds: float = 0.0, retention_bytes: int = 0) -> None:
         self.dir = topic_dir
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
+        self.retention_seconds = retention_seconds
+        self.retention_bytes = retention_bytes
         self.dir.mkdir(parents=True, exist_ok=True)
         self._next_seq = self._max_seq() + 1
         self._file: IO[bytes] | None = None
@@ -108,6 +122,11 @@ class _SegmentWriter:
                         continue  # sealed and replaced between listdir and open
                 except FileNotFoundError:
                     continue
+                if os.fstat(f.fileno()).st_nlink > 1:
+                    # Sealed already (linked under a segment name) by a writer that died
+                    # before it removed this name: sealing it again would publish it twice.
+                    os.unlink(path)
+                    continue
                 data = f.read()
                 complete = data[: data.rfind(b"\n") + 1]  # a torn last line was never acknowledged
                 if complete:
@@ -151,18 +170,51 @@ class _SegmentWriter:
             _fsync_dir(self.dir)
         finally:
             f.close()
+        if self.retention_seconds or self.retention_bytes:
+            self.enforce_retention()
+
+    def enforce_retention(self, now: float | None = None) -> int:
+        """Delete the oldest segments past the retention limits; returns how many."""
+        segments = []
+        with os.scandir(self.dir) as it:
+            for e in it:
+                if SEGMENT_RE.match(e.name):
+                    try:
+                        st = e.stat()
+                    except FileNotFoundError:
+                        continue  # another writer's retention got there first
+                    segments.append((e.name, st.st_size, st.st_mtime))
+        segments.sort()
+        total = sum(size for _, size, _ in segments)
+        cutoff = (time.time() if now is None else now) - self.retention_seconds
+        removed = 0
+        for name, size, mtime in segments[:-1]:  # the newest stays: it tells the next number
+            too_old = self.retention_seconds and mtime < cutoff
+            too_big = self.retention_bytes and total > self.retention_bytes
+            if not (too_old or too_big):
+                break
+            try:
+                os.unlink(self.dir / name)
+            except FileNotFoundError:
+                pass
+            total -= size
+            removed += 1
+        return removed
 
 
 class FileBackend(Backend):
     name = "file"
 
     def __init__(self, root: Path, segment_bytes: int = 1 << 20, segment_seconds: float = 1.0,
-                 positions: PositionStore | None = None) -> None:
+                 positions: PositionStore | None = None, retention_seconds: float = 0.0,
+                 retention_bytes: int = 0) -> None:
         self.root = Path(root)
         self.topics_dir = self.root / "topics"
         self.positions = positions or PositionStore(self.root / "positions")
         self.segment_bytes = segment_bytes
         self.segment_seconds = segment_seconds
+        self.retention_seconds = retention_seconds
+        self.retention_bytes = retention_bytes
         self._writers: dict[str, _SegmentWriter] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -175,7 +227,8 @@ class FileBackend(Backend):
         w = self._writers.get(topic)
         if w is None:
             w = self._writers[topic] = _SegmentWriter(
-                self.topic_dir(topic), self.segment_bytes, self.segment_seconds)
+                self.topic_dir(topic), self.segment_bytes, self.segment_seconds,
+                self.retention_seconds, self.retention_bytes)
             if self._sealer is None:
                 self._sealer = threading.Thread(target=self._seal_loop, name="segment-sealer",
                                                 daemon=True)
@@ -264,6 +317,7 @@ class FileSubscription(Subscription):
         self._current: str | None = saved["current"]
         self._offset: int = saved["offset"]
         self._file: IO[bytes] | None = None
+        self._queue: list[str] = []  # other files the last listing found unread, in order
 
     def _sealed(self) -> tuple[list[int], dict[str, float]]:
         seqs, others = [], {}
@@ -282,16 +336,24 @@ class FileSubscription(Subscription):
         return seqs, others
 
     def _next_file(self) -> str | None:
+        following = segment_name(self._seq + 1)
+        if os.path.exists(self.dir / following):  # nearly always: no listing needed
+            return following
+        if self._queue:
+            return self._queue.pop(0)
         seqs, others = self._sealed()
         newer = [s for s in seqs if s > self._seq]
         if newer:
-            return segment_name(min(newer))
-        unread = [n for n in others if n not in self._others]
+            first = min(newer)
+            log.warning("%s: segments %d to %d were removed (retention) before %s read them; "
+                        "going on from segment %d", self.topic, self._seq + 1, first - 1,
+                        f"group {self.group!r}" if self.group else "this reader", first)
+            return segment_name(first)
         # Forget names that are gone, so the saved position stays small.
         self._others.intersection_update(others)
-        if unread:
-            return min(unread, key=lambda n: (others[n], n))
-        return None
+        self._queue = sorted((n for n in others if n not in self._others),
+                             key=lambda n: (others[n], n))
+        return self._queue.pop(0) if self._queue else None
 
     def _finish_current(self) -> None:
         assert self._current is not None
