@@ -198,7 +198,7 @@ def test_retention_removes_the_oldest_segments_and_a_reader_behind_goes_on(tmp_p
     """Segments past the age limit go (the newest always stays); so do the oldest while the
     topic is over its size limit. A group that had not read them starts at the oldest kept
     segment and says how many it missed."""
-    b = FileBackend(tmp_path, segment_bytes=1, retention_seconds=3600)
+    b = FileBackend(tmp_path, segment_bytes=1, retention_seconds=3600, retention_every=0)
     for r in records(0, 10):
         b.publish(TOPIC, [r])
     topic_dir = b.topic_dir(TOPIC)
@@ -212,7 +212,8 @@ def test_retention_removes_the_oldest_segments_and_a_reader_behind_goes_on(tmp_p
     assert "segments 1 to 6 were removed" in caplog.text
     b.close()
 
-    sized = FileBackend(tmp_path / "sized", segment_bytes=1, retention_bytes=40)
+    sized = FileBackend(tmp_path / "sized", segment_bytes=1, retention_bytes=40,
+                        retention_every=0)
     for r in records(0, 10):  # 9 bytes per record: at most 4 segments fit
         sized.publish(TOPIC, [r])
     assert drain(sized.subscribe(TOPIC, "g")) == [6, 7, 8, 9]

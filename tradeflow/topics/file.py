@@ -12,9 +12,9 @@ so a crash loses nothing that was published. One that died between sealing (the 
 removing the in-progress name leaves a file with two names: it is sealed already, so the next
 writer only removes the hidden name and publishes nothing twice.
 
-Retention: after each seal a writer deletes its topic's oldest segments while they are older
-than `retention_seconds` or the topic's segments hold more than `retention_bytes` (0 = keep
-forever); the newest segment always stays. Files other writers put there (Flink's `part-*`
+Retention: after a seal (at most once per `retention_every` seconds) a writer deletes its
+topic's oldest segments while they are older than `retention_seconds` or the topic's segments
+hold more than `retention_bytes` (0 = keep forever); the newest segment always stays. Files other writers put there (Flink's `part-*`
 files) are left alone.
 
 Readers keep, per consumer group, the highest sequence number fully read, the names of other
@@ -70,12 +70,17 @@ class _SegmentWriter:
     """Appends to one topic through an in-progress file and seals it by size or age."""
 
     def __init__(self, topic_dir: Path, max_bytes: int, max_seconds: float,
-                 retention_seconds: float = 0.0, retention_bytes: int = 0) -> None:
+                 retention_seconds: float = 0.0, retention_bytes: int = 0,
+                 retention_every: float = 60.0) -> None:
         self.dir = topic_dir
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.retention_seconds = retention_seconds
         self.retention_bytes = retention_bytes
+        # Applying retention lists the directory: not at every seal (one a second), but at
+        # most this often.
+        self.retention_every = retention_every
+        self._retention_due = 0.0
         self.dir.mkdir(parents=True, exist_ok=True)
         self._next_seq = self._max_seq() + 1
         self._file: IO[bytes] | None = None
@@ -170,7 +175,9 @@ class _SegmentWriter:
             _fsync_dir(self.dir)
         finally:
             f.close()
-        if self.retention_seconds or self.retention_bytes:
+        now = time.monotonic()
+        if (self.retention_seconds or self.retention_bytes) and now >= self._retention_due:
+            self._retention_due = now + self.retention_every
             self.enforce_retention()
 
     def enforce_retention(self, now: float | None = None) -> int:
@@ -207,7 +214,7 @@ class FileBackend(Backend):
 
     def __init__(self, root: Path, segment_bytes: int = 1 << 20, segment_seconds: float = 1.0,
                  positions: PositionStore | None = None, retention_seconds: float = 0.0,
-                 retention_bytes: int = 0) -> None:
+                 retention_bytes: int = 0, retention_every: float = 60.0) -> None:
         self.root = Path(root)
         self.topics_dir = self.root / "topics"
         self.positions = positions or PositionStore(self.root / "positions")
@@ -215,6 +222,7 @@ class FileBackend(Backend):
         self.segment_seconds = segment_seconds
         self.retention_seconds = retention_seconds
         self.retention_bytes = retention_bytes
+        self.retention_every = retention_every
         self._writers: dict[str, _SegmentWriter] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -228,7 +236,7 @@ class FileBackend(Backend):
         if w is None:
             w = self._writers[topic] = _SegmentWriter(
                 self.topic_dir(topic), self.segment_bytes, self.segment_seconds,
-                self.retention_seconds, self.retention_bytes)
+                self.retention_seconds, self.retention_bytes, self.retention_every)
             if self._sealer is None:
                 self._sealer = threading.Thread(target=self._seal_loop, name="segment-sealer",
                                                 daemon=True)
