@@ -63,8 +63,9 @@ class Settings(BaseSettings):
         "first record (bounds the latency readers and Flink see).", gt=0)
     file_retention_seconds: float = _env(
         "TRADEFLOW_FILE_RETENTION_SECONDS", 604_800.0,
-        "File backend: segments older than this (7 days) are deleted by the topic's writer (checked at most once a minute); "
-        "0 keeps them forever. A reader behind it goes on from the oldest segment kept.", ge=0)
+        "File backend: segments older than this (7 days) are deleted by the topic's writer "
+        "(checked at most once a minute); 0 keeps them forever. A reader behind it goes on from "
+        "the oldest segment kept.", ge=0)
     file_retention_bytes: int = _env(
         "TRADEFLOW_FILE_RETENTION_BYTES", 1_073_741_824,
         "File backend: the oldest segments of a topic are deleted while its segments hold more "
