@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from jobs.backtest.data import bars_frame
+from backtest.data import bars_frame
 from tradeflow.contracts import PriceBar, TradingSignal, build
 
 NY = ZoneInfo("America/New_York")

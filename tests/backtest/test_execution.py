@@ -7,8 +7,8 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from jobs.backtest.execution import Costs, ExecConfig, execute
-from jobs.backtest.metrics import buy_and_hold
+from backtest.execution import Costs, ExecConfig, execute
+from backtest.metrics import buy_and_hold
 
 from .helpers import NY, DAYS, daily_bars, daily_end, frame, minute_bars, signal
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tradeflow.trading.exits import Trade
-from jobs.backtest.metrics import curve_metrics, drawdown, exposure_metrics, trade_metrics
+from backtest.metrics import curve_metrics, drawdown, exposure_metrics, trade_metrics
 
 T0 = datetime(2024, 3, 4, 21, tzinfo=timezone.utc)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.demo import DEMO_START, settings_for, tradeflow
-from jobs.backtest.parity import (
+from backtest.parity import (
     ParityError,
     Recorded,
     _read_topic,
@@ -24,7 +24,7 @@ from jobs.backtest.parity import (
     read_run,
     replay,
 )
-from jobs.backtest.run import _write_ndjson, read_parts, run_job, signal_order
+from backtest.run import _write_ndjson, read_parts, run_job, signal_order
 from tradeflow.config import NEWS, PRICES, SIGNALS, ConsumerSettings
 from tradeflow.contracts import NewsItem, PriceBar
 from tradeflow.topics import Record, open_backend

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.backtest.evaluate import Options, evaluate
-from jobs.backtest.execution import Costs, ExecConfig
-from jobs.backtest.run import prepare_inputs, read_parts, run_jobs
+from backtest.evaluate import Options, evaluate
+from backtest.execution import Costs, ExecConfig
+from backtest.run import prepare_inputs, read_parts, run_jobs
 
 from .synthetic import START, write_news, write_prices
 

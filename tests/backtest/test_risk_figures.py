@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.backtest.risk_figures import Portfolio, gbm_paths, historical, monte_carlo, var_cvar
+from backtest.risk_figures import Portfolio, gbm_paths, historical, monte_carlo, var_cvar
 
 
 def test_tail_of_a_known_sample() -> None:

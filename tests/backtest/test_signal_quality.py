@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.backtest.signal_quality import decay, rank, spearman
+from backtest.signal_quality import decay, rank, spearman
 
 from .helpers import daily_bars, daily_end, frame, signal
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from jobs.backtest.execution import Costs, ExecConfig
-from jobs.backtest.walk_forward import expand_grid, make_windows, walk_forward
+from backtest.execution import Costs, ExecConfig
+from backtest.walk_forward import expand_grid, make_windows, walk_forward
 
 from .helpers import daily_bars, daily_end, frame, signal
 

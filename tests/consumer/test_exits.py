@@ -152,8 +152,8 @@ def test_without_brackets_the_engine_watches_stop_and_target(h):
 def test_the_backtest_makes_the_same_fills_and_exits_as_the_consumer(h):
     """One scenario, two worlds: the consumer fed bar by bar (then each bar's signals, the order
     they arrive in live) and the backtest over the same records make identical fills."""
-    from jobs.backtest.data import bars_frame
-    from jobs.backtest.execution import Costs, ExecConfig, execute
+    from backtest.data import bars_frame
+    from backtest.execution import Costs, ExecConfig, execute
 
     closes = [100, 100.5, 101, 99, 97.5, 98, 99, 101, 103, 104.5, 102, 101, 100, 99.5, 99,
               98.5, 99, 100, 101, 102]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.backtest.execution import last_orders
+from backtest.execution import last_orders
 from tradeflow.config import ORDERS, PRICES
 from tradeflow.contracts import PriceBar, build, is_clock
 from tradeflow.trading.book import PositionBook

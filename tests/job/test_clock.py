@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.backtest import run_backtest
+from backtest import run_backtest
 from jobs.signal_job import file_job
 from tests.conftest import drain
 from tradeflow.topics.file import FileBackend

@@ -16,7 +16,7 @@ import talib
 from click.testing import CliRunner
 
 import jobs.sql_loader as sql_loader
-from jobs.backtest import run_backtest
+from backtest import run_backtest
 from jobs.sql_loader import StrategyError, flat_params, load_strategy, render_sql
 
 from .test_signal_job import read_jsonl
@@ -155,7 +155,7 @@ def test_unknown_exit_mode_is_a_one_line_error(tmp_path):
 
 def test_unknown_exit_mode_stops_the_backtest_command_with_one_line(tmp_path, monkeypatch):
     """Before any Flink starts: what `tradeflow backtest` prints is the error, one line."""
-    from jobs.cli import backtest
+    from backtest.cli import backtest
 
     toml = sql_loader.STRATEGY_PATH.read_text().replace('exit_mode = "percent"', 'exit_mode = "bogus"')
     (tmp_path / "strategy.toml").write_text(toml)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from jobs.backtest import run_backtest
+from backtest import run_backtest
 from jobs.cluster import LocalCluster
 from jobs.signal_job import file_job, kafka_job
 from jobs.submit import latest_checkpoint

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.backtest import run_backtest
+from backtest import run_backtest
 from jobs.signal_job import kinesis_job
 from lambdas import execute_signals
 from lambdas.local_demo import lambda_event

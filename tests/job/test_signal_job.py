@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import talib
 
-from jobs.backtest import run_backtest
+from backtest import run_backtest
 from jobs.signal_job import file_job
 from tests.conftest import shared_file
 from tradeflow.contracts import TradingSignal, parse

@@ -1,6 +1,6 @@
 """Reproduce the report in docs/backtest_report.png from ../shared/data (StockNet prices + tweets).
 
-    .venv/bin/python -m jobs.backtest.example [OUT_DIR]     # default /tmp/tradeflow-backtest
+    .venv/bin/python -m backtest.example [OUT_DIR]     # default /tmp/tradeflow-backtest
 
 Seven large caps, daily bars 2012-09..2017-09 (split-adjusted Yahoo prices), 55,875 tweets as
 the news stream, 8% of equity per trade (the live default is 2%; 8% keeps orders under the
@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jobs.cli import backtest
+from backtest.cli import backtest
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "stocknet-tweets-prices"
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stocknet-tweets-prices"
 SYMBOLS = ("AAPL", "AMZN", "BAC", "FB", "GOOG", "INTC", "MSFT")
 
 

@@ -30,7 +30,7 @@ from tradeflow.contracts import DeadLetter, NewsItem, PriceBar
 from tradeflow.datasets import Rejected, load
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def run_jobs(topics: Path, work: Path, param_sets: Sequence[dict[str, Any]],
                 i = pending.pop(0)
                 dirs[i].mkdir(parents=True, exist_ok=True)
                 logf = open(dirs[i] / "flink.log", "wb")
-                cmd = [sys.executable, "-m", "jobs.backtest.run", "--topics", str(topics),
+                cmd = [sys.executable, "-m", "backtest.run", "--topics", str(topics),
                        "--out", str(dirs[i]), "--params", json.dumps(param_sets[i]),
                        "--parallelism", str(parallelism)]
                 if i == indicators_for:
@@ -201,7 +201,7 @@ def _main(argv: list[str] | None = None) -> int:
     """Worker entry point: one bounded run (used by run_jobs)."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m jobs.backtest.run")
+    ap = argparse.ArgumentParser(prog="python -m backtest.run")
     ap.add_argument("--topics", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--params", default="{}")
