@@ -43,7 +43,7 @@ flink-app-zip: install  ## build build/flink-app/tradeflow-flink-app.zip for AWS
 	$(BIN)/python jobs/package_flink_app.py
 
 aws-local: install  ## ingest -> Kinesis -> execute on a local moto server with Alpaca/Slack stubs
-	$(BIN)/python lambdas/local_demo.py
+	$(BIN)/python tools/aws_local.py
 
 # checkov has many dependencies of its own: it gets its own virtualenv (tests/infra runs it).
 .venv-checkov/bin/checkov:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.demo import DEMO_START, settings_for, tradeflow
+from tools.demo import DEMO_START, settings_for, tradeflow
 from backtest.parity import (
     ParityError,
     Recorded,

@@ -15,8 +15,8 @@ import pytest
 from tradeflow.trading.executors.base import client_order_id
 from consumer.service import Consumer, build_consumer
 from tradeflow.config import ConsumerSettings, get_consumer_settings
-from tests.stubs.alpaca_trading import AlpacaTradingStub
-from tests.stubs.slack import SlackStub
+from tools.stubs.alpaca_trading import AlpacaTradingStub
+from tools.stubs.slack import SlackStub
 from tradeflow.config import DEAD_LETTER, ORDERS, PRICES, SIGNALS, Settings, get_settings
 from tradeflow.contracts import DeadLetter, Order, PriceBar, parse
 from tradeflow.topics import Record

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.consumer.conftest import KEY_ID, SECRET, line
-from tests.stubs.alpaca_trading import AlpacaTradingStub
+from tools.stubs.alpaca_trading import AlpacaTradingStub
 from tradeflow.contracts import OrderSide, OrderStatus
 from tradeflow.trading.audit import query
 from tradeflow.trading.executors.alpaca import AlpacaExecutor, to_broker_order

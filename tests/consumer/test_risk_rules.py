@@ -177,7 +177,8 @@ def test_volatility_sizing_uses_the_stop_distance(h):
 
 def test_every_limit_is_logged_and_audited_when_it_bites(h, caplog):
     c = h.consumer(TRADEFLOW_RISK_MAX_ORDER_VALUE="10")
-    with caplog.at_level(logging.WARNING, logger="tradeflow.trading.risk"):
+    # (at debug level: the console notifier, this consumer's, says it on the terminal)
+    with caplog.at_level(logging.DEBUG, logger="tradeflow.trading.risk"):
         c.handle_raw(line(signal_id="bites", bar_time=t(0)))
     assert "[max_order_value]" in caplog.text and "bites" in caplog.text
     assert decisions(c, "bites")[0]["rule"] == "max_order_value"

@@ -21,8 +21,8 @@ import pytest
 from dashboard.events import Decoder
 from dashboard.snapshot import DashboardState
 from tests.consumer.conftest import client_order_id, line
-from tests.stubs.alpaca_trading import AlpacaTradingStub
-from tests.stubs.slack import SlackStub
+from tools.stubs.alpaca_trading import AlpacaTradingStub
+from tools.stubs.slack import SlackStub
 from tradeflow.config import DEAD_LETTER, ORDERS, SIGNALS
 from tradeflow.contracts import Order, OrderStatus, build, parse
 from tradeflow.logs import MaskingFormatter, mask, register_secrets, setup_logging

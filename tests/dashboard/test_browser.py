@@ -16,8 +16,8 @@ from tradeflow.contracts import PriceBar, build, is_clock
 from tradeflow.trading.book import PositionBook
 from tradeflow.topics import open_backend
 
-from dashboard.browser import chromium_page, find_chromium
-from dashboard.demo import build_demo, settings_for
+from tools.browser import chromium_page, find_chromium
+from tools.demo import build_demo, settings_for
 from dashboard.server import Dashboard, start_server
 
 from .conftest import fast_options, publish

@@ -1,5 +1,5 @@
 """The signal job on Flink's Kinesis connector (4.3.0-1.19, jvm/pom.xml) against a local moto
-server: the streams the Lambdas use (lambdas.local_demo.create_resources, as infra/terraform
+server: the streams the Lambdas use (tools.aws_local.create_resources, as infra/terraform
 creates them), real minute bars published through the project's KinesisBackend, the streaming
 job on a mini-cluster reading and writing them, its signals read back through KinesisBackend and
 then executed by the executor Lambda from the same `trading-signals` stream."""
@@ -16,7 +16,7 @@ import pytest
 from backtest import run_backtest
 from jobs.signal_job import kinesis_job
 from lambdas import execute_signals
-from lambdas.local_demo import lambda_event
+from tools.aws_local import lambda_event
 from producers.replay import replay
 from producers.sink import Publisher
 from tests.conftest import drain, shared_file

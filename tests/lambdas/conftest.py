@@ -15,10 +15,10 @@ import boto3
 import pytest
 import requests
 
-from lambdas.local_demo import create_resources, lambda_event, put_secret
-from tests.stubs.alpaca_data import AlpacaDataStub
-from tests.stubs.alpaca_trading import AlpacaTradingStub
-from tests.stubs.slack import SlackStub
+from tools.aws_local import create_resources, lambda_event, put_secret
+from tools.stubs.alpaca_data import AlpacaDataStub
+from tools.stubs.alpaca_trading import AlpacaTradingStub
+from tools.stubs.slack import SlackStub
 from tradeflow.aws import runtime as aws_runtime
 from tradeflow.config import get_consumer_settings, get_settings
 

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from lambdas import ingest_news, ingest_prices
-from lambdas.local_demo import put_secret
+from tools.aws_local import put_secret
 from tests.lambdas.conftest import KEY_ID, SECRET, bound
-from tests.stubs.alpaca_data import bar, news
+from tools.stubs.alpaca_data import bar, news
 from tradeflow.aws import runtime as aws_runtime
 from tradeflow.aws.secrets import SecretError
 

@@ -15,7 +15,7 @@ def test_zips_hold_handler_and_shared_package_only(tmp_path):
         assert f"lambdas/{name}.py" in names and "lambdas/__init__.py" in names
         assert "tradeflow/aws/runtime.py" in names and "tradeflow/trading/engine.py" in names
         assert not any(n.startswith(("consumer/", "producers/", "tests/", "jobs/"))
-                       or n in ("lambdas/package.py", "lambdas/local_demo.py") or ".pyc" in n
+                       or n in ("lambdas/package.py", "tools/aws_local.py") or ".pyc" in n
                        for n in names)
     first = (tmp_path / "ingest_news.zip").read_bytes()
     package.main(["--out", str(tmp_path), "--no-deps", "--only", "ingest_news"])

@@ -22,7 +22,7 @@ from producers.alpaca import (
 )
 from producers.sink import Publisher
 from tests.conftest import drain
-from tests.stubs.alpaca_data import AlpacaDataStub, bar, news
+from tools.stubs.alpaca_data import AlpacaDataStub, bar, news
 from tradeflow.cli import cli
 from tradeflow.config import get_settings
 from tradeflow.contracts import DeadLetter, NewsItem, PriceBar, parse, to_wire_time

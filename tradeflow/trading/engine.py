@@ -91,8 +91,7 @@ class SignalEngine:
         # Another store (DynamoDB, for the Lambda) brings its own audit trail.
         self.audit: AuditTrail = audit if audit is not None else Audit(store, secrets)
         self.risk = RiskManager(s, executor, store, kill, clock)
-        if notifier.name == "console":  # it prints every decision and order on the terminal
-            self.risk.log_level = logging.DEBUG
+        self.risk.quiet = notifier.name == "console"  # it prints each decision and order
         self.dead = DeadLetters(backend, component)
         self.notifier = Guarded(notifier, on_error=self._notify_failed)
         self.stats: Counter[str] = Counter()
@@ -309,7 +308,8 @@ class SignalEngine:
                                            "filled_avg_price": bo.filled_avg_price,
                                            "status": bo.status.value}, **self._ids(order))
         if changed:
-            log.log(self.risk.log_level, "order %s %s %s %g: %s (filled %g @ %s)",
+            log.log(logging.DEBUG if self.risk.quiet else logging.INFO,
+                    "order %s %s %s %g: %s (filled %g @ %s)",
                     order.client_order_id, order.side.value, order.symbol, order.qty,
                     updated.status.value, updated.filled_qty, updated.filled_avg_price)
             if updated.status.final and notify:

@@ -83,8 +83,9 @@ class RiskManager:
         self.store = store
         self.kill = kill
         self.clock = clock
-        # Each decision is said once: by the notifier, or (Slack posts elsewhere) in the log.
-        self.log_level = logging.INFO
+        # Each decision is said once: quiet when the notifier prints it on the terminal (the
+        # console), in the log otherwise (Slack posts elsewhere).
+        self.quiet = False
 
     def evaluate(self, sig: TradingSignal) -> Decision:
         now = self.clock.now()
@@ -92,11 +93,12 @@ class RiskManager:
         try:
             side, qty, opening = self._check(sig, now, ctx)
         except Veto as v:
-            log.log(self.log_level, "veto %s %s %s: [%s] %s", sig.signal_id,
-                    sig.action.value, sig.symbol, v.rule, v)
+            log.log(logging.DEBUG if self.quiet else logging.WARNING, "veto %s %s %s: [%s] %s",
+                    sig.signal_id, sig.action.value, sig.symbol, v.rule, v)
             return Decision(False, v.rule, str(v), clock=now, context=ctx)
         reason = f"{side.value} {qty:g} {sig.symbol} ({'open' if opening else 'close'})"
-        log.log(self.log_level, "approve %s: %s", sig.signal_id, reason)
+        log.log(logging.DEBUG if self.quiet else logging.INFO, "approve %s: %s", sig.signal_id,
+                reason)
         return Decision(True, APPROVED, reason, side, qty, opening, now, ctx)
 
     # --- the rules, in order ----------------------------------------------------------------

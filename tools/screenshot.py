@@ -1,7 +1,7 @@
 """Make `docs/dashboard.png`: a pipeline run shown in headless Chromium.
 
-    python -m dashboard.screenshot [--out docs/dashboard.png] [--width 1440] [--height 1100]
-    python -m dashboard.screenshot --url http://127.0.0.1:8000/   # the page `make run` serves
+    python -m tools.screenshot [--out docs/dashboard.png] [--width 1440] [--height 1100]
+    python -m tools.screenshot --url http://127.0.0.1:8000/   # the page `make run` serves
 
 Without --url it builds a quick run of its own (simulator, demo signals, consumer: `demo.py`).
 
@@ -19,7 +19,7 @@ from tradeflow.topics import open_backend
 
 from .browser import chromium_page
 from .demo import build_demo, settings_for
-from .server import Dashboard, Options, start_server
+from dashboard.server import Dashboard, Options, start_server
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_BYTES = 300 * 1024

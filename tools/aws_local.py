@@ -2,7 +2,7 @@
 
 Starts a moto server (unless AWS_ENDPOINT_URL already points at one), creates what
 infra/terraform creates (Kinesis streams, DynamoDB tables, secrets), serves local stand-ins for
-Alpaca's market-data and trading APIs and for Slack (the stubs of tests/stubs, imported with the
+Alpaca's market-data and trading APIs and for Slack (the stubs of tools/stubs, imported with the
 repository root on sys.path), then runs the real handlers:
 
   ingest_prices + ingest_news  -> stock-prices / market-news streams
@@ -11,7 +11,7 @@ repository root on sys.path), then runs the real handlers:
   execute_signals, fed the stream's records as Lambda would  -> risk -> order -> Slack
   the same records delivered again                           -> no second order
 
-Usage: python lambdas/local_demo.py [--keep-running]
+Usage: python tools/aws_local.py [--keep-running]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # the stubs live in tests/stubs (see the module docstring)
+if str(REPO_ROOT) not in sys.path:  # the stubs live in tools/stubs (see the module docstring)
     sys.path.insert(0, str(REPO_ROOT))
 
 STREAM_TOPICS = ("stock-prices", "market-news", "trading-signals", "orders", "dead-letter")
@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("werkzeug", "botocore", "urllib3"):  # moto's request log drowns the story
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from tests.stubs.alpaca_data import AlpacaDataStub, bar, news
-    from tests.stubs.alpaca_trading import AlpacaTradingStub
-    from tests.stubs.slack import SlackStub
+    from tools.stubs.alpaca_data import AlpacaDataStub, bar, news
+    from tools.stubs.alpaca_trading import AlpacaTradingStub
+    from tools.stubs.slack import SlackStub
 
     # Fake credentials: nothing here may ever reach a real AWS account.
     for k, v in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
@@ -184,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         print("ingest_prices:", ingest_prices.handler({}, None))
         print("ingest_news:  ", ingest_news.handler({}, None))
         print("ingest_prices again (nothing new):", ingest_prices.handler({}, None))
-        bars = read_stream(session, "stock-prices")
+        bars = [r for r in read_stream(session, "stock-prices") if "clock" not in r]
+        stories = [r for r in read_stream(session, "market-news") if "clock" not in r]
         print(f"stock-prices holds {len(bars)} bars; market-news holds "
-              f"{len(read_stream(session, 'market-news'))} stories")
+              f"{len(stories)} stories")
 
         # The Flink job's place: one BUY signal on the newest AAPL bar.
         last = max((b for b in bars if b["symbol"] == "AAPL"), key=lambda b: b["event_time"])
