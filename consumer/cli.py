@@ -145,9 +145,13 @@ def status_cmd() -> None:
     out: dict = {"kill_switch": KillSwitch(cs.kill_path(shared)).state().to_dict()}
     paper = shared.path("paper-broker.json")
     if paper.exists():
-        from tradeflow.trading.executors.paper import PaperBroker
+        from tradeflow.trading.executors.paper import PaperBroker, PaperStateError
 
-        out["paper_account"] = {k: round(v, 2) for k, v in PaperBroker(paper).summary().items()}
+        try:
+            out["paper_account"] = {k: round(v, 2)
+                                    for k, v in PaperBroker(paper).summary().items()}
+        except PaperStateError as err:
+            out["paper_account"] = {"error": str(err)}
     db = cs.audit_path(shared)
     if db.exists():
         out["recent_decisions"] = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -14,6 +13,7 @@ from datetime import timedelta
 
 from tests.conftest import REPO_ROOT
 from tests.consumer.conftest import IN_SESSION, line
+from tradeflow.trading.executors.paper import load_state
 
 N = 200
 SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "SPY", "NVDA", "META", "TSLA", "NFLX", "ORCL")
@@ -59,6 +59,6 @@ def test_sigkill_at_any_moment_loses_and_repeats_nothing(h):
     assert decided(db) == Counter({f"k-{i}": 1 for i in range(N)})
     with sqlite3.connect(db) as conn:
         approved = conn.execute("SELECT count(*) FROM processed WHERE approved=1").fetchone()[0]
-    paper = json.loads((h.data / "paper-broker.json").read_text())
+    paper, _ = load_state(h.data / "paper-broker.json", 0.0)
     assert approved == N and len(paper["orders"]) == N
     assert paper["positions"] == {}  # every BUY was closed by its SELL exactly once

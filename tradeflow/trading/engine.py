@@ -654,10 +654,13 @@ def make_executor(broker: str, shared: Settings, s: ConsumerSettings,
                               shared.apca_api_base_url, timeout=s.broker_timeout_seconds,
                               attempts=s.broker_retries, backoff=s.broker_backoff_seconds,
                               sleep=sleep)
-    from tradeflow.trading.executors.paper import PaperBroker
+    from tradeflow.trading.executors.paper import PaperBroker, PaperStateError
 
-    return PaperBroker(shared.path("paper-broker.json"), s.paper_cash, s.paper_slippage_bps,
-                       s.paper_fee_bps, s.paper_fee_per_order)
+    try:
+        return PaperBroker(shared.path("paper-broker.json"), s.paper_cash, s.paper_slippage_bps,
+                           s.paper_fee_bps, s.paper_fee_per_order, writer=True)
+    except PaperStateError as err:
+        raise ConfigError(str(err)) from None
 
 
 def make_notifier(s: ConsumerSettings) -> Notifier:

@@ -14,13 +14,18 @@ Its market is the `stock-prices` bars the engine hands it (`on_bar`):
   better open); when one leg fills the other is cancelled.
 
 It keeps cash, the positions (`PositionBook`) and the orders by client_order_id (submitting one
-twice returns the first) in one JSON file under the data dir, written atomically after every fill,
-so a restart keeps them; the recent bars are memory only.
+twice returns the first) in a journal under the data dir: one JSON line per change (the account
+and the orders that changed), appended and fsynced, so a fill costs the same however many orders
+came before, and a restart keeps everything. Loading replays the lines (a torn last line, from a
+crash in mid-write, was never acknowledged and is skipped); the consumer, the journal's only
+writer, rewrites it as one line when it has grown long. A state file of one JSON object (the
+format before the journal) is read as one line. The recent bars are memory only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections import deque
@@ -38,6 +43,8 @@ from .base import (Account, BrokerOrder, BrokerRejected, Executor, ExitLeg, Halt
                    OrderRequest, Position)
 
 HISTORY_BARS = 500  # per symbol: how far a late order can still find its fill bar
+COMPACT_LINES = 1000  # a journal longer than this is rewritten as one line when the writer opens it
+ACCOUNT_KEYS = ("cash", "starting_cash", "realized_pnl", "fees", "positions")
 DEFAULT_SPACING = timedelta(minutes=1)
 WORKING = (OrderStatus.accepted.value,)
 
@@ -45,6 +52,49 @@ WORKING = (OrderStatus.accepted.value,)
 def _fresh(cash: float) -> dict[str, Any]:
     return {"cash": cash, "starting_cash": cash, "realized_pnl": 0.0, "fees": 0.0,
             "positions": {}, "orders": {}}
+
+
+class PaperStateError(ValueError):
+    """The paper account's file cannot be read (one line, naming the file)."""
+
+
+def load_state(path: Path, cash: float) -> tuple[dict[str, Any], int]:
+    """The account a journal describes, and how many lines it has (the old format, one object
+    over many lines, counts as more than any journal the writer keeps: it is rewritten)."""
+    state = _fresh(cash)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return state, 0
+    except OSError as err:
+        raise PaperStateError(f"cannot read the paper account {path}: {err.strerror}") from None
+    try:
+        lines = [json.loads(text)] if text.strip() else []  # one line, or the old one-object file
+        if text.count(b"\n") > 1:
+            return _merge(path, state, lines), COMPACT_LINES + 1
+    except ValueError:
+        raw = text.splitlines()
+        lines = []
+        for n, line in enumerate(raw, 1):
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                if n == len(raw) and not text.endswith(b"\n"):
+                    break  # torn by a crash in mid-append: never acknowledged
+                raise PaperStateError(
+                    f"paper account {path} line {n} is not JSON; move the file away to start a "
+                    f"fresh account") from None
+    return _merge(path, state, lines), len(lines)
+
+
+def _merge(path: Path, state: dict[str, Any], lines: list[Any]) -> dict[str, Any]:
+    for line in lines:
+        if not isinstance(line, dict) or not isinstance(line.get("orders", {}), dict):
+            raise PaperStateError(f"paper account {path} is not a paper broker's journal; move "
+                                  f"it away to start a fresh account")
+        state.update({k: line[k] for k in ACCOUNT_KEYS if k in line})
+        state["orders"].update(line.get("orders", {}))
+    return state
 
 
 def _time(s: str | None) -> datetime | None:
@@ -64,21 +114,24 @@ class PaperBroker(Executor):
     fills_on_bars = True
 
     def __init__(self, path: Path | None, cash: float = 100_000.0, slippage_bps: float = 0.0,
-                 fee_bps: float = 0.0, fee_per_order: float = 0.0) -> None:
-        # path None: the account lives in memory only (the backtest).
+                 fee_bps: float = 0.0, fee_per_order: float = 0.0, writer: bool = False) -> None:
+        """`path` None: the account lives in memory only (the backtest). `writer`: this process
+        trades on the account (the consumer) and may compact its journal; readers (status, the
+        dashboard) never write."""
         self.path = Path(path) if path is not None else None
         self.slippage = slippage_bps / 10_000
         self.fee_bps = fee_bps / 10_000
         self.fee_per_order = fee_per_order
         self._lock = threading.Lock()
-        try:
-            if self.path is None:
-                raise FileNotFoundError
-            self.state: dict[str, Any] = json.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            self.state = _fresh(cash)
+        self.state: dict[str, Any] = _fresh(cash)
+        lines = 0
+        if self.path is not None:
+            self.state, lines = load_state(self.path, cash)
         self.book = PositionBook.from_state(self.state["positions"], self.state["realized_pnl"],
                                             self.state["fees"])
+        if writer and lines > COMPACT_LINES:
+            assert self.path is not None
+            write_atomic(self.path, self._line(self.state["orders"].values()))
         self._bars: dict[str, deque[_Bar]] = {}
         self._spacing: dict[str, timedelta] = {}
         self._ids = {o["id"]: o for o in self.state["orders"].values()}
@@ -89,12 +142,23 @@ class PaperBroker(Executor):
                                               for leg in o.get("legs", ())):
                 self._working.setdefault(o["symbol"], []).append(o)
 
-    def _save(self) -> None:
-        if self.path is None:
-            return
+    def _line(self, orders: Any) -> bytes:
+        """One journal line: the account now and `orders` as they are now."""
         self.state["positions"] = self.book.holdings_dict()
         self.state["realized_pnl"], self.state["fees"] = self.book.realized_pnl, self.book.fees
-        write_atomic(self.path, json.dumps(self.state, sort_keys=True, indent=1).encode())
+        line = {k: self.state[k] for k in ACCOUNT_KEYS}
+        line["orders"] = {o["client_order_id"]: o for o in orders}
+        return json.dumps(line, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+    def _save(self, *changed: dict[str, Any]) -> None:
+        """Append the account and the `changed` orders to the journal, durably."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as f:
+            f.write(self._line(changed))
+            f.flush()
+            os.fsync(f.fileno())
 
     # --- reading ----------------------------------------------------------------------------
     def account(self) -> Account:
@@ -154,13 +218,11 @@ class PaperBroker(Executor):
             b = _Bar(calendar.bar_start(bar.event_time,
                                         self._spacing.get(bar.symbol, DEFAULT_SPACING)), bar)
             hist.append(b)
-            changed = False
-            for o in list(self._working.get(bar.symbol, ())):
-                changed |= self._trade(o, b)
+            traded = [o for o in list(self._working.get(bar.symbol, ())) if self._trade(o, b)]
             self.book.mark(bar.symbol, bar.close)
-            if changed:
-                self._save()
-            return changed
+            if traded:
+                self._save(*traded)
+            return bool(traded)
 
     def _trade(self, o: dict[str, Any], b: _Bar) -> bool:
         """Let bar `b` work on order `o`: fill the entry, then its legs. True if anything filled."""
@@ -252,7 +314,7 @@ class PaperBroker(Executor):
                 if order not in self._working.get(req.symbol, ()):
                     break
                 self._trade(order, b)
-            self._save()  # the order (and any fill) in one atomic write: never one without the other
+            self._save(order)  # the order and any fill in one line: never one without the other
             return self._view(order)
 
     def cancel_legs(self, broker_order_id: str) -> None:
@@ -263,4 +325,4 @@ class PaperBroker(Executor):
                     leg["status"] = OrderStatus.canceled.value
             if o in self._working.get(o["symbol"], ()) and o["status"] not in WORKING:
                 self._working[o["symbol"]].remove(o)
-            self._save()
+            self._save(o)
