@@ -24,11 +24,12 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from tradeflow.config import ConsumerSettings, Sizing
 from tradeflow.contracts import Action, ContractError, TradingSignal, parse, to_wire_time
 
 from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
-from .execution import ExecConfig, ExecutionResult, execute
+from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .report import ReportData, SymbolView, render
 from .run import (indicator_order, prepare_inputs, read_parts, run_jobs, signal_order,
                   write_jsonl)
@@ -120,6 +121,17 @@ def _symbol_views(bars: pd.DataFrame, indicators: list[dict[str, Any]], res: Exe
     return views
 
 
+def _sizing(cs: ConsumerSettings) -> dict[str, Any]:
+    """How the consumer's settings size a trade, in words and figures (the report's headline)."""
+    if cs.sizing is Sizing.volatility:
+        text = (f"risking {cs.sizing_risk_fraction:.1%} of equity down to the signal's stop "
+                f"per trade")
+    else:
+        text = f"{cs.sizing_fraction:.1%} of equity per trade"
+    return {"rule": cs.sizing.value, "fraction": cs.sizing_fraction,
+            "risk_fraction": cs.sizing_risk_fraction, "text": text}
+
+
 def _metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation,
                   cfg: ExecConfig) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     bh = metrics.buy_and_hold(bars[(bars["time"] >= res.equity.index[0]) &
@@ -127,6 +139,8 @@ def _metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation,
                               cfg.cash, cfg.costs, res.equity.index)
     strat = metrics.summary(res.equity, res.cash, ann.bars_per_year, res.trades)
     bench = metrics.summary(bh, cfg.cash, ann.bars_per_year)
+    bench["total_return_at_strategy_exposure"] = metrics.return_at_exposure(
+        bh["equity"], strat["average_gross_exposure"])
     return strat, bench, bh
 
 
@@ -232,6 +246,7 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
                      "bar_spacing_seconds": bar_spacing(bars).total_seconds(),
                      "daily_bars": is_daily(bars)},
             "annualisation": asdict(ann),
+            "sizing": _sizing(consumer_settings(cfg.risk, is_daily(bars))),
             "execution": {"fill": "open of the next bar of the symbol after the signal bar",
                           "exits": "stop, target (stop first when a bar reaches both; a gap "
                                    "fills at the open), horizon (the open after it), or an "

@@ -139,6 +139,13 @@ def buy_and_hold(bars: pd.DataFrame, cash: float, costs: Costs,
     return pd.DataFrame({"equity": value, "gross_exposure": gross}, index=grid)
 
 
+def return_at_exposure(equity: pd.Series, fraction: float) -> float:
+    """Total return of holding `fraction` of equity in what `equity` is, the rest in cash,
+    rebalanced every step: the benchmark at the strategy's average exposure."""
+    steps = equity.pct_change().dropna()
+    return float((1 + fraction * steps).prod() - 1)
+
+
 def summary(equity: pd.DataFrame, start: float, bars_per_year: float,
             trades: Sequence[Trade] | None = None) -> dict[str, Any]:
     out = curve_metrics(equity["equity"], start, bars_per_year)

@@ -118,6 +118,17 @@ def _kpis(r: dict[str, Any]) -> str:
     return f'<div class="kpis">{"".join(out)}</div>'
 
 
+def _exposure_note(r: dict[str, Any]) -> str:
+    """What the headline figures compare: how much the strategy held, and buy and hold at that."""
+    s, b = r["strategy"], r["buy_and_hold"]
+    at = b.get("total_return_at_strategy_exposure")
+    return (f'<p class="note headline">Sized at {html.escape(r["sizing"]["text"])}: the strategy '
+            f'held {fmt(s.get("average_gross_exposure"), "pct")} of equity on average '
+            f'(in the market {fmt(s.get("exposure"), "pct")} of the time), buy and hold all of it. '
+            f'Buy and hold at the strategy\'s average exposure: '
+            f'<b class="{_sign(at)}">{fmt(at, "pct")}</b>.</p>')
+
+
 COMPACT = {"total_return", "annualised_return", "sharpe", "sortino", "max_drawdown",
            "max_drawdown_duration_days", "calmar", "exposure", "trades", "win_rate",
            "profit_factor", "end_equity"}
@@ -268,6 +279,7 @@ def render(d: ReportData) -> str:
 fills at the next bar's open, slippage {ex['slippage_bps']:g} bps, fees {ex['fee_bps']:g} bps + {ex['fee_per_order']:g}/order ·
 {html.escape(r['annualisation']['convention'])}</div>
 {_kpis(r)}
+{_exposure_note(r)}
 <div class="card">{equity_svg}{dd_svg}</div>
 <div class="grid2"><div class="card"><h2>Metrics</h2>{_metric_table(cols)}</div>
 <div class="card"><h2>Signal quality</h2>{_decay(r)}

@@ -169,7 +169,10 @@ def _since(_ctx: click.Context, _p: click.Parameter, value: str | None) -> datet
         return None
     if m := _RELATIVE.match(value.strip()):
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        return datetime.now(timezone.utc) - timedelta(**{unit: float(m.group(1))})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{unit: float(m.group(1))})
+        except OverflowError:
+            raise click.BadParameter(f"{value} reaches back before the year 1") from None
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -231,7 +234,10 @@ def export_cmd(fmt: str, output: Path | None, symbol: str | None = None, kind: s
     """Export events as CSV or JSON lines."""
     events = audit_trail.query(_db(), symbol=symbol, kind=kind, since=since, signal_id=signal_id)
     lines = audit_trail.to_csv(events) if fmt == "csv" else audit_trail.to_jsonl(events)
-    out: IO[str] = open(output, "w", newline="") if output else sys.stdout
+    try:
+        out: IO[str] = open(output, "w", newline="") if output else sys.stdout
+    except OSError as err:
+        raise click.ClickException(f"cannot write {output}: {err.strerror}") from None
     try:
         for chunk in lines:
             out.write(chunk)

@@ -33,6 +33,9 @@ SELECT *,
     CASE
         WHEN published_at IS NULL THEN 'story has no published_at'
         WHEN symbols IS NULL OR CARDINALITY(symbols) = 0 THEN 'story is tagged with no symbol'
+        -- the contract's limits: the sentiment scorer's time grows faster than the text
+        WHEN CHAR_LENGTH(headline) > 2000 THEN 'story headline is longer than 2000 characters'
+        WHEN CHAR_LENGTH(summary) > 20000 THEN 'story summary is longer than 20000 characters'
         WHEN timeline_time <= ${arrival_watermark}
             THEN 'story came more than ${news_watermark_delay_seconds} s behind a newer story'
     END AS refused

@@ -118,7 +118,7 @@ class NewsItem(Contract):
     id: Annotated[str, Field(min_length=1, max_length=256)]
     symbols: Annotated[list[Symbol], Field(min_length=1)]
     headline: Annotated[str, Field(min_length=1, max_length=2000)]
-    summary: str = ""
+    summary: Annotated[str, Field(max_length=20000)] = ""
     source: Annotated[str, Field(min_length=1, max_length=128)]
     published_at: UtcTime
     url: str | None = None

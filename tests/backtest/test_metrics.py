@@ -89,3 +89,12 @@ def test_exposure_by_hand() -> None:
     m = exposure_metrics(eq)
     assert m["exposure"] == pytest.approx(0.5)
     assert m["average_gross_exposure"] == pytest.approx((0 + 0.5 + 0.25 + 0) / 4)
+
+
+def test_buy_and_hold_at_a_fraction_of_equity_rebalances_every_step():
+    from backtest.metrics import return_at_exposure
+
+    equity = pd.Series([100.0, 110.0, 99.0])  # +10 %, then -10 %
+    assert return_at_exposure(equity, 1.0) == pytest.approx(-0.01)
+    assert return_at_exposure(equity, 0.5) == pytest.approx(1.05 * 0.95 - 1)
+    assert return_at_exposure(equity, 0.0) == 0.0

@@ -93,3 +93,9 @@ def test_prefix_property_and_report(tmp_path: Path) -> None:
         assert tr["open"] or tr["exit_reason"] in ("stop_loss", "take_profit", "horizon", "signal")
         assert tr["entry_bar_time"] <= (tr["exit_bar_time"] or tr["entry_bar_time"])
     assert "<h2>Exits</h2>" in page
+    # the headline says what the strategy held, and buy and hold at that same exposure
+    assert report["sizing"]["text"] == "10.0% of equity per trade"
+    held = report["strategy"]["average_gross_exposure"]
+    at = report["buy_and_hold"]["total_return_at_strategy_exposure"]
+    assert 0 < held < 1 and abs(at) < abs(report["buy_and_hold"]["total_return"])
+    assert "Sized at 10.0% of equity per trade: the strategy held" in page

@@ -180,3 +180,15 @@ def test_each_decision_is_said_once(h, tmp_path):
     assert sum("MSFT" in ln for ln in text.splitlines()) == 1, text
     assert sum("AAPL" in ln and "buy" in ln.lower() for ln in text.splitlines()
                if "FILLED" not in ln) == 1, text
+
+
+def test_audit_mistakes_are_one_line(h, tmp_path):
+    h.settings()
+    h.consumer().handle_raw(line(signal_id="a-1", bar_time=IN_SESSION))
+    far = CliRunner().invoke(audit, ["list", "--since", "99999999d"])
+    assert far.exit_code == 2 and "reaches back before the year 1" in far.output
+    assert "Traceback" not in far.output
+    nowhere = CliRunner().invoke(audit, ["export", "-o", str(tmp_path / "no" / "such" / "x")])
+    assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output
+    assert nowhere.output.strip() == (f"Error: cannot write {tmp_path / 'no' / 'such' / 'x'}: "
+                                      "No such file or directory")

@@ -46,6 +46,15 @@ def test_slack_errors_429_and_5xx_are_caught(h, slack, caplog):
     assert c.store.order(next(iter(c.store.all_orders())).client_order_id).phase == "final"
 
 
+def test_a_slack_retry_after_that_is_not_a_number_pauses_as_a_429_does(h, slack, caplog):
+    h.slack(slack)
+    slack.fail("POST", "/api/chat.postMessage", 429, retry_after="soon")
+    c = h.consumer()
+    with caplog.at_level(logging.WARNING):
+        assert fill(c, line(bar_time=IN_SESSION)) == "approved"
+    assert "HTTP 429 ratelimited" in caplog.text and "ValueError" not in caplog.text
+
+
 def test_wrong_slack_token_is_reported_without_the_token(h, slack, caplog):
     h.slack(slack)
     h.env(SLACK_BOT_TOKEN="xoxb-wrong-token-value-9999")

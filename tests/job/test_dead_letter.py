@@ -54,6 +54,10 @@ BAD = {  # reason -> (topic, record)
     "story has no published_at": ("market-news", story("n2", ["BBB"], None)),
     # before n1, which comes after it: a story more than 60 s behind a newer one counts as late
     "story is tagged with no symbol": ("market-news", story("n3", [], T0 + timedelta(minutes=50))),
+    # a foreign writer's monster (2 MB of headline took the scorer minutes): refused before it
+    "story headline is longer than 2000 characters": (
+        "market-news", {**story("n5", ["AAA"], T0 + timedelta(minutes=55)),
+                        "headline": "profit rose " * 500}),
 }
 LATE = {  # appended to the topic, behind newer records by more than its watermark delay
     "bar came after the watermark had passed its event_time": (

@@ -15,6 +15,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from tradeflow.alpaca_data import retry_after_seconds
 from tradeflow.contracts import Order, OrderStatus, TradingSignal, to_wire_time
 from tradeflow.logs import mask, mask_data
 
@@ -113,9 +114,9 @@ class SlackNotifier(Notifier):
         except SlackApiError as err:
             status, error = err.response.status_code, err.response.get("error", "")
             headers = {k.lower(): v for k, v in (err.response.headers or {}).items()}
-            hinted = headers.get("retry-after", 0)
-            retry_after = float(hinted[0] if isinstance(hinted, list) else hinted or 0) \
-                if status == 429 else 0.0
+            hinted = headers.get("retry-after")
+            retry_after = (retry_after_seconds(hinted[0] if isinstance(hinted, list) else hinted)
+                           or 0.0) if status == 429 else 0.0  # seconds, a date, or nonsense
             self._paused_until = self.monotonic() + max(self.pause_seconds, retry_after)
             # Slack's error text is quoted from outside (an error page can echo the token).
             raise SlackError(mask(f"HTTP {status} {error or 'error'}".strip())) from None
