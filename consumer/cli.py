@@ -44,8 +44,13 @@ def _stop_on_sigterm(*_: object) -> None:
 @contextmanager
 def _single_instance(db: Path) -> Iterator[None]:
     """One consumer per audit database: two would decide the same signals side by side."""
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a") as f:
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        f = open(db.with_name(db.name + ".lock"), "a")
+    except OSError as err:
+        raise click.ClickException(f"cannot write the consumer's state in {db.parent}: "
+                                   f"{err.strerror}") from None
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -164,8 +164,9 @@ def build_consumer(shared: Settings, s: ConsumerSettings, backend: Backend, *,
     latest = datetime.fromisoformat(saved.replace("Z", "+00:00")) if saved else None
     secrets = [v.get_secret_value() for v in (shared.apca_api_key_id, shared.apca_api_secret_key,
                                               s.slack_bot_token) if v is not None]
-    log.info("consumer: broker %s, risk clock %s, notifications %s, audit %s", broker, mode,
-             "slack" if s.slack_enabled else "console", store.path)
+    log.info("consumer: broker %s, risk clock %s, notifications %s, audit %s, kill switch %s",
+             broker, mode, "slack" if s.slack_enabled else "console", store.path,
+             s.kill_path(shared))
     return Consumer(s, backend, executor or make_executor(broker, shared, s, sleep),
                     notifier or make_notifier(s), store, KillSwitch(s.kill_path(shared)),
                     RiskClock(mode, wall, latest if mode == "signal" else None,

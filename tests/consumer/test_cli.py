@@ -192,3 +192,20 @@ def test_audit_mistakes_are_one_line(h, tmp_path):
     assert nowhere.exit_code == 1 and "Traceback" not in nowhere.output
     assert nowhere.output.strip() == (f"Error: cannot write {tmp_path / 'no' / 'such' / 'x'}: "
                                       "No such file or directory")
+
+
+def test_an_unwritable_data_dir_is_one_line(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("TRADEFLOW_DATA_DIR", str(blocker / "data"))
+    from tradeflow.config import get_consumer_settings, get_settings
+    get_settings.cache_clear()
+    get_consumer_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(consume, ["--once"])
+    finally:
+        get_settings.cache_clear()
+        get_consumer_settings.cache_clear()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == (f"Error: cannot write the consumer's state in "
+                                     f"{(blocker / 'data').resolve()}: Not a directory")
