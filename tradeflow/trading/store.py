@@ -82,24 +82,7 @@ def _time(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-class _JsonValues:
-    """JSON values over a store's `get` and `put`."""
-
-    def get(self, key: str) -> str | None:
-        raise NotImplementedError
-
-    def put(self, key: str, value: str) -> None:
-        raise NotImplementedError
-
-    def put_json(self, key: str, value: object) -> None:
-        self.put(key, json.dumps(value, sort_keys=True))
-
-    def get_json(self, key: str) -> object | None:
-        raw = self.get(key)
-        return None if raw is None else json.loads(raw)
-
-
-class Store(_JsonValues):
+class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         # In memory (the backtest) nothing survives the process: no restart to prepare for.
@@ -209,8 +192,15 @@ class Store(_JsonValues):
     def delete(self, key: str) -> None:
         self.execute("DELETE FROM kv WHERE key=?", (key,))
 
+    def put_json(self, key: str, value: object) -> None:
+        self.put(key, json.dumps(value, sort_keys=True))
 
-class MemoryStore(_JsonValues):
+    def get_json(self, key: str) -> object | None:
+        raw = self.get(key)
+        return None if raw is None else json.loads(raw)
+
+
+class MemoryStore:
     """The store of a run that keeps nothing (the backtest): `Store`'s interface on dicts.
 
     Nothing survives the process, so there is no transaction to make atomic and no record to
