@@ -34,10 +34,9 @@ from tradeflow.contracts import (
     Order,
     PriceBar,
     TradingSignal,
-    is_clock,
     parse,
 )
-from tradeflow.topics import Backend, BackendError
+from tradeflow.topics import Backend, read_all
 from tradeflow.trading.audit import query
 from tradeflow.trading.engine import BARS_SEEN_KEY
 
@@ -89,18 +88,6 @@ class Report:
         return out
 
 
-def _read_topic(backend: Backend, topic: str) -> list[bytes]:
-    """Every record on `topic` but clocks, oldest first; none when the topic does not exist."""
-    out: list[bytes] = []
-    try:
-        with backend.read(topic, from_beginning=True) as reader:
-            while batch := reader.poll(max_records=5000, timeout=1.0):
-                out += [m.value for m in batch if not is_clock(m.value)]
-    except BackendError:
-        return []
-    return out
-
-
 def _valid(kind: type, records: Iterable[bytes]) -> list[Any]:
     """The records that pass the contract (the others were dead-lettered by the run too)."""
     out = []
@@ -127,15 +114,15 @@ def read_run(backend: Backend, settings: Settings, consumer: ConsumerSettings) -
     seen: dict[str, str] = json.loads(row[0]) if row else {}
     decisions = {e["signal_id"]: json.loads(e["detail"])
                  for e in query(audit, kind="decision") if e["signal_id"]}
-    signals = {s.signal_id: s for s in _valid(TradingSignal, _read_topic(backend, SIGNALS))}
-    orders = last_orders(_read_topic(backend, ORDERS))
+    signals = {s.signal_id: s for s in _valid(TradingSignal, read_all(backend, SIGNALS))}
+    orders = last_orders(read_all(backend, ORDERS))
     brokers = sorted({o.broker for o in orders.values()} - {"paper"})
     if brokers:
         raise ParityError(f"the run traded on {', '.join(brokers)}: parity replays runs on the "
                           f"built-in paper broker only")
     return Recorded(
-        bars=_valid(PriceBar, _read_topic(backend, PRICES)),
-        news=_valid(NewsItem, _read_topic(backend, NEWS)),
+        bars=_valid(PriceBar, read_all(backend, PRICES)),
+        news=_valid(NewsItem, read_all(backend, NEWS)),
         signals=signals, decisions=decisions, orders=orders,
         bars_seen={sym: datetime.fromisoformat(t) for sym, t in seen.items()})
 

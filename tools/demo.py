@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tradeflow.config import NEWS, PRICES, SIGNALS, Settings
-from tradeflow.contracts import NewsItem, PriceBar, TradingSignal, build, is_clock, parse
-from tradeflow.topics import Record, open_backend
+from tradeflow.contracts import NewsItem, PriceBar, TradingSignal, build, parse
+from tradeflow.topics import Record, open_backend, read_all
 
 DEMO_START = "2024-03-05T14:31:00Z"  # 09:31 New York on a trading Tuesday
 DEMO_SYMBOLS = "AAPL,MSFT,NVDA,AMZN"
@@ -53,11 +53,7 @@ def settings_for(data_dir: Path) -> Settings:
 
 def _read_all(data_dir: Path, topic: str) -> list[bytes]:
     with open_backend("file", settings_for(data_dir)) as backend:
-        with backend.subscribe(topic, "demo-reader", "earliest") as sub:
-            out: list[bytes] = []
-            while batch := sub.poll(5000, timeout=0.05):
-                out.extend(m.value for m in batch if not is_clock(m.value))
-    return out
+        return read_all(backend, topic, timeout=0.05)
 
 
 def crossover_signals(bars: list[PriceBar], news: list[NewsItem], fast: int = 5,

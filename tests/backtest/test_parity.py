@@ -18,7 +18,6 @@ from tools.demo import DEMO_START, settings_for, tradeflow
 from backtest.parity import (
     ParityError,
     Recorded,
-    _read_topic,
     _valid,
     compare,
     read_run,
@@ -27,7 +26,7 @@ from backtest.parity import (
 from backtest.run import _write_ndjson, read_parts, run_job, signal_order
 from tradeflow.config import NEWS, PRICES, SIGNALS, ConsumerSettings
 from tradeflow.contracts import NewsItem, PriceBar
-from tradeflow.topics import Record, open_backend
+from tradeflow.topics import Record, open_backend, read_all
 
 SYMBOLS = "AAPL,MSFT,NVDA,AMZN,GOOG"
 
@@ -43,9 +42,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = settings_for(data)
     with open_backend("file", settings) as backend:
         _write_ndjson(root / "in" / PRICES / "x.ndjson",
-                      _valid(PriceBar, _read_topic(backend, PRICES)))
+                      _valid(PriceBar, read_all(backend, PRICES)))
         _write_ndjson(root / "in" / NEWS / "x.ndjson",
-                      _valid(NewsItem, _read_topic(backend, NEWS)))
+                      _valid(NewsItem, read_all(backend, NEWS)))
         run_job(root / "in", root / "job", indicators=False)
         rows = sorted(read_parts(root / "job" / "signals"), key=signal_order)
         backend.publish(SIGNALS, [Record(r["symbol"], json.dumps(r).encode()) for r in rows])

@@ -12,9 +12,9 @@ import pytest
 
 from backtest.execution import last_orders
 from tradeflow.config import ORDERS, PRICES
-from tradeflow.contracts import PriceBar, build, is_clock
+from tradeflow.contracts import PriceBar, build
 from tradeflow.trading.book import PositionBook
-from tradeflow.topics import open_backend
+from tradeflow.topics import open_backend, read_all
 
 from tools.browser import chromium_page, find_chromium
 from tools.demo import build_demo, settings_for
@@ -29,10 +29,8 @@ pytestmark = pytest.mark.skipif(
 
 def positions_after(data: Path) -> dict[str, str]:
     """Each symbol's position after every fill on `orders`, as the summary shows it."""
-    with open_backend("file", settings_for(data)) as backend, \
-            backend.read(ORDERS, from_beginning=True) as reader:
-        orders = last_orders(m.value for batch in iter(lambda: reader.poll(5000, 0.5), [])
-                             for m in batch if not is_clock(m.value))
+    with open_backend("file", settings_for(data)) as backend:
+        orders = last_orders(read_all(backend, ORDERS, timeout=0.5))
     book = PositionBook()
     for o in sorted(orders.values(), key=lambda o: o.filled_at or o.updated_at):
         if o.filled_qty and o.filled_avg_price:

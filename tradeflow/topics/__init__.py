@@ -7,7 +7,22 @@ from tradeflow.config import BackendName, Settings, get_settings
 from .base import Backend, BackendError, Message, Record, StartAt, Subscription
 
 __all__ = ["Backend", "BackendError", "Message", "Record", "StartAt", "Subscription",
-           "open_backend"]
+           "open_backend", "read_all"]
+
+
+def read_all(backend: Backend, topic: str, timeout: float = 1.0) -> list[bytes]:
+    """Every record on `topic` but clocks, oldest first, read outside any consumer group (until
+    a poll of `timeout` seconds brings nothing); none when the topic does not exist."""
+    from tradeflow.contracts import is_clock
+
+    out: list[bytes] = []
+    try:
+        with backend.read(topic, from_beginning=True) as reader:
+            while batch := reader.poll(max_records=5000, timeout=timeout):
+                out += [m.value for m in batch if not is_clock(m.value)]
+    except BackendError:
+        return []
+    return out
 
 
 def open_backend(name: str | BackendName | None = None, settings: Settings | None = None) -> Backend:
