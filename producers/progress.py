@@ -10,16 +10,21 @@ from collections import Counter
 from rich.console import Console
 from rich.live import Live
 
+from tradeflow.config import DEAD_LETTER
+
 log = logging.getLogger(__name__)
 
 
 class Progress:
-    """Call `add(topic, n)` as records go out; `update()` refreshes at most every `every` seconds."""
+    """Call `add(topic, n)` as records go out; `update()` refreshes at most every `every` seconds.
+    With a `total` (records expected, dead letters apart), the line gives the share done and an
+    estimate of the time left at the rate so far."""
 
     def __init__(self, label: str, every: float = 5.0, live: bool | None = None) -> None:
         self.label = label
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
+        self.total: int | None = None
         self._every = every if not live else 0.25
         self._last = 0.0
         tty = sys.stderr.isatty() if live is None else live
@@ -34,7 +39,12 @@ class Progress:
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         parts = [f"{n} {t} ({n / elapsed:,.1f}/s)" for t, n in sorted(self.counts.items())]
-        return f"{self.label}: " + (", ".join(parts) or "nothing yet") + f" in {elapsed:,.0f}s"
+        text = f"{self.label}: " + (", ".join(parts) or "nothing yet") + f" in {elapsed:,.0f}s"
+        done = sum(n for t, n in self.counts.items() if t != DEAD_LETTER)
+        if self.total and done:
+            left = elapsed / done * max(self.total - done, 0)
+            text += f", {done:,}/{self.total:,} ({done / self.total:.0%}), ETA {left:,.0f}s"
+        return text
 
     def update(self, force: bool = False) -> None:
         now = time.monotonic()

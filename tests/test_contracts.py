@@ -18,6 +18,7 @@ from tradeflow.contracts import (
     NewsItem,
     Order,
     PriceBar,
+    MAX_RECORD_BYTES,
     TradingSignal,
     parse,
 )
@@ -129,3 +130,29 @@ def test_rejected_record_goes_to_dead_letter_with_reason(tmp_path):
     assert env.reason.startswith("bad JSON")
     assert env.component == "test-component" and env.source_topic == "stock-prices"
     assert dl.count == 1
+
+
+SIGNAL = {"v": 1, "signal_id": "abc", "symbol": "AAPL", "action": "BUY", "strength": "NORMAL",
+          "confidence": 0.5, "price": 100.0, "bar_time": "2024-01-02T15:00:00Z",
+          "emitted_at": "2024-01-02T15:00:01Z", "indicators": {"rsi_14": 28.0}, "reason": "oversold",
+          "strategy": "confluence", "strategy_version": "1"}
+
+
+@pytest.mark.parametrize("over, reason", [
+    ({"reason": "r" * 1001}, "reason: String should have at most 1000 characters"),
+    ({"indicators": {f"i{n}": 1.0 for n in range(65)}}, "indicators: Dictionary should have at most 64"),
+    ({"strategy": "s" * 65}, "strategy: String should have at most 64 characters"),
+])
+def test_a_signal_s_text_and_indicators_are_bounded(over, reason):
+    assert parse(TradingSignal, json.dumps(SIGNAL)).reason == "oversold"
+    with pytest.raises(ContractError, match=reason):
+        parse(TradingSignal, json.dumps(SIGNAL | over))
+
+
+def test_no_record_over_the_size_limit_is_parsed():
+    bar = PriceBar(symbol="AAPL", event_time=datetime(2024, 1, 2, 14, 31, tzinfo=timezone.utc),
+                   open=1, high=1, low=1, close=1, volume=1, source="s" * 64)
+    padded = bar.to_json()[:-1] + b" " * MAX_RECORD_BYTES + b"}"  # valid JSON, too big
+    with pytest.raises(ContractError, match="bytes is over the 1,048,576-byte limit"):
+        parse(PriceBar, padded)
+    assert parse(PriceBar, bar.to_json()) == bar

@@ -1,9 +1,10 @@
 """Event contracts: what travels on each topic, as JSON, version 1.
 
 Every record carries `v` (the schema version). Parsing is strict: wrong types, unknown fields,
-missing fields, naive timestamps, non-finite or non-positive prices, high < low, negative volume
-and malformed symbols are rejected with a one-line reason (`ContractError`), which the caller
-sends to `dead-letter` (see `tradeflow.deadletter`). Timestamps are UTC inside and on the wire,
+missing fields, naive timestamps, non-finite or non-positive prices, high < low, negative volume,
+malformed symbols, records over MAX_RECORD_BYTES and text over its field's limit are rejected
+with a one-line reason (`ContractError`), which the caller sends to `dead-letter` (see
+`tradeflow.deadletter`). Timestamps are UTC inside and on the wire,
 written as ISO-8601 with a `Z` suffix, the form Flink's JSON format reads as TIMESTAMP_LTZ.
 """
 
@@ -26,6 +27,9 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = 1
+# Kafka's default largest message and a Kinesis record are both about 1 MB: a record that could
+# not travel on them is refused everywhere, before anyone parses, stores or acts on it.
+MAX_RECORD_BYTES = 1_048_576
 
 # US equity tickers: 1-5 letters, optionally a share-class suffix (BRK.B).
 SYMBOL_RE = re.compile(r"^[A-Z]{1,5}(\.[A-Z]{1,2})?$")
@@ -121,7 +125,7 @@ class NewsItem(Contract):
     summary: Annotated[str, Field(max_length=20000)] = ""
     source: Annotated[str, Field(min_length=1, max_length=128)]
     published_at: UtcTime
-    url: str | None = None
+    url: Annotated[str, Field(max_length=2048)] | None = None
 
     @property
     def key(self) -> str:
@@ -173,11 +177,11 @@ class TradingSignal(Contract):
     price: Price
     bar_time: UtcTime
     emitted_at: UtcTime
-    indicators: dict[str, Finite | None]
+    indicators: Annotated[dict[str, Finite | None], Field(max_length=64)]
     sentiment: Finite | None = None
-    reason: Annotated[str, Field(min_length=1)]
-    strategy: Annotated[str, Field(min_length=1)]
-    strategy_version: Annotated[str, Field(min_length=1)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    strategy: Annotated[str, Field(min_length=1, max_length=64)]
+    strategy_version: Annotated[str, Field(min_length=1, max_length=64)]
     stop_loss: Price | None = None
     take_profit: Price | None = None
     horizon_bars: Annotated[int, Field(gt=0)] | None = None
@@ -225,8 +229,8 @@ class Order(Contract):
     qty: Annotated[Finite, Field(gt=0)]
     order_type: Literal["market", "limit", "stop", "bracket"] = "market"
     status: OrderStatus
-    broker: Annotated[str, Field(min_length=1)]
-    broker_order_id: str | None = None
+    broker: Annotated[str, Field(min_length=1, max_length=64)]
+    broker_order_id: Annotated[str, Field(max_length=128)] | None = None
     filled_qty: Annotated[Finite, Field(ge=0)] = 0.0
     filled_avg_price: Price | None = None
     stop_loss: Price | None = None
@@ -238,7 +242,7 @@ class Order(Contract):
     fill_bar_time: UtcTime | None = None
     submitted_at: UtcTime
     updated_at: UtcTime
-    detail: str = ""
+    detail: Annotated[str, Field(max_length=2000)] = ""
 
     @property
     def key(self) -> str:
@@ -292,6 +296,8 @@ def reason_of(err: ValidationError) -> str:
 
 def parse(model: type[C], raw: bytes | str) -> C:
     """Parse one JSON record into `model`, or raise ContractError with a one-line reason."""
+    if len(raw) > MAX_RECORD_BYTES:  # str: characters, at most 4 bytes each; close enough
+        raise ContractError(f"record of {len(raw):,} bytes is over the {MAX_RECORD_BYTES:,}-byte limit")
     try:
         return model.model_validate_json(raw)
     except ValidationError as err:

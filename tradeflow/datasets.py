@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from tradeflow.config import NEWS, PRICES
 from tradeflow.contracts import ContractError, NewsItem, PriceBar, build
+from tradeflow.deadletter import truncated
 
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -53,7 +54,6 @@ class Format:
 # A plain decimal number in ASCII digits: Python's float() also takes `100_0` (1000) and other
 # scripts' digits (`١٠٠`), which no data file means as a price.
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-MAX_ORIGINAL = 4096  # characters of a rejected row kept in its dead letter
 
 
 def _f(row: Row, col: str) -> float:
@@ -206,7 +206,7 @@ def read(path: Path, kind: str | None = None, source: str | None = None
                 continue
             raw = _to_csv_line(cells)
             if len(cells) != len(header):
-                yield Rejected(_cap(raw), f"{path.name}:{line_no}: expected {len(header)} columns, "
+                yield Rejected(truncated(raw), f"{path.name}:{line_no}: expected {len(header)} columns, "
                                           f"got {len(cells)}", topic)
                 continue
             row = dict(zip(header, cells))
@@ -216,9 +216,9 @@ def read(path: Path, kind: str | None = None, source: str | None = None
                     fields["source"] = source or f"replay:{path.name}"
                 yield build(model, **fields)
             except OverflowError as err:  # datetime arithmetic past year 1 or 9999
-                yield Rejected(_cap(raw), f"{path.name}:{line_no}: time out of range ({err})", topic)
+                yield Rejected(truncated(raw), f"{path.name}:{line_no}: time out of range ({err})", topic)
             except (ValueError, KeyError, ContractError) as err:
-                yield Rejected(_cap(raw), f"{path.name}:{line_no}: {_short(str(err), 300)}", topic)
+                yield Rejected(truncated(raw), f"{path.name}:{line_no}: {_short(str(err), 300)}", topic)
 
 
 class _Lines:
@@ -243,15 +243,7 @@ class _Lines:
 
 
 def _original(lines: _Lines) -> str:
-    return _cap(lines.text().rstrip("\r\n"))
-
-
-def _cap(raw: str) -> str:
-    """A dead letter keeps the row verbatim, up to MAX_ORIGINAL characters (a monstrous row would
-    not fit a Kafka or Kinesis record)."""
-    if len(raw) <= MAX_ORIGINAL:
-        return raw
-    return f"{raw[:MAX_ORIGINAL]}... (truncated: {len(raw)} characters in all)"
+    return truncated(lines.text().rstrip("\r\n"))
 
 
 def _to_csv_line(cells: list[str]) -> str:
@@ -262,6 +254,18 @@ def _to_csv_line(cells: list[str]) -> str:
 
 def event_time(item: PriceBar | NewsItem) -> datetime:
     return item.event_time if isinstance(item, PriceBar) else item.published_at
+
+
+def in_time_order(path: Path, kind: str | None = None) -> tuple[int, bool]:
+    """How many records a file holds and whether they are in event-time order, reading it once
+    without keeping it."""
+    count, last, ordered = 0, None, True
+    for rec in read(path, kind):
+        if not isinstance(rec, Rejected):
+            t = event_time(rec)
+            ordered = ordered and (last is None or t >= last)
+            count, last = count + 1, t
+    return count, ordered
 
 
 def load(paths: Iterable[Path], kind: str | None = None

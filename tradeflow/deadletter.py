@@ -12,6 +12,16 @@ from tradeflow.topics import Backend, Record
 
 log = logging.getLogger(__name__)
 
+MAX_ORIGINAL = 4096  # characters of a refused record kept in its dead letter
+
+
+def truncated(raw: str, limit: int = MAX_ORIGINAL) -> str:
+    """`raw` up to `limit` characters, saying how long it was: a monstrous record would not fit
+    a Kafka or Kinesis record, and its start is what a person needs to find it."""
+    if len(raw) <= limit:
+        return raw
+    return f"{raw[:limit]}... (truncated: {len(raw)} characters in all)"
+
 
 class DeadLetters:
     """Dead-letter publisher for one component. Counts what it sent, per reason."""
@@ -26,7 +36,7 @@ class DeadLetters:
         text may quote a secret."""
         if isinstance(original, bytes):
             original = original.decode("utf-8", errors="backslashreplace")
-        env = DeadLetter(original=mask(original), reason=mask(reason.replace("\n", " "))[:500],
+        env = DeadLetter(original=mask(truncated(original)), reason=mask(reason.replace("\n", " "))[:500],
                          component=self.component, source_topic=source_topic,
                          time=datetime.now(timezone.utc))
         self.backend.publish(DEAD_LETTER, [Record(env.key, env.to_json())])

@@ -125,3 +125,13 @@ def test_status_polls_survive_a_5xx(h, alpaca):
     alpaca.fail("GET", "/v2/orders/", 500)
     c.handle_raw(line(signal_id="poll"))
     assert c.store.order(client_order_id("poll")).order.status is OrderStatus.filled
+
+
+def test_a_monstrous_broker_error_is_cut_short_and_the_order_record_still_travels(h, alpaca):
+    c = setup(h, alpaca)
+    alpaca.fail("POST", "/v2/orders", 403, body={"code": 40310000, "message": "no! " * 500_000})
+    assert c.handle_raw(line(signal_id="huge")) == "approved"
+    order = c.store.order(client_order_id("huge")).order
+    assert order.status is OrderStatus.rejected and len(order.detail) < 300
+    # Readers parse what was published: the record is within every limit, not dead-lettered.
+    assert statuses(h.orders(), client_order_id("huge")) == ["new", "rejected"]

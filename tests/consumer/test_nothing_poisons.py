@@ -201,3 +201,13 @@ def test_an_odd_kill_file_engages_the_switch(h, kind):
 def test_nothing_at_the_kill_path_releases_it(tmp_path):
     assert not KillSwitch(tmp_path / "KILL").state().engaged
     assert not KillSwitch(tmp_path / "no-such-dir" / "KILL").engaged
+
+
+def test_a_signal_over_the_record_size_limit_is_dead_lettered_cut_short(h):
+    c = h.consumer()
+    raw = line(signal_id="big", indicators={"rsi_14": 27.5}, reason="x" * 3_000_000)
+    assert c.handle_raw(raw) == "dead_letter"
+    [letter] = h.dead_letters()
+    assert "bytes is over the 1,048,576-byte limit" in letter.reason
+    assert len(letter.original) < 5000 and "characters in all" in letter.original
+    assert c.handle_raw(line(signal_id="next", bar_time=IN_SESSION)) == "approved"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +14,9 @@ from tests.conftest import drain, shared_file
 from tradeflow.cli import cli
 from tradeflow import datasets as importers
 from tradeflow.contracts import DeadLetter, NewsItem, PriceBar, parse
-from tradeflow.datasets import Rejected, load
+from producers.progress import Progress
+from producers.replay import sources
+from tradeflow.datasets import Rejected, event_time, load
 from tradeflow.topics.file import FileBackend
 
 
@@ -143,3 +146,54 @@ def test_sim_restart_continues_where_it_stopped(settings):
     run_cli("--data-dir", str(settings.path() / "once"), *once)
     assert drain(FileBackend(settings.path()), "stock-prices") == \
         drain(FileBackend(settings.path() / "once"), "stock-prices")
+
+
+def _normalized(path, rows: int, start_minute: int = 0) -> None:
+    with path.open("w") as f:
+        f.write("symbol,timestamp,open,high,low,close,volume\n")
+        for i in range(start_minute, start_minute + rows):
+            f.write(f"AAPL,{datetime(2024, 1, 2, tzinfo=timezone.utc) + timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ},"
+                    "10,11,9,10.5,100\n")
+
+
+def test_replay_streams_a_file_in_time_order_in_bounded_memory(tmp_path):
+    """The peak memory of reading a file through the replay's merge does not grow with the file
+    (loading it whole grew it fourfold for four times the rows)."""
+    def peak(rows: int) -> int:
+        path = tmp_path / f"{rows}.csv"
+        _normalized(path, rows)
+        tracemalloc.start()
+        items, total = sources([path], [], reject=lambda r: None)
+        assert sum(1 for _ in items) == total == rows
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    assert peak(4_000) < 1.5 * peak(1_000)
+
+
+def test_replay_merges_files_news_first_and_sorts_a_file_out_of_order(tmp_path, caplog):
+    ordered, unordered = tmp_path / "a.csv", tmp_path / "b.csv"
+    _normalized(ordered, 3)  # minutes 0, 1, 2
+    unordered.write_text("symbol,timestamp,open,high,low,close,volume\n"
+                         "MSFT,2024-01-02T00:02:00Z,1,1,1,1,1\nMSFT,2024-01-02T00:01:00Z,1,1,1,1,1\n"
+                         "MSFT,bad,1,1,1,1,1\n")
+    news = tmp_path / "n.csv"
+    news.write_text("id,symbols,headline,summary,source,published_at,url\n"
+                    "n1,AAPL,Apple beats,,wire,2024-01-02T00:01:00Z,\n")
+    rejected: list[Rejected] = []
+    with caplog.at_level("INFO"):
+        items, total = sources([ordered, unordered], [news], rejected.append)
+        got = [(getattr(i, "symbol", "news"), event_time(i).minute) for i in items]
+    assert got == [("AAPL", 0), ("news", 1), ("AAPL", 1), ("MSFT", 1), ("AAPL", 2), ("MSFT", 2)]
+    assert total == 6 and [r.reason.split(":")[:2] for r in rejected] == [["b.csv", "4"]]
+    assert "b.csv is not in time order: sorting its 2 records in memory" in caplog.text
+
+
+def test_progress_gives_the_share_done_and_the_time_left():
+    p = Progress("replay", live=False)
+    assert "ETA" not in p.line()
+    p.total = 400
+    p.add("stock-prices", 100)
+    p.add("dead-letter", 7)  # refused rows are not part of the total
+    assert "100/400 (25%), ETA" in p.line()
