@@ -30,8 +30,10 @@ BACKEND ?= file
 run: install  ## run the whole pipeline (BACKEND=file|kafka, default file); Ctrl-C stops it
 	$(BIN)/tradeflow --backend $(BACKEND) run
 
-test: install checkov  ## run the whole test suite
-	$(BIN)/python -m pytest
+# Two workers, a test file each: most of the suite waits on JVMs, brokers and clusters.
+TEST_WORKERS ?= 2
+test: install checkov  ## run the whole test suite (TEST_WORKERS=2 at a time)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install  ## run the benchmarks (ratios against a baseline run side by side)
 	$(BIN)/python -m benchmarks

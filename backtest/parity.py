@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from tradeflow.contracts import (
 from tradeflow.topics import Backend, read_all
 from tradeflow.trading.audit import query
 from tradeflow.trading.engine import BARS_SEEN_KEY
+from tradeflow.trading.store import read_only
 
 from .data import bars_frame
 from .execution import Costs, ExecConfig, ExecutionResult, execute, last_orders
@@ -106,11 +106,8 @@ def read_run(backend: Backend, settings: Settings, consumer: ConsumerSettings) -
         raise ParityError(f"no consumer audit trail at {audit}: run the pipeline first "
                                 f"(make run), then stop it and run parity on its data dir")
     # The audit trail first: what the topics hold after it is later, if the run still goes on.
-    conn = sqlite3.connect(f"file:{audit}?mode=ro", uri=True)  # reading changes nothing
-    try:
+    with read_only(audit) as conn:
         row = conn.execute("SELECT value FROM kv WHERE key=?", (BARS_SEEN_KEY,)).fetchone()
-    finally:
-        conn.close()
     seen: dict[str, str] = json.loads(row[0]) if row else {}
     decisions = {e["signal_id"]: json.loads(e["detail"])
                  for e in query(audit, kind="decision") if e["signal_id"]}

@@ -5,18 +5,18 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import re
 import signal
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
 import click
 
+from tradeflow import durations
 from tradeflow.config import get_settings
 from tradeflow.logs import register_settings, setup_logging
 from tradeflow.topics import BackendError, open_backend
@@ -166,18 +166,14 @@ def status_cmd() -> None:
 
 
 # --- audit ----------------------------------------------------------------------------------
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-
-
 def _since(_ctx: click.Context, _p: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
-    if m := _RELATIVE.match(value.strip()):
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+    if durations.is_duration(value):
         try:
-            return datetime.now(timezone.utc) - timedelta(**{unit: float(m.group(1))})
-        except OverflowError:
-            raise click.BadParameter(f"{value} reaches back before the year 1") from None
+            return durations.ago(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

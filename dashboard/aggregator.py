@@ -25,12 +25,12 @@ fills; a range reaching past what is kept is flagged `complete: false`.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
+from tradeflow import durations
 from tradeflow.config import ORDERS, PRICES, SIGNALS
 from tradeflow.trading.book import PositionBook
 
@@ -38,18 +38,16 @@ from .events import Event
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION = "session"
-_WINDOW_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_window(text: str | None) -> float | None:
     """Seconds of a window such as `15m`, `1h`, `90s`; None for the session. ValueError if bad."""
     if text is None or text == "" or text == SESSION:
         return None
-    m = _WINDOW_RE.match(text.strip())
-    if not m or float(m.group(1)) <= 0:
-        raise ValueError(f"bad window {text!r}: give a duration like 15m, 1h, 30s, 1d or 'session'")
-    return float(m.group(1)) * _UNIT[m.group(2)]
+    try:
+        return durations.seconds(text)
+    except ValueError:
+        raise ValueError(f"bad window {text!r}: give a duration like 15m, 1h, 30s, 1d or 'session'") from None
 
 
 def session_start(t: float) -> float:

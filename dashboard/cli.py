@@ -14,6 +14,7 @@ from tradeflow.topics import BackendError, open_backend
 
 from .aggregator import parse_window
 from tradeflow.config import DashboardSettings, get_dashboard_settings
+from .feed import resolve_start
 from .snapshot import Limits
 
 log = logging.getLogger("dashboard")
@@ -29,28 +30,38 @@ def _windows(_ctx: click.Context, _p: click.Parameter, value: str) -> tuple[str,
     return names
 
 
+def _start(_ctx: click.Context, _p: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            resolve_start(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
+    return value
+
+
 @click.command("dashboard")
 @click.option("--host", help="Listen address (default: $TRADEFLOW_DASHBOARD_HOST or 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535),
               help="Listen port (default: $TRADEFLOW_DASHBOARD_PORT or 8000).")
-@click.option("--start", type=click.Choice(["earliest", "latest"]), default="earliest",
-              show_default=True,
-              help="Where to begin reading the topics: `earliest` replays what they hold "
-                   "(only the recent part is kept), `latest` shows new records only.")
+@click.option("--start", callback=_start, metavar="LOOKBACK|earliest|latest",
+              help="Where to begin reading the topics: a look-back such as 30m, 6h or 2d shows "
+                   "the records appended since then (by whole segments on the file backend), "
+                   "`earliest` replays everything they hold, `latest` shows new records only "
+                   "(default: $TRADEFLOW_DASHBOARD_LOOKBACK or 24h).")
 @click.option("--bars", type=click.IntRange(10, 5000), default=390, show_default=True,
               help="Bars kept and charted per symbol.")
 @click.option("--windows", default="15m,1h", show_default=True, callback=_windows,
               help="Summary windows pushed to the page besides the session (event time).")
 @click.option("--flink-url", help="Flink REST API / web UI "
               "(default: http://localhost:$TRADEFLOW_FLINK_PORT).")
-def dashboard(host: str | None, port: int | None, start: str, bars: int,
+def dashboard(host: str | None, port: int | None, start: str | None, bars: int,
               windows: tuple[str, ...], flink_url: str | None) -> None:
     """Live dashboard: candles with indicators, signals, orders, P&L, kill switch, Flink job.
 
     Subscribes to stock-prices, market-news, trading-signals and orders as its own consumer group
-    (never committed: each start replays the topics' history into a bounded window)
-    and pushes updates to browsers over a websocket. Serves GET / (the page), /ws,
-    /api/summary?window=15m, /healthz and /metrics.
+    (never committed: each start replays, into a bounded window, what was appended to the topics
+    in the last 24 hours, or as --start says) and pushes updates to browsers over a websocket.
+    Serves GET / (the page), /ws, /api/summary?window=15m, /healthz and /metrics.
     """
     from aiohttp import web
 
@@ -74,7 +85,8 @@ def dashboard(host: str | None, port: int | None, start: str, bars: int,
         backend = open_backend(settings=shared)
     except BackendError as err:
         raise click.ClickException(str(err)) from None
-    opts = Options(limits=Limits(bars_per_symbol=bars), windows=windows, start=start,  # type: ignore[arg-type]
+    opts = Options(limits=Limits(bars_per_symbol=bars), windows=windows,
+                   start=ds.dashboard_lookback if start is None else start,
                    flink_url=flink_url, allowed_origins=ds.origin_list, token=ds.token)
     dash = Dashboard(backend, shared, opts)
     dash.access.bind(host, port)

@@ -5,11 +5,13 @@ Backends' `poll` blocks, so each topic is read by its own thread; records are va
 falls behind, the threads wait on that queue: the dashboard then reads the topics more slowly,
 which never slows the pipeline (topics are durable logs; producers do not wait for readers).
 
-History: the dashboard reads as its own group (`dashboard-<host>-<pid>`) from `start` ("earliest" by default,
-so the page is not empty after a restart) and never commits, so every start replays what the
-topics still hold; the bounded state keeps only the recent part. A record that cannot be used,
-whatever the exception, is counted as invalid and skipped. On a first replay, orders wait
-until the signals topic has caught up once, so fills can be dated by their signal's bar time.
+History: the dashboard reads as its own group (`dashboard-<host>-<pid>`) from `start` and never
+commits, so every start replays the topics from there: by default (`tradeflow dashboard`) the
+records appended in the last 24 hours (`TRADEFLOW_DASHBOARD_LOOKBACK`), so the page is not empty
+after a restart, yet a start does not replay weeks of history; the bounded state keeps only the
+recent part. A record that cannot be used, whatever the exception, is counted as invalid and
+skipped. On a first replay, orders wait until the signals topic has caught up once, so fills
+can be dated by their signal's bar time.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from tradeflow import durations
 from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
-from tradeflow.contracts import ContractError, is_clock
+from tradeflow.contracts import ContractError, is_clock, to_wire_time
 from tradeflow.topics import Backend, StartAt, Subscription
 
 from .events import Decoder, Event
@@ -41,6 +45,25 @@ def default_group() -> str:
     return f"dashboard-{socket.gethostname()}-{os.getpid()}"
 
 STALE_SECONDS = 10.0  # a subscription that has not returned from poll for this long is not alive
+
+
+def resolve_start(start: StartAt | str, now: datetime | None = None) -> tuple[StartAt, str]:
+    """Where to subscribe for `start` ("earliest", "latest", a look-back such as "24h" counted
+    back from `now`, or an instant) and what to say about it in the log.
+    ValueError with a one-line message if `start` is none of these."""
+    if isinstance(start, datetime):
+        if start.utcoffset() is None:  # the backends refuse it too, but only once subscribing
+            raise ValueError(f"start time {start.isoformat()} has no time zone")
+        return start, f"records appended since {to_wire_time(start.replace(microsecond=0))}"
+    text = start.strip()
+    if text == "earliest":
+        return "earliest", "everything the topics hold (earliest)"
+    if text == "latest":
+        return "latest", "only records appended from now on (latest)"
+    if not durations.is_duration(text):
+        raise ValueError(f"{start!r} is not earliest, latest or a look-back like 30m, 6h, 2d")
+    since = durations.ago(text, now)  # ValueError if it reaches back before the year 1
+    return since, f"records appended since {to_wire_time(since.replace(microsecond=0))} (look-back {text})"
 
 
 @dataclass

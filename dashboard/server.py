@@ -30,7 +30,7 @@ from tradeflow.topics import Backend, StartAt
 
 from .aggregator import SESSION, Aggregator, parse_window
 from .events import Decoder, Wire, default_scorer
-from .feed import TOPICS, Batch, Feed
+from .feed import TOPICS, Batch, Feed, resolve_start
 from .flink import flink_status
 from .hub import Hub
 from .metrics import CONTENT_TYPE_LATEST, DashboardMetrics
@@ -46,7 +46,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 class Options:
     limits: Limits = field(default_factory=Limits)
     windows: tuple[str, ...] = ("15m", "1h")  # besides the session, pushed to the page
-    start: StartAt = "earliest"
+    # Where the topics are read from: "earliest", "latest", an aware datetime, or a look-back
+    # such as "24h" (counted back from when the Dashboard is made; see feed.resolve_start).
+    start: StartAt | str = "earliest"
     tick: float = 0.25
     summary_interval: float = 1.0
     status_interval: float = 2.0
@@ -91,7 +93,8 @@ class Dashboard:
         # Orders are dated by their signal's bar time: the aggregator remembers more signals.
         self.state = DashboardState(self.opts.limits, signal_time=self.aggregator.signal_time)
         decoder = Decoder(default_scorer() if self.opts.score_headlines else None)
-        self.feed = Feed(backend, decoder, self.metrics, start=self.opts.start)
+        self.start, self.start_note = resolve_start(self.opts.start)
+        self.feed = Feed(backend, decoder, self.metrics, start=self.start)
         self.hub = Hub(self.metrics, self.snapshot_message, self.opts.client_queue,
                        self.opts.slow_timeout, self.opts.heartbeat,
                        self.opts.send_buffer)
@@ -271,8 +274,8 @@ class Dashboard:
         self._tasks = [asyncio.create_task(self._consume(), name="dashboard-consume"),
                        asyncio.create_task(self._ticker(), name="dashboard-ticker"),
                        asyncio.create_task(self._status_loop(), name="dashboard-status")]
-        log.info("dashboard reading %s from %s (%s backend)", ", ".join(TOPICS),
-                 self.opts.start, self.backend.name)
+        log.info("dashboard reading %s (%s backend): %s", ", ".join(TOPICS), self.backend.name,
+                 self.start_note)
 
     async def on_shutdown(self, _app: web.Application) -> None:
         await self.hub.close_all()

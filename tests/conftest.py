@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,6 +24,20 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available: {path} is absent (see ../shared/data/README.md)")
     return path
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], what: str, timeout: float = 180, every: float = 0.2) -> T:
+    """The first truthy value `check()` returns, polled every `every` seconds; after `timeout`
+    the test fails saying `what` never happened (a bound for a stuck run, not a timing claim)."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout:.0f} s")
+        time.sleep(every)
+    return value
 
 
 def drain(backend, topic: str, group: str = "test", clocks: bool = False) -> list[bytes]:

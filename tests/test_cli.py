@@ -128,3 +128,49 @@ def test_bad_simulator_options_are_usage_errors(settings, args, expected):
     assert errors == [line for line in result.output.splitlines() if line.strip()][-1:]
     assert errors[0].startswith(expected), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("6x", "'6x' is not earliest, latest or a look-back like 30m, 6h, 2d"),
+    ("0h", "'0h' is not a duration like 90s, 30m, 6h or 2d"),
+    ("99999999d", "99999999d reaches back before the year 1"),
+])
+def test_a_bad_dashboard_start_is_a_one_line_usage_error(settings, value, expected):
+    result = CliRunner().invoke(cli, ["dashboard", "--start", value])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert errors == [line for line in result.output.splitlines() if line.strip()][-1:]
+    assert errors[0] == f"Error: Invalid value for '--start': {expected}", result.output
+
+
+def test_dashboard_start_6h_reads_from_six_hours_back_and_says_so(tmp_path):
+    """The real command, until it logs where it started reading."""
+    import os
+    import queue
+    import subprocess
+    import sys
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEFLOW_", "APCA_"))}
+    env.update(TRADEFLOW_DATA_DIR=str(tmp_path / "data"), TRADEFLOW_BACKEND="file",
+               TRADEFLOW_LOG_LEVEL="INFO")
+    before = datetime.now(timezone.utc)
+    proc = subprocess.Popen([sys.executable, "-m", "tradeflow.cli", "dashboard", "--port", "0",
+                             "--start", "6h"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    seen: list[str] = []
+    try:
+        while not (started := [x for x in seen if "records appended since" in x]):
+            assert proc.poll() is None, "".join(seen)
+            seen.append(lines.get(timeout=60))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    after = datetime.now(timezone.utc)
+    m = re.search(r"records appended since (\S+) \(look-back 6h\)$", started[0].strip())
+    assert m, started
+    since = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))  # logged to the second
+    assert before - timedelta(hours=6, seconds=1) <= since <= after - timedelta(hours=6)

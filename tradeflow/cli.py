@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings
 
 from tradeflow.config import BackendName, get_settings, settings_lines, settings_markdown
 from tradeflow.logs import setup_logging
+from tradeflow.trading.store import StoreError
 from tradeflow.topics.cli import topic
 
 
@@ -52,11 +53,13 @@ class ServiceGroup(click.Group):
 
     Settings are read from the environment on first use, by this group's callback or a
     subcommand: a bad value anywhere is one line naming the variable (SettingsError), not
-    pydantic's report and a traceback."""
+    pydantic's report and a traceback; so is an unreadable consumer database, in any command."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except StoreError as err:
+            raise click.ClickException(str(err)) from None
         except ValidationError as err:
             nice = settings_error(err)
             if nice is None:

@@ -15,6 +15,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradeflow import durations
+
 # Topic names are part of the contract between components; they are the same on every backend
 # (Kinesis streams get an optional prefix).
 PRICES = "stock-prices"
@@ -432,6 +434,19 @@ class DashboardSettings(BaseSettings):
         "address (it refuses to start without one). Open the page once as `/?token=...` (kept in "
         "an HttpOnly cookie) or send `Authorization: Bearer ...`; `/healthz` and `/metrics` stay "
         "open to loopback clients.")
+
+    dashboard_lookback: str = _env(
+        "TRADEFLOW_DASHBOARD_LOOKBACK", "24h",
+        "Dashboard: where it starts reading the topics when `--start` is not given: the records "
+        "appended in this look-back (`30m`, `6h`, `2d`; by whole segments on the file backend), "
+        "`earliest` (everything the topics hold) or `latest` (only new records).")
+
+    @field_validator("dashboard_lookback")
+    @classmethod
+    def _lookback_valid(cls, v: str) -> str:
+        if v.strip() not in ("earliest", "latest"):
+            durations.seconds(v)  # its ValueError is the one-line message
+        return v
 
     @field_validator("dashboard_allowed_origins")
     @classmethod

@@ -42,7 +42,7 @@ class ContractError(ValueError):
 def to_wire_time(t: datetime) -> str:
     """UTC ISO-8601 with `Z`; fractions only when present, so the wire loses nothing."""
     t = t.astimezone(timezone.utc)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    base = f"{t.year:04d}" + t.strftime("-%m-%dT%H:%M:%S")  # glibc's %Y writes year 1 as "1"
     if not t.microsecond:
         return base + "Z"
     if t.microsecond % 1000 == 0:
@@ -291,7 +291,7 @@ def reason_of(err: ValidationError) -> str:
         text = f"{where}: {msg}"
     if len(errors) > 1:
         text += f" (+{len(errors) - 1} more)"
-    return text.replace("\n", " ")
+    return " ".join(text.splitlines())  # \r, \u2028 and the like break a line too
 
 
 def parse(model: type[C], raw: bytes | str) -> C:

@@ -195,12 +195,13 @@ def read(path: Path, kind: str | None = None, source: str | None = None
         header = [h.strip() if h.strip() else "" for h in header]
         while True:
             line_no = lines.count + 1  # the physical line the record starts on
-            lines.taken.clear()
+            lines.start_record()
             try:
                 cells = next(reader)
             except StopIteration:
                 break
             except csv.Error as err:  # e.g. a field over csv.field_size_limit(): skip the row
+                lines.finish_record()
                 yield Rejected(_original(lines), f"{path.name}:{line_no}: unreadable CSV row: {err}",
                                topic)
                 continue
@@ -228,6 +229,21 @@ class _Lines:
         self._it = iter(f)
         self.count = 0
         self.taken: list[str] = []
+        self._quotes = 0
+
+    def start_record(self) -> None:
+        self.taken.clear()
+        self._quotes = 0
+
+    def finish_record(self) -> None:
+        """Take the rest of a record the csv reader gave up on: it starts afresh at the next
+        line, which may still be inside a quoted field. An odd count of quotes means it is
+        (a quote inside a quoted field is doubled)."""
+        while self._quotes % 2:
+            try:
+                next(self)
+            except StopIteration:
+                return
 
     def __iter__(self) -> "_Lines":
         return self
@@ -236,6 +252,7 @@ class _Lines:
         line = next(self._it)
         self.count += 1
         self.taken.append(line)
+        self._quotes += line.count('"')
         return line
 
     def text(self) -> str:

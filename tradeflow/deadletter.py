@@ -36,7 +36,7 @@ class DeadLetters:
         text may quote a secret."""
         if isinstance(original, bytes):
             original = original.decode("utf-8", errors="backslashreplace")
-        env = DeadLetter(original=mask(truncated(original)), reason=mask(reason.replace("\n", " "))[:500],
+        env = DeadLetter(original=mask(truncated(original)), reason=mask(" ".join(reason.splitlines()))[:500],
                          component=self.component, source_topic=source_topic,
                          time=datetime.now(timezone.utc))
         self.backend.publish(DEAD_LETTER, [Record(env.key, env.to_json())])

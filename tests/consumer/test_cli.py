@@ -209,3 +209,18 @@ def test_an_unwritable_data_dir_is_one_line(monkeypatch, tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip() == (f"Error: cannot write the consumer's state in "
                                      f"{(blocker / 'data').resolve()}: Not a directory")
+
+
+def test_a_corrupt_consumer_database_is_one_line_in_every_command(h, settings):
+    from tradeflow.cli import cli
+    db = h.consumer().store.path
+    h.close()
+    db.write_bytes(b"not a database, but a file someone overwrote " * 100)
+    for wal in db.parent.glob(db.name + "-*"):  # SQLite's side files go with it
+        wal.unlink()
+    for args in (["consume", "--once"], ["audit", "list"], ["parity"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, (args, result.output)
+        assert result.output.strip() == (f"Error: {db}: cannot read the consumer's database (file "
+                                         "is not a database); move it away to start afresh (it "
+                                         "holds the audit trail and the open orders)"), args

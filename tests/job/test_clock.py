@@ -61,7 +61,7 @@ def test_a_final_clock_releases_the_last_bars_and_a_story_behind_its_clock_is_de
         while time.monotonic() < deadline and not (got >= expected and dead):
             time.sleep(1)
             got |= {json.loads(v)["signal_id"] for v in drain(backend, "trading-signals", "t1")}
-            dead += [json.loads(v) for v in drain(backend, "dead-letter", "t2")]
+            dead = [json.loads(v) for v in drain(backend, "dead-letter", "t2")]  # all, again
     finally:
         result.get_job_client().cancel().result()
     # Every signal of the bounded run, the last bar's included: no later bar was needed.

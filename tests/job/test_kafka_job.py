@@ -8,9 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,14 +16,13 @@ from kafka import KafkaConsumer, TopicPartition
 
 from backtest import run_backtest
 from jobs.cluster import LocalCluster
-from jobs.signal_job import file_job, kafka_job
-from jobs.submit import latest_checkpoint
-from tests.conftest import shared_file
+from jobs.signal_job import kafka_job
+from tests.conftest import eventually, shared_file
 from tradeflow.processes import free_port
 from tradeflow.config import NEWS, PRICES, SIGNALS
 from tradeflow.topics.local_kafka import LocalKafka
 
-from .stream_time import stream_watermark
+from .stream_time import signals_due
 
 pytestmark = pytest.mark.flink
 LEAN_MINUTES = "lean-us-equity-minute/lean_minute_trade_bars.csv"
@@ -102,54 +99,27 @@ def test_killed_cluster_resumes_on_kafka_without_lost_or_repeated_signals(broker
     sim = ("produce", "sim", "--symbols", "AAPL,MSFT,SPY", "--seed", "9", "--speed", "0",
            "--start", "2024-01-02T14:30:00Z", "--bars", "200")
 
-    def settled(at_least: int, timeout: float = 180) -> list[str]:
-        """The ids once their count stopped growing for a while after a checkpoint."""
-        deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
-        while time.monotonic() < deadline:
-            now = ids_on(broker.bootstrap_servers)
-            if len(now) != last:
-                last, since = len(now), time.monotonic()
-            elif (len(now) >= at_least and time.monotonic() - since > 6
-                  and latest_checkpoint(cluster.checkpoint_dir)):
-                return now
-            time.sleep(1)
-        raise AssertionError(f"signals did not settle: {last} seen")
-
     try:
         tradeflow(*sim, env=env)
         tradeflow("flink", "start", env=env)
         tradeflow("job", "submit", env=env)
         # Crash mid-stream: as soon as the first transaction is committed, while the job still
         # works through the bars and holds an open transaction.
-        deadline = time.monotonic() + 180
-        while not (first := ids_on(broker.bootstrap_servers)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert first, "no signal within 180 s"
+        first = eventually(lambda: ids_on(broker.bootstrap_servers), "no signal committed")
         for pid in cluster.running():  # no chance to clean up or commit
             os.kill(pid, signal.SIGKILL)
-        while cluster.running():
-            time.sleep(0.2)
+        eventually(lambda: not cluster.running(), "the killed cluster's processes never ended")
         tradeflow(*sim, env=env)  # the simulator continues with bars 201-400
         tradeflow("flink", "start", env=env)
         assert "resumed from" in tradeflow("job", "submit", env=env)
-        final = settled(at_least=len(first) + 1)
+        for topic in (PRICES, NEWS):  # meanwhile, what it must write
+            (tmp_path / topic).mkdir()
+            records = committed(broker.bootstrap_servers, topic)
+            (tmp_path / topic / "000000000001.ndjson").write_bytes(b"\n".join(records) + b"\n")
+        every, due = signals_due(tmp_path)
+        final = eventually(lambda: (ids := ids_on(broker.bootstrap_servers)) and due <= set(ids)
+                           and ids, "the resumed job never committed every due signal")
     finally:
         cluster.stop()
     assert len(final) == len(set(final)), "a read-committed reader saw a signal twice"
-    assert set(first) <= set(final)
-    # Exactly the signals of one uninterrupted bounded run over the same records, but for the
-    # last bars, which the stream's watermark has not passed yet (2024 is history: whole steps).
-    copy = tmp_path / "topics"
-    for topic in (PRICES, NEWS):
-        (copy / topic).mkdir(parents=True)
-        records = committed(broker.bootstrap_servers, topic)
-        (copy / topic / "000000000001.ndjson").write_bytes(b"\n".join(records) + b"\n")
-    file_job("bounded", copy).run(wait=True)
-    expected = {json.loads(line)["signal_id"]: json.loads(line)["bar_time"]
-                for p in (copy / SIGNALS).iterdir() if not p.name.startswith(".")
-                for line in p.read_text().splitlines() if line.strip()}
-    bars = [b for line in (copy / PRICES / "000000000001.ndjson").open()
-            if "event_time" in (b := json.loads(line))]  # the simulator's clocks are not bars
-    passed = stream_watermark(max(datetime.fromisoformat(b["event_time"]) for b in bars))
-    assert set(final) <= set(expected)
-    assert {k for k, t in expected.items() if datetime.fromisoformat(t) <= passed} <= set(final)
+    assert set(first) <= set(final) <= every

@@ -1,4 +1,5 @@
-"""The file backend on real directories: segments, sealing, crash recovery, resume."""
+"""The file backend on real directories: segments, sealing, crash recovery, resume, and
+subscriptions that start at an instant."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from tradeflow.topics import Record, open_backend
+from tradeflow.topics import BackendError, Record, open_backend
+from tradeflow.topics import file as file_backend
 from tradeflow.topics.file import IN_PROGRESS, SEGMENT_RE, FileBackend
 
 TOPIC = "stock-prices"
@@ -218,3 +221,61 @@ def test_retention_removes_the_oldest_segments_and_a_reader_behind_goes_on(tmp_p
         sized.publish(TOPIC, [r])
     assert drain(sized.subscribe(TOPIC, "g")) == [6, 7, 8, 9]
     sized.close()
+
+
+# --- starting at an instant -------------------------------------------------------------------
+
+def fs_clock_past(directory: Path, t: float) -> None:
+    """Wait (a few ms) until the file system's clock, which stamps sealing times and runs a tick
+    behind time.time(), is past `t`: what is sealed from then on is sealed after `t`."""
+    probe = directory / ".clock-probe"
+    while True:
+        probe.write_bytes(b"")
+        if probe.stat().st_ctime > t:
+            return
+        time.sleep(0.005)
+
+
+def test_start_time_skips_what_was_sealed_before_it_and_reads_the_rest(tmp_path, monkeypatch):
+    # The exact boundary, without the safety margin (a second early) it normally reads from.
+    monkeypatch.setattr(file_backend, "SEAL_TIME_MARGIN_S", 0.0)
+    b = FileBackend(tmp_path)
+    topic_dir = b.topic_dir(TOPIC)
+    b.publish(TOPIC, records(0, 5))
+    b.flush()  # segment 1
+    b.publish(TOPIC, records(5, 3))
+    b.flush()  # segment 2
+    (topic_dir / "part-old").write_bytes(b'{"i": 100}\n')  # another writer's file (Flink's)
+    instant = max(os.stat(topic_dir / n).st_ctime for n in visible(b)) + 0.001
+    fs_clock_past(tmp_path, instant)
+    b.publish(TOPIC, records(8, 4))
+    b.flush()  # segment 3: sealed after the instant
+    (topic_dir / "part-new").write_bytes(b'{"i": 101}\n')
+    sub = b.subscribe(TOPIC, "since", start=datetime.fromtimestamp(instant, timezone.utc))
+    b.publish(TOPIC, records(12, 2))  # in progress while subscribing: counts as recent
+    b.flush()
+    assert sorted(drain(sub)) == [8, 9, 10, 11, 12, 13, 101]
+    b.close()
+
+
+def test_start_time_reads_the_segment_that_straddles_it_whole(tmp_path):
+    b = FileBackend(tmp_path)
+    b.publish(TOPIC, records(0, 3))
+    instant = datetime.now(timezone.utc)
+    b.publish(TOPIC, records(3, 2))  # same in-progress segment, sealed after the instant
+    b.flush()
+    assert drain(b.subscribe(TOPIC, "since", start=instant)) == [0, 1, 2, 3, 4]
+    # All sealed before a later instant (even less than the margin before it): nothing to read
+    # but what comes next.
+    later = b.subscribe(TOPIC, "later", start=datetime.now(timezone.utc) + timedelta(seconds=5))
+    b.publish(TOPIC, records(5, 1))
+    b.flush()
+    assert drain(later) == [5]
+    b.close()
+
+
+def test_a_naive_start_time_is_refused_in_one_line(tmp_path):
+    with pytest.raises(BackendError, match=r"^file backend: start time 2026-01-02T03:04:00 has "
+                                           r"no time zone; give an aware datetime") as e:
+        FileBackend(tmp_path).subscribe(TOPIC, "g", start=datetime(2026, 1, 2, 3, 4))
+    assert "\n" not in str(e.value)

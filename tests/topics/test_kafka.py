@@ -9,7 +9,8 @@ for every delivery future and failing loudly, `commit` committing exactly the of
 
 Against the real broker: publish then read everything; commit, then a new subscription of the
 same group resumes exactly after the committed position; two members of one group share the
-partitions; and a broker restart while a producer publishes loses nothing. Every test uses
+partitions; a broker restart while a producer publishes loses nothing; and a group that starts
+at an instant reads exactly the records appended from then on. Every test uses
 topics and groups of its own, so they cannot see each other's records.
 """
 
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -67,6 +69,9 @@ def test_consumer_config():
     assert cfg["auto_offset_reset"] == "earliest"
     assert cfg["isolation_level"] == "read_committed"
     assert consumer_config("k1:9092", "g", "latest")["auto_offset_reset"] == "latest"
+    # A start time has no reset policy: the subscription seeks such partitions itself.
+    since = datetime.now(timezone.utc)
+    assert consumer_config("k1:9092", "g", since)["auto_offset_reset"] == "none"
     assert cfg["key_deserializer"].deserialize(TOPIC, [], b"AAPL") == "AAPL"
     assert cfg["bootstrap_timeout_ms"] <= 10_000
     assert set(cfg) <= set(KafkaConsumer.DEFAULT_CONFIG)
@@ -522,3 +527,44 @@ def test_real_broker_restart_while_publishing_loses_no_record(kafka, kafka_broke
     assert set(counts) == set(range(published)), "records were lost"
     twice = {i for i, c in counts.items() if c > 1}
     assert twice <= state["retried"], f"duplicates outside a retried batch: {sorted(twice)[:10]}"
+
+
+def boundary() -> datetime:
+    """An instant after the timestamps (ms) of every record sent so far and not after those of
+    any record sent from now on: producers stamp records with this machine's clock."""
+    time.sleep(0.005)
+    instant = datetime.now(timezone.utc)
+    time.sleep(0.005)
+    return instant
+
+
+def test_real_start_time_reads_exactly_what_was_appended_from_then_on(kafka, kafka_broker):
+    topic = new_topic(kafka_broker.bootstrap_servers)
+    kafka.publish(topic, numbered(0, 30))
+    instant = boundary()
+    # No record is that recent yet: this group starts at each partition's end...
+    with kafka.subscribe(topic, "g-since-early", start=instant) as early:
+        deadline = time.monotonic() + 30
+        while len(early.consumer.assignment()) < 3:  # joining the group takes a few polls
+            assert early.poll(timeout=0.2) == []
+            assert time.monotonic() < deadline, "no partitions assigned"
+        assert nothing_more(early) == []
+        kafka.publish(topic, numbered(30, 12))
+        # ...and reads what comes next.
+        assert sorted(ids_of(read_n(early, 12))) == list(range(30, 42))
+        assert nothing_more(early) == []
+    # A group that starts later, at the same instant, finds exactly those by their timestamps.
+    with kafka.subscribe(topic, "g-since-late", start=instant) as late:
+        assert sorted(ids_of(read_n(late, 12))) == list(range(30, 42))
+        assert nothing_more(late) == []
+        late.commit()
+    # Its committed position wins over the start time, as it does over "earliest".
+    kafka.publish(topic, numbered(42, 3))
+    with kafka.subscribe(topic, "g-since-late", start=instant) as again:
+        assert sorted(ids_of(read_n(again, 3))) == [42, 43, 44]
+        assert nothing_more(again) == []
+
+
+def test_a_naive_start_time_is_refused_before_any_connection():
+    with pytest.raises(BackendError, match=r"^kafka backend: start time .* has no time zone"):
+        KafkaBackend("127.0.0.1:1").subscribe(TOPIC, "g", start=datetime(2026, 1, 2))

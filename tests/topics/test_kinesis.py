@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
@@ -221,6 +222,40 @@ def test_earliest_is_the_default_and_saved_position_wins_over_start(backend):
     backend.publish(TOPIC, records(2, start=4))
     with backend.subscribe(TOPIC, "g", start="latest") as sub:  # saved position is used
         assert sorted(ids(drain(sub, 2))) == [4, 5]
+
+
+def boundary() -> datetime:
+    """An instant after the arrival time of everything put so far and before that of anything
+    put from now on (moto stamps arrivals with this process's clock)."""
+    time.sleep(0.005)
+    instant = datetime.now(timezone.utc)
+    time.sleep(0.005)
+    return instant
+
+
+def test_start_time_reads_exactly_what_arrived_from_then_on(backend):
+    backend.publish(TOPIC, records(20))
+    instant = boundary()
+    backend.publish(TOPIC, records(10, start=20))
+    with backend.subscribe(TOPIC, "since", start=instant) as sub:
+        got = drain(sub, 10)
+        assert sorted(ids(got)) == list(range(20, 30))
+        sub.commit()
+        backend.publish(TOPIC, records(3, start=30))
+        assert sorted(ids(drain(sub, 3))) == [30, 31, 32]
+    # A restart resumes at what was committed (30-32 were delivered, not committed), not at the
+    # instant; a shard that had delivered nothing resumes at the instant.
+    with backend.subscribe(TOPIC, "since", start=instant) as sub:
+        assert sorted(ids(drain(sub, 3))) == [30, 31, 32]
+    with backend.subscribe(TOPIC, "future", start=boundary()) as sub:
+        assert sub.poll(timeout=0.3) == []
+        backend.publish(TOPIC, records(2, start=33))
+        assert sorted(ids(drain(sub, 2))) == [33, 34]
+
+
+def test_a_naive_start_time_is_refused_in_one_line(backend):
+    with pytest.raises(BackendError, match=r"^kinesis backend: start time .* has no time zone"):
+        backend.subscribe(TOPIC, "g", start=datetime(2026, 1, 2))
 
 
 def test_missing_stream_is_a_clear_error(kinesis_client, tmp_path):

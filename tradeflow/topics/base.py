@@ -5,6 +5,12 @@ resume from a saved position per consumer group. Delivery is at-least-once; cons
 processing idempotent (signal ids, client order ids) so a redelivery after a crash is harmless.
 `read` opens a topic outside any group, for inspection (`tradeflow topic read`): it never saves
 or moves a position.
+
+Where a group with no saved position starts (`StartAt`): "earliest" (everything the topic still
+holds), "latest" (only records appended after `subscribe`), or an aware `datetime`: the records
+appended at or after that instant. How exact the instant is depends on the backend: Kafka and
+Kinesis go by each record's timestamp (to the millisecond), the file backend by whole segments
+(it may deliver some records of the segment that straddles the instant, never fewer).
 """
 
 from __future__ import annotations
@@ -12,13 +18,28 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-StartAt = Literal["earliest", "latest"]
+StartAt = Literal["earliest", "latest"] | datetime
 
 
 class BackendError(RuntimeError):
     """A backend could not do what was asked (broker unreachable, stream missing, ...)."""
+
+
+def check_start(backend: str, start: StartAt) -> StartAt:
+    """`start` if it is one a backend accepts, else a one-line BackendError."""
+    if isinstance(start, datetime):
+        # A naive time would silently mean the machine's local zone: refuse to guess.
+        if start.utcoffset() is None:
+            raise BackendError(f"{backend} backend: start time {start.isoformat()} has no time "
+                               "zone; give an aware datetime (e.g. tzinfo=timezone.utc)")
+        return start
+    if start not in ("earliest", "latest"):
+        raise BackendError(f"{backend} backend: start must be 'earliest', 'latest' or an aware "
+                           f"datetime, not {start!r}")
+    return start
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +125,8 @@ class Backend(ABC):
 
     @abstractmethod
     def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> Subscription:
-        """Open `topic` for `group`, resuming at the group's saved position (else at `start`)."""
+        """Open `topic` for `group`, resuming at the group's saved position (else at `start`).
+        Raises BackendError for a `start` that is not a `StartAt` (e.g. a naive datetime)."""
 
     @abstractmethod
     def read(self, topic: str, from_beginning: bool = False) -> Reader:

@@ -24,10 +24,20 @@ reader outside any group) walks the same way but never loads or writes a positio
 starts after the segments sealed when it opens. A reader opens the next sequence number
 directly and lists the directory only when that is not there, so reading N segments costs O(N);
 a reader behind retention starts again at the oldest segment kept, and logs how many it missed.
+
+A group that starts at an instant (`start=datetime`) skips the segments sealed before it and reads
+the rest whole: it gets every record appended at or after the instant, plus possibly earlier ones
+(those of the segment that straddles it, and of segments sealed less than `SEAL_TIME_MARGIN_S`
+before it); the in-progress part is always read. A segment's sealing time is its inode change
+time (ctime), which the link that seals it sets; unlike the modification time it follows the
+order of sequence numbers (an orphan recovered today was last written long ago, but sealed
+today), and anything that touches a file later only makes it look newer: read, never skipped.
+Other files (Flink's `part-*`, renamed into place when committed) are judged the same way.
 """
 
 from __future__ import annotations
 
+import bisect
 import errno
 import fcntl
 import logging
@@ -37,17 +47,23 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from tradeflow.config import TOPICS
 
-from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
+from .base import (Backend, BackendError, Message, Reader, Record, StartAt, Subscription,
+                   check_start)
 from .positions import PositionStore
 
 log = logging.getLogger(__name__)
 SEGMENT_RE = re.compile(r"^(\d{12})\.ndjson$")
 IN_PROGRESS = ".inprogress-"
+# File systems stamp times with a coarse clock (a few ms behind time.time()), a network file system
+# with the server's: a subscription from an instant also reads the segments sealed up to this long
+# before it, so none holding a record appended after the instant is ever skipped.
+SEAL_TIME_MARGIN_S = 1.0
 
 
 def segment_name(seq: int) -> str:
@@ -281,6 +297,7 @@ class FileBackend(Backend):
             self._sealer.join(timeout=2)
 
     def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> "FileSubscription":
+        check_start(self.name, start)
         return FileSubscription(self.topic_dir(topic), topic, group, self.positions, start)
 
     def read(self, topic: str, from_beginning: bool = False) -> "FileReader":
@@ -320,6 +337,8 @@ class FileSubscription(Subscription):
                 seqs, others = self._sealed()
                 saved["seq"] = max(seqs, default=0)
                 saved["others"] = sorted(others)
+            elif isinstance(start, datetime):
+                saved["seq"], saved["others"] = self._sealed_before(start)
         self._seq: int = saved["seq"]
         self._others: set[str] = set(saved["others"])
         self._current: str | None = saved["current"]
@@ -342,6 +361,25 @@ class FileSubscription(Subscription):
                 else:
                     others[e.name] = e.stat().st_mtime_ns
         return seqs, others
+
+    def _sealed_before(self, instant: datetime) -> tuple[int, list[str]]:
+        """The position of a reader from `instant`: past the segments and other files sealed
+        before it (less the margin), so the first segment sealed after it is the next one read."""
+        cutoff = instant.timestamp() - SEAL_TIME_MARGIN_S
+        seqs, others = self._sealed()
+        seqs.sort()
+        # Sequence numbers follow the order of sealing, so the ones sealed before the cutoff are
+        # a prefix: a binary search finds its end with a few stats, however long the topic.
+        n = bisect.bisect_left(seqs, True,
+                               key=lambda s: self._sealed_at(segment_name(s)) >= cutoff)
+        seq = seqs[n - 1] if n else (seqs[0] - 1 if seqs else 0)
+        return seq, sorted(name for name in others if self._sealed_at(name) < cutoff)
+
+    def _sealed_at(self, name: str) -> float:
+        try:
+            return os.stat(self.dir / name).st_ctime
+        except FileNotFoundError:  # just removed by retention, which takes the oldest first
+            return float("-inf")
 
     def _next_file(self) -> str | None:
         following = segment_name(self._seq + 1)

@@ -7,6 +7,10 @@ broker's acknowledgement of every record and raises if any was not stored.
 Consumer: one `KafkaConsumer` per subscription, in the broker-managed consumer group `group`,
 auto-commit off. `commit()` synchronously commits the offset after the last record `poll`
 delivered on each partition, so a restart (or another group member) resumes exactly there.
+A partition the group has no committed offset for starts at `start`: "earliest"/"latest" are
+kafka-python's reset policies; a start time is the first record whose timestamp is at or after it
+(`offsets_for_times`; the producer's send time, or the broker's append time on a topic set to
+LogAppendTime), else the partition's end, looked up whenever such a partition is assigned.
 
 Reader (`read`, for `tradeflow topic read`): a consumer of no group (`group_id=None`) that is
 assigned every partition of the topic and seeks to its start or end; it never commits, so no
@@ -19,15 +23,18 @@ version eagerly), so a missing broker shows up there; `bootstrap_timeout_ms` bou
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 from kafka.serializer import DefaultSerializer
 from kafka.structs import OffsetAndMetadata
 
-from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
+from .base import (Backend, BackendError, Message, Reader, Record, StartAt, Subscription,
+                   check_start)
 
 # Seconds. Short enough that a missing broker is reported in seconds, long enough for a broker
 # that is merely busy.
@@ -69,7 +76,11 @@ def consumer_config(bootstrap_servers: str, group: str, start: StartAt) -> dict[
         "key_deserializer": DefaultSerializer("utf-8"),
         # Positions move only when the caller says its work is done (at-least-once).
         "enable_auto_commit": False,
-        "auto_offset_reset": start,
+        # With a start time, no policy: kafka-python then raises NoOffsetForPartitionError from
+        # poll for the partitions without a committed offset, and KafkaSubscription.poll seeks
+        # them to that time. (A rebalance listener cannot: kafka-python 3 runs it on its IO
+        # thread, where the blocking offsets_for_times is refused.)
+        "auto_offset_reset": "none" if isinstance(start, datetime) else start,
         # The Flink sink writes in transactions (exactly once): never act on an aborted one.
         "isolation_level": "read_committed",
         "request_timeout_ms": int(REQUEST_TIMEOUT_S * 1000),
@@ -213,15 +224,14 @@ class KafkaBackend(Backend):
             producer.close(timeout=REQUEST_TIMEOUT_S)
 
     def subscribe(self, topic: str, group: str, start: StartAt = "earliest") -> "KafkaSubscription":
-        if start not in ("earliest", "latest"):
-            raise BackendError(
-                f"kafka backend: start must be 'earliest' or 'latest', not {start!r}")
+        check_start(self.name, start)
         try:
             consumer = self._consumer_factory(
                 topic, **consumer_config(self.bootstrap_servers, group, start))
         except KafkaError as e:
             raise _no_broker(self.bootstrap_servers, e) from None
-        return KafkaSubscription(consumer, topic, group)
+        return KafkaSubscription(consumer, topic, group,
+                                 since=start if isinstance(start, datetime) else None)
 
     def read(self, topic: str, from_beginning: bool = False) -> "KafkaReader":
         try:
@@ -267,13 +277,28 @@ def _message(rec: Any) -> Message:
 
 
 class KafkaSubscription(Subscription):
-    def __init__(self, consumer: Any, topic: str, group: str) -> None:
-        self.consumer, self.topic, self.group = consumer, topic, group
+    def __init__(self, consumer: Any, topic: str, group: str,
+                 since: datetime | None = None) -> None:
+        """`since`: the start time of a consumer made without a reset policy (`consumer_config`)."""
+        self.consumer, self.topic, self.group, self.since = consumer, topic, group, since
         # Next offset to read per partition, for what poll() has handed out since the last commit.
         self._delivered: dict[TopicPartition, OffsetAndMetadata] = {}
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
-        batches = _poll(self.consumer, max_records, timeout, f"poll of topic {self.topic!r}")
+        what = f"poll of topic {self.topic!r}"
+        deadline = time.monotonic() + timeout
+        timeout_ms = max(0, int(timeout * 1000))
+        while True:
+            try:
+                batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+                break
+            except NoOffsetForPartitionError as e:  # only without a reset policy: `since` is set
+                self._seek_since(what, e.args[0])
+            except OffsetOutOfRangeError as e:  # likewise: retention passed our position
+                self.consumer.seek_to_beginning(*e.args[0])
+            except KafkaError as e:
+                raise BackendError(f"kafka backend: {what} failed: {e!r}") from e
+            timeout_ms = max(0, int((deadline - time.monotonic()) * 1000))
         out: list[Message] = []
         for tp, recs in batches.items():
             out += [_message(rec) for rec in recs]
@@ -281,6 +306,23 @@ class KafkaSubscription(Subscription):
                 last = recs[-1]
                 self._delivered[tp] = OffsetAndMetadata(last.offset + 1, "", last.leader_epoch)
         return out
+
+    def _seek_since(self, what: str, partitions: Iterable[TopicPartition]) -> None:
+        """Place newly assigned partitions with no committed offset at the first record at or
+        after `since`, or at their end when no record is that recent."""
+        assert self.since is not None, "NoOffsetForPartitionError without a start time"
+        tps = sorted(partitions)
+        ms = max(0, int(self.since.timestamp() * 1000))  # before 1970: from the start
+        timeout_ms = int(REQUEST_TIMEOUT_S * 1000)
+        try:
+            # Ends first: a record appended between the two lookups is then read, not skipped.
+            ends = self.consumer.end_offsets(tps, timeout_ms=timeout_ms)
+            found = self.consumer.offsets_for_times({tp: ms for tp in tps}, timeout_ms=timeout_ms)
+        except KafkaError as e:
+            raise BackendError(f"kafka backend: {what} failed to find the offsets of "
+                               f"{self.since.isoformat()}: {e!r}") from e
+        for tp in tps:
+            self.consumer.seek(tp, found[tp].offset if found.get(tp) else ends[tp])
 
     def commit(self) -> None:
         if not self._delivered:

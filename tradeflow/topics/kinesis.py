@@ -16,8 +16,12 @@ are finished, so records of one symbol stay in order across a split or merge.
 
 Positions are saved in the local PositionStore as {shard_id: position}, KCL style: a position
 is a sequence number (resume AFTER it) or a sentinel: `TRIM_HORIZON` (nothing delivered yet,
-read from the start), `AT_TIMESTAMP:<epoch seconds>` (a "latest" subscription that has delivered
-nothing from that shard yet) or `SHARD_END` (finished; its children are ours).
+read from the start), `AT_TIMESTAMP:<epoch seconds>` (a "latest" or start-time subscription that
+has delivered nothing from that shard yet) or `SHARD_END` (finished; its children are ours).
+
+A subscription from a start time reads every shard the stream lists (closed ones too, parents
+first) from an AT_TIMESTAMP iterator: the records whose ApproximateArrivalTimestamp is at or after
+it; shards created later are read from their start.
 
 `read` (for `tradeflow topic read`) walks the shards the same way for no group: it loads and
 saves no position. "From now" opens a LATEST iterator on every open shard before it returns.
@@ -37,7 +41,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Backend, BackendError, Message, Reader, Record, StartAt, Subscription
+from .base import (Backend, BackendError, Message, Reader, Record, StartAt, Subscription,
+                   check_start)
 from .positions import PositionStore
 
 log = logging.getLogger(__name__)
@@ -193,9 +198,7 @@ class KinesisBackend(Backend):
 
     def subscribe(self, topic: str, group: str,
                   start: StartAt = "earliest") -> "KinesisSubscription":
-        if start not in ("earliest", "latest"):
-            raise BackendError(
-                f"kinesis backend: start must be 'earliest' or 'latest', not {start!r}")
+        check_start(self.name, start)
         return KinesisSubscription(self, topic, group, start)
 
     def read(self, topic: str, from_beginning: bool = False) -> "KinesisReader":
@@ -333,6 +336,12 @@ class KinesisSubscription(Subscription):
             self._adopt_new(default_ours=False)
         elif start == "earliest":
             self._pending = {sid: TRIM_HORIZON for sid in self._shards}
+        elif isinstance(start, datetime):
+            # Kinesis stamps arrivals to the millisecond: round down, so a record of the same
+            # millisecond as the instant is not lost. Closed shards too, as they may hold records
+            # after the instant (`_promote` still reads parents before their children).
+            ms = max(0, int(start.timestamp() * 1000))
+            self._pending = {sid: f"{AT_TIMESTAMP}{ms / 1000:.3f}" for sid in self._shards}
         else:
             since = f"{AT_TIMESTAMP}{time.time() - LATEST_CLOCK_MARGIN_S:.3f}"
             for sid, shard in self._shards.items():

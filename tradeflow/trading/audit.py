@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 from tradeflow.contracts import to_wire_time
 from tradeflow.logs import mask, register_secrets
 
-from .store import Store
+from .store import Store, read_only
 
 KINDS = ("signal", "duplicate", "decision", "order_request", "broker_response", "broker_error",
          "order_update", "fill", "notify_error", "kill_switch", "dead_letter", "recovery",
@@ -95,13 +94,8 @@ def query(db: Path | Store, symbol: str | None = None, kind: str | None = None,
     if isinstance(db, Store):
         rows = db.execute(sql, tuple(args)).fetchall()
     else:
-        # Read-only: listing the trail must never create or change it.
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
+        with read_only(db) as conn:
             rows = conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
     return [dict(r) for r in rows]
 
 

@@ -82,6 +82,28 @@ def _time(s: str) -> datetime:
     return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
+class StoreError(RuntimeError):
+    """The consumer's database cannot be read: one line naming the file."""
+
+
+def _unreadable(path: Path, err: sqlite3.Error) -> StoreError:
+    return StoreError(f"{path}: cannot read the consumer's database ({err}); move it away to "
+                      f"start afresh (it holds the audit trail and the open orders)")
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that cannot create or change the database (listing must not)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    except sqlite3.DatabaseError as err:
+        raise _unreadable(path, err) from None
+    finally:
+        conn.close()
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -92,10 +114,14 @@ class Store:
         # from the CLI thread and the loop (sqlite3 connections are not thread-safe).
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a decision on disk survives power loss
-        self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a decision on disk survives power loss
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as err:
+            self.db.close()
+            raise _unreadable(self.path, err) from None
         self._lock = threading.RLock()
         self._depth = 0
 
