@@ -18,10 +18,12 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-# The Kafka and Kinesis connectors and the Kafka broker, from Maven Central (pins: jvm/pom.xml).
+# The Kafka and Kinesis connectors and the Kafka broker, from Maven Central (pins: jvm/pom.xml),
+# and the job's JVM indicator functions (build/tradeflow-udf.jar, compiled with javac).
 JVM_STAMP := build/jars/.fetched
 $(JVM_STAMP): $(STAMP) jvm/pom.xml
 	$(BIN)/python -m tradeflow.jvm fetch
+	$(BIN)/python -m jobs.udf.build  # before the tests: two workers must not both build it
 	touch $(JVM_STAMP)
 
 install: $(STAMP) $(JVM_STAMP)  ## create .venv/, install tradeflow with its test tools, fetch the JVM parts
