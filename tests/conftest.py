@@ -40,6 +40,17 @@ def eventually(check: Callable[[], T], what: str, timeout: float = 180, every: f
     return value
 
 
+def fs_clock_past(directory: Path, t: float) -> None:
+    """Wait (a few ms) until the file system's clock, which stamps sealing times and runs a tick
+    behind time.time(), is past `t`: what is sealed from then on is sealed after `t`."""
+    probe = directory / ".clock-probe"
+    while True:
+        probe.write_bytes(b"")
+        if probe.stat().st_ctime > t:
+            return
+        time.sleep(0.005)
+
+
 def drain(backend, topic: str, group: str = "test", clocks: bool = False) -> list[bytes]:
     """Every record on `topic` (from the start, for a fresh `group`), as raw bytes; producers'
     clock records only with `clocks` (every reader but the job skips them)."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,17 +15,9 @@ from tradeflow.topics import file as file_backend
 
 from dashboard.feed import resolve_start
 
+from tests.conftest import fs_clock_past
+
 from .conftest import bar, publish, receive_json, serve
-
-
-def fs_clock_past(directory: Path, t: float) -> None:
-    """Wait until the file system's clock, which stamps sealing times, is past `t`."""
-    probe = directory / ".clock-probe"
-    while True:
-        probe.write_bytes(b"")
-        if probe.stat().st_ctime > t:
-            return
-        time.sleep(0.01)
 
 
 def test_a_look_back_start_shows_what_was_appended_in_it_and_not_before(

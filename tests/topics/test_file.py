@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fs_clock_past
 from tradeflow.topics import BackendError, Record, open_backend
 from tradeflow.topics import file as file_backend
 from tradeflow.topics.file import IN_PROGRESS, SEGMENT_RE, FileBackend
@@ -224,17 +225,6 @@ def test_retention_removes_the_oldest_segments_and_a_reader_behind_goes_on(tmp_p
 
 
 # --- starting at an instant -------------------------------------------------------------------
-
-def fs_clock_past(directory: Path, t: float) -> None:
-    """Wait (a few ms) until the file system's clock, which stamps sealing times and runs a tick
-    behind time.time(), is past `t`: what is sealed from then on is sealed after `t`."""
-    probe = directory / ".clock-probe"
-    while True:
-        probe.write_bytes(b"")
-        if probe.stat().st_ctime > t:
-            return
-        time.sleep(0.005)
-
 
 def test_start_time_skips_what_was_sealed_before_it_and_reads_the_rest(tmp_path, monkeypatch):
     # The exact boundary, without the safety margin (a second early) it normally reads from.
