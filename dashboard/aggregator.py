@@ -14,10 +14,11 @@ the usual bar approximation).
 
 P&L from the `orders` topic, in the paper broker's position book (tradeflow.trading.book,
 average cost): each increase of an order's `filled_qty` is a fill of the increase at its implied
-price. A fill is dated by the end of the bar it filled in (`fill_bar_time`), else by the
-`bar_time` of its signal when the dashboard saw it, else by the order's `updated_at`, so realised
-P&L falls in the same event-time windows as the bars. Unrealised P&L is the open position marked
-at the latest close. Gross of fees (orders carry none).
+price. A fill is dated by the end of the bar it filled in (`fill_bar_time`), else by the bar the
+order was decided on (its `bar_time`), else by the `bar_time` of its signal when the dashboard saw
+it, else by the order's `updated_at`, so realised P&L falls in the same event-time windows as the
+bars. Unrealised P&L is the open position marked at the latest close. Gross of fees (orders carry
+none).
 
 Bounded: per symbol the last `retention` bars (a day of 1-minute bars by default), signals and
 fills; a range reaching past what is kept is flagged `complete: false`.
@@ -103,8 +104,7 @@ class Aggregator:
         if ev.topic == SIGNALS:
             return self.add_signal(w["id"], w["symbol"], w["t"], w["action"])
         if ev.topic == ORDERS:
-            fill_t = (datetime.fromisoformat(w["fill_bar_time"]).timestamp()
-                      if w.get("fill_bar_time") else None)
+            fill_t = w["fill_t"] if w["fill_t"] is not None else w["bar_t"]
             return self.add_order(w["client_order_id"], w["signal_id"], w["symbol"], w["side"],
                                   w["filled_qty"], w["filled_avg_price"], w["t"], fill_t)
         return False

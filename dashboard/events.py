@@ -44,8 +44,13 @@ def signal_wire(s: TradingSignal) -> Wire:
 
 
 def order_wire(o: Order) -> Wire:
+    """The order as published, plus epoch seconds: `t` its wall-clock `updated_at`, and on the
+    bars' clock `bar_t` (the bar it was decided on) and `fill_t` (the bar it filled in), None
+    when the record does not say (`snapshot.py` then dates it by its signal)."""
     out = o.model_dump(mode="json", exclude={"v"})
     out["t"] = o.updated_at.timestamp()
+    out["bar_t"] = o.bar_time.timestamp() if o.bar_time is not None else None
+    out["fill_t"] = o.fill_bar_time.timestamp() if o.fill_bar_time is not None else None
     return out
 
 
@@ -78,7 +83,7 @@ def check_wire(w: Any, key: str = "") -> None:
     elif isinstance(w, (int, float)) and not isinstance(w, bool):
         if not math.isfinite(w) or abs(w) > MAX_ABS:
             raise ContractError(f"{key}: {w!r} is out of the range the dashboard shows")
-        if key in ("t", "bar_t") and not MIN_T <= w < MAX_T:
+        if key in ("t", "bar_t", "fill_t") and not MIN_T <= w < MAX_T:
             raise ContractError(f"{key}: time {w!r} is outside 1970..2200")
 
 

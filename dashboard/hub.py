@@ -9,7 +9,8 @@ Protocol (`/ws`, JSON text frames):
      "summary": {window: summary, ...}, "status": {...}, "provenance": {...}}
         sent first on every connection, and again after the browser missed deltas.
         `provenance` says what the bars are (simulated, replay, live, other, mixed; see
-        `snapshot.py`); each order carries `bar_t`, its signal's bar time (None until seen).
+        `snapshot.py`); each order carries `bar_t` and `fill_t`, the end times of the bars it
+        was decided on and filled in (the bars' clock; None when unknown), `t` its wall clock.
     {"type": "delta", "seq": n, "t": wall time, "t_in": wall time the oldest record in it was
      read from its topic, "bars": [...], "signals": [...], "orders": [...], "news": [...],
      "sentiment": {...}, "summary": {...}, "status": {...}, "provenance": {...}}

@@ -14,6 +14,12 @@ by the `Host` check). Rules, for every route:
   (HttpOnly, SameSite=Strict) or `?token=` itself; compared in constant time.
 
 A refusal is a 403 with a one-line reason in the body (and a debug log line, no traceback).
+
+Every response also carries a Content-Security-Policy (`security_headers`): scripts only from
+this server (the page's own files and the vendored chart library under /static/vendor/, no CDN,
+no inline script, no eval), the websocket and API only to this server, no frames, forms, plugins
+or `<base>`. Inline styles stay allowed: the chart library writes a `<style>` element for its
+attribution logo, and styles cannot run code.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -35,6 +42,7 @@ COOKIE = "tradeflow_dashboard_token"
 OPEN_ON_LOOPBACK = frozenset({"/healthz", "/metrics"})
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
+_PLAIN_HOST = re.compile(r"([A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?")
 
 
 @dataclass
@@ -123,3 +131,20 @@ def middleware(access: Access) -> Callable:
         return await handler(request)
 
     return guard
+
+
+def content_security_policy(host: str) -> str:
+    """The policy for a page served as `host` (the request's Host header)."""
+    # 'self' covers ws: and wss: in CSP 3, but older Safari does not apply it to websockets;
+    # a Host that is not a plain host[:port] (only possible on a refused request) is left out.
+    own_ws = f" ws://{host} wss://{host}" if _PLAIN_HOST.fullmatch(host) else ""
+    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src 'self'; connect-src 'self'{own_ws}; object-src 'none'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare hook: runs for every response, static files and websockets included."""
+    response.headers["Content-Security-Policy"] = content_security_policy(request.host)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"

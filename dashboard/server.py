@@ -33,8 +33,8 @@ from .events import Decoder, Wire, default_scorer
 from .feed import TOPICS, Batch, Feed, resolve_start
 from .flink import flink_status
 from .hub import Hub
-from .metrics import CONTENT_TYPE_LATEST, DashboardMetrics
-from .security import Access, middleware
+from .metrics import CONTENT_TYPE_LATEST, DashboardMetrics, RecordRate
+from .security import Access, middleware, security_headers
 from .snapshot import DashboardState, Limits
 
 log = logging.getLogger("dashboard")
@@ -89,8 +89,10 @@ class Dashboard:
             parse_window(w)  # fail at start, not on the first tick
         self.backend = backend
         self.metrics = DashboardMetrics()
+        self.record_rate = RecordRate(self.metrics)
         self.aggregator = Aggregator(max_symbols=self.opts.limits.max_symbols)
-        # Orders are dated by their signal's bar time: the aggregator remembers more signals.
+        # Orders without a bar_time of their own are dated by their signal's: the aggregator
+        # remembers more signals than the state holds.
         self.state = DashboardState(self.opts.limits, signal_time=self.aggregator.signal_time)
         decoder = Decoder(default_scorer() if self.opts.score_headlines else None)
         self.start, self.start_note = resolve_start(self.opts.start)
@@ -126,6 +128,7 @@ class Dashboard:
         keys = {SIGNALS: "id", ORDERS: "client_order_id", NEWS: "id"}
         changed = False
         invalid = batch.invalid
+        newest_t: float | None = None
         for ev in batch.events:
             try:
                 if self.aggregator.apply(ev):
@@ -136,6 +139,8 @@ class Dashboard:
                 log.warning("skipped a record on %s the dashboard cannot use: %s: %s",
                             ev.topic, type(err).__name__, str(err)[:200])
                 continue
+            if newest_t is None or ev.wire["t"] > newest_t:
+                newest_t = ev.wire["t"]
             for o in self.state.take_redated():  # orders dated by this (late) signal
                 changed = True
                 d = self._pending[ORDERS]
@@ -163,7 +168,7 @@ class Dashboard:
                     self._sentiment_dirty = True
         if changed and self._pending_since is None:
             self._pending_since = batch.received
-        self.metrics.count(batch.topic, len(batch.events) - (invalid - batch.invalid))
+        self.metrics.count(batch.topic, len(batch.events) - (invalid - batch.invalid), newest_t)
         if invalid:
             self.metrics.invalid.labels(batch.topic).inc(invalid)
 
@@ -228,7 +233,6 @@ class Dashboard:
         while True:
             await asyncio.sleep(self.opts.tick)
             now = time.monotonic()
-            self.metrics.tick()
             self.metrics.state_records.set(self.state.size())
             with_summary = self._summary_dirty and now - last_summary >= self.opts.summary_interval
             with_status = self._status_fresh and now - last_status_sent >= self.opts.status_interval
@@ -253,7 +257,7 @@ class Dashboard:
         flink = await flink_status(self._http, self.flink_url)
         self.status = {"kill_switch": kill, "flink": flink, "account": account,
                        "feed": self.feed.status(), "healthy": self.feed.healthy(),
-                       "clients": len(self.hub.clients), "rates": self.metrics.rates(),
+                       "clients": len(self.hub.clients), "rates": self.record_rate.sample(),
                        "dropped": self.hub.dropped, "slow_disconnects": self.hub.slow_disconnects,
                        "as_of": time.time()}
         self._status_fresh = True
@@ -330,6 +334,7 @@ def make_app(dashboard: Dashboard) -> web.Application:
     app.on_startup.append(dashboard.on_startup)
     app.on_shutdown.append(dashboard.on_shutdown)
     app.on_cleanup.append(dashboard.on_cleanup)
+    app.on_response_prepare.append(security_headers)
     app.router.add_get("/", dashboard.index)
     app.router.add_get("/ws", dashboard.hub.handle)
     app.router.add_get("/api/summary", dashboard.api_summary)

@@ -16,9 +16,11 @@ show), never guessed: `sim` (the simulator: real tickers, invented prices) is SI
 producer and the price-ingest Lambda) is LIVE; anything else is shown by name; several kinds at
 once are MIXED, with the symbols of each kind.
 
-One clock: each order carries `bar_t`, the bar time of its signal (the event time of the charts
-and the signal feed), or None until its signal is seen; `t` stays the order's wall-clock
-`updated_at`. An order that arrives before its signal is dated when the signal comes.
+One clock: each order carries `bar_t`, the end of the bar it was decided on (its `bar_time`, the
+event time of the charts and the signal feed), and `fill_t`, the end of the bar it filled in
+(`fill_bar_time`), or None when the broker does not say; `t` stays the order's wall-clock
+`updated_at`. A record without a `bar_time` (written before orders carried one) is dated by its
+signal's bar time instead, or None until its signal is seen, and dated when the signal comes.
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ class DashboardState:
             old = self.orders.get(coid)
             if old is not None and (old["t"], old["filled_qty"]) > (w["t"], w["filled_qty"]):
                 return None  # an older status redelivered late
-            w = {**w, "bar_t": self._signal_t(w["signal_id"])}
+            if w["bar_t"] is None:  # a record without its own bar_time: its signal's
+                w = {**w, "bar_t": self._signal_t(w["signal_id"])}
             if old == w:
                 return None
             _put_bounded(self.orders, coid, w, self.limits.max_orders)

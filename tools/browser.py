@@ -104,6 +104,26 @@ class Page:
         raise TimeoutError(f"still false after {timeout:g}s: {expression} (last {last!r}); "
                            f"console: {self.console[-5:]}")
 
+    # Real input events (not JavaScript-dispatched ones), so the page reacts as to a person.
+    async def mouse_move(self, x: float, y: float, buttons: int = 0) -> None:
+        await self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y, buttons=buttons,
+                        button="left" if buttons else "none")
+
+    async def wheel(self, x: float, y: float, delta_y: float) -> None:
+        """Scroll the wheel at (x, y): a negative delta scrolls up (a chart zooms in)."""
+        await self.call("Input.dispatchMouseEvent", type="mouseWheel", x=x, y=y, deltaX=0,
+                        deltaY=delta_y)
+
+    async def drag(self, x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> None:
+        """Press the left button at (x0, y0), move to (x1, y1) in `steps`, release."""
+        await self.mouse_move(x0, y0)
+        await self.call("Input.dispatchMouseEvent", type="mousePressed", x=x0, y=y0,
+                        button="left", buttons=1, clickCount=1)
+        for i in range(1, steps + 1):
+            await self.mouse_move(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps, 1)
+        await self.call("Input.dispatchMouseEvent", type="mouseReleased", x=x1, y=y1,
+                        button="left", buttons=0, clickCount=1)
+
     async def screenshot(self, path: Path, full_page: bool = True) -> int:
         """Save a PNG; returns its size in bytes."""
         params: dict[str, Any] = {"format": "png"}

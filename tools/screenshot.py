@@ -4,6 +4,8 @@
     python -m tools.screenshot --url http://127.0.0.1:8000/   # the page `make run` serves
 
 Without --url it builds a quick run of its own (simulator, demo signals, consumer: `demo.py`).
+The mouse rests on a bar of the price chart (one with a fill, three quarters along), so the
+picture shows the crosshair and its hover card.
 
 Needs Debian's `chromium`. Everything runs in a temporary data directory on 127.0.0.1.
 """
@@ -17,32 +19,69 @@ from pathlib import Path
 
 from tradeflow.topics import open_backend
 
-from .browser import chromium_page
+from .browser import Page, chromium_page
 from .demo import build_demo, settings_for
 from dashboard.server import Dashboard, Options, start_server
 
 REPO = Path(__file__).resolve().parents[1]
-MAX_BYTES = 300 * 1024
+MAX_BYTES = 400 * 1024  # the candles, overlays and hover card do not compress below ~330 KB
 READY = ("window.TF && TF.stats.candles > 0 && TF.stats.markers > 0 && "
          "document.querySelectorAll('#summary tbody tr[data-symbol]').length > 0 && "
          "document.querySelectorAll('#orders tbody tr td.sym').length > 0 && "
          "document.querySelectorAll('#positions tbody tr td.sym').length > 0")
+# The bar to hover: the latest with a fill in the first three quarters of the chart (so the card
+# has room on the right), else the bar three fifths along.
+HOVER_TARGET = ("(() => { const bars = TF.bars[TF.selected] || []; if (!bars.length) return null;"
+                " const cut = bars[Math.floor(bars.length * 0.75)].t;"
+                " const fills = TFChart.markers().filter(m => m.id.startsWith('order:')"
+                " && m.time <= cut);"
+                " const at = (fills.at(-1) || {time: bars[Math.floor(bars.length * 0.6)].t});"
+                " return at.time; })()")
+
+
+async def hover_bar(page: Page, t: float) -> str:
+    """Move the mouse onto the bar ending at `t` on the dashboard's price chart; returns the
+    hover card's text once it shows that bar."""
+    pt = await page.evaluate("(document.getElementById('price').scrollIntoView({block: 'center'}),"
+                             f" TFChart.pointOf({t}))")
+    if not pt:
+        raise ValueError(f"bar {t} is not on screen")
+    await page.mouse_move(pt["x"], pt["y"])
+    return await page.wait_for(
+        f"(h => !h.hidden && h.dataset.t === '{t}' && h.innerText)"
+        "(document.getElementById('hover'))")
+
+
+async def _shot(page: Page, out: Path, width: int) -> int:
+    # The whole page in one viewport, so the chart is not resized (and the crosshair not lost)
+    # while the picture is taken.
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    await page.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                    deviceScaleFactor=1, mobile=False)
+    await asyncio.sleep(0.3)  # layout and the chart's resize
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    await page.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                    deviceScaleFactor=1, mobile=False)
+    target = await page.evaluate(HOVER_TARGET)
+    if target is not None:
+        await hover_bar(page, target)
+    await asyncio.sleep(0.3)  # one more frame after the crosshair moved
+    return await page.screenshot(out, full_page=False)
 
 
 async def shoot(url: str, out: Path, width: int = 1366, height: int = 1000) -> dict:
-    """Screenshot the dashboard page at `url` into `out`, once candles, markers and orders show."""
+    """Screenshot the dashboard page at `url` into `out`, once candles, markers and orders show,
+    with the mouse on the price chart."""
     async with chromium_page(width, height) as page:
         await page.goto(url)
         await page.wait_for(READY, timeout=60)
         await page.wait_for("TF.status && TF.status.kill_switch", timeout=10)
         await asyncio.sleep(0.3)  # one more frame after the last delta
-        size = await page.screenshot(out)
-        while size > MAX_BYTES and width > 1100:  # the README wants a small image
+        size = await _shot(page, out, width)
+        # The README wants a small image; narrower than 1200 the page is one tall column.
+        while size > MAX_BYTES and width - 100 >= 1200:
             width -= 100
-            await page.call("Emulation.setDeviceMetricsOverride", width=width,
-                            height=height, deviceScaleFactor=1, mobile=False)
-            await asyncio.sleep(0.3)
-            size = await page.screenshot(out)
+            size = await _shot(page, out, width)
         stats = await page.evaluate("JSON.parse(JSON.stringify(TF.stats))")
     return {"path": str(out), "bytes": size, "width": width, **stats}
 

@@ -7,7 +7,8 @@ const S = {
   symbols: [], bars: {}, signals: new Map(), orders: new Map(), news: new Map(),
   headlines: {}, sentiment: {}, summary: {}, status: {}, provenance: null,
   selected: decodeURIComponent(location.hash.slice(1)) || null, window: "session",
-  stats: { candles: 0, markers: 0, snapshots: 0, deltas: 0, gaps: 0 },
+  stats: { candles: 0, markers: 0, fills: 0, snapshots: 0, deltas: 0, gaps: 0 },
+  chartRev: 0,  // bumped when what the chart shows may have changed
 };
 window.TF = S;  // for the browser test and for debugging in the console
 
@@ -40,8 +41,6 @@ function esc(s) {
     '"': "&quot;", "'": "&#39;" }[c]));
 }
 function et(t) { return etTime.format(new Date(t * 1000)); }
-const etSec = new Intl.DateTimeFormat("en-US", { hour: "2-digit", minute: "2-digit",
-  second: "2-digit", hour12: false, timeZone: "America/New_York" });
 
 // --- applying server messages ---------------------------------------------------------------
 function putBounded(map, key, value, cap) {
@@ -87,6 +86,7 @@ function onSnapshot(m) {
   S.stats.snapshots++;
   if (!S.config.windows.includes(S.window)) S.window = "session";
   if (!S.selected || !S.symbols.includes(S.selected)) S.selected = busiestSymbol();
+  S.chartRev++;
   renderWindows();
   dirty();
 }
@@ -104,6 +104,7 @@ function onDelta(m) {
   if (m.summary) S.summary = m.summary;
   if (m.status) S.status = m.status;
   if (m.provenance) S.provenance = m.provenance;
+  if (m.bars || m.signals || m.orders) S.chartRev++;
   if (!S.selected && S.symbols.length) S.selected = busiestSymbol();
   dirty();
 }
@@ -233,14 +234,20 @@ function renderTabs() {
     `<button data-symbol="${esc(s)}" class="${s === S.selected ? "on" : ""}">${esc(s)}</button>`).join("");
 }
 
+// The chart is redrawn only when its bars, signals, orders or symbol changed, not on every
+// status or summary update (the library keeps the zoom, the scroll and the crosshair).
+let drawn = { rev: -1, symbol: null };
 function renderChart() {
   const sym = S.selected;
   const bars = (sym && S.bars[sym]) || [];
-  const sigs = [...S.signals.values()].filter((s) => s.symbol === sym);
-  const r = TFChart.price($("price"), bars, sigs);
-  S.stats.candles = r.candles; S.stats.markers = r.markers;
-  TFChart.rsi($("rsi"), bars);
-  TFChart.macd($("macd"), bars);
+  if (!TFChart.api()) TFChart.create($("price"), $("hover"), $("to-latest"));
+  if (drawn.rev !== S.chartRev || drawn.symbol !== sym) {
+    const sigs = [...S.signals.values()].filter((s) => s.symbol === sym);
+    const orders = [...S.orders.values()].filter((o) => o.symbol === sym);
+    const r = TFChart.draw(sym, bars, sigs, orders);
+    S.stats.candles = r.candles; S.stats.markers = r.markers; S.stats.fills = r.fills;
+    drawn = { rev: S.chartRev, symbol: sym };
+  }
   const x = S.summary.session && S.summary.session.symbols[sym];
   const last = bars[bars.length - 1];
   $("quote").innerHTML = !last ? "" : `<span class="qsym">${esc(sym)}</span>
@@ -283,18 +290,25 @@ function renderSignals() {
   }).join("") || `<li class="muted">no signals yet</li>`;
 }
 
-// Orders on the signals' clock: each at its signal's bar time (event time, as the chart and the
-// signal feed); the wall-clock time of its last update is the small second line.
+// Orders on the bars' clock, as the chart and the signal feed: each at the bar it was decided
+// on (bar_t), and the bar it filled in (fill_t) when that is another one. The wall-clock times
+// (submitted, last update) are only in the row's tooltip: in a simulated or replayed run they
+// are hours or years away from the bars.
 function orderKey(o) { return o.bar_t === null || o.bar_t === undefined ? -Infinity : o.bar_t; }
+function orderTitle(o) {
+  const bar = (t) => `${etFull.format(new Date(t * 1000))} ET`;
+  return [o.bar_t != null ? `decided on the bar ending ${bar(o.bar_t)}` : "bar not known yet",
+    o.fill_t != null ? `filled in the bar ending ${bar(o.fill_t)}` : null,
+    `wall clock: submitted ${o.submitted_at}, updated ${o.updated_at}`]
+    .filter(Boolean).join("\n");
+}
 function renderOrders() {
   const list = [...S.orders.values()].sort((a, b) => orderKey(b) - orderKey(a) || b.t - a.t);
   $("ord-count").textContent = `${list.length} shown`;
   $("orders").tBodies[0].innerHTML = list.slice(0, 8).map((o) => `
-    <tr><td class="otime" title="${esc(
-      (o.bar_t != null ? `signal bar ${etFull.format(new Date(o.bar_t * 1000))} ET (event time)\n` : "signal not seen yet\n")
-      + `submitted ${o.submitted_at}\nupdated ${o.updated_at} (wall clock)`)}">
-      <span class="bar-t">${o.bar_t != null ? et(o.bar_t) : "—"}</span>
-      <small class="wall">wall ${etSec.format(new Date(o.t * 1000))}</small></td>
+    <tr data-coid="${esc(o.client_order_id)}"><td class="otime" title="${esc(orderTitle(o))}">
+      <span class="bar-t">${o.bar_t != null ? et(o.bar_t) : "—"}</span>${
+        o.fill_t != null && o.fill_t !== o.bar_t ? `<small class="fill-t">fill ${et(o.fill_t)}</small>` : ""}</td>
       <td class="sym">${esc(o.symbol)}</td>
       <td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}${o.exit_reason
         ? ` <small class="exit" title="why the position closed">${esc(o.exit_reason.replace("_", " "))}</small>` : ""}</td>
@@ -330,5 +344,5 @@ document.addEventListener("click", (ev) => {
     dirty();
   }
 });
-window.addEventListener("resize", dirty);
+window.addEventListener("resize", () => { if (TFChart.api()) TFChart.placePaneLabels(); });
 connect();

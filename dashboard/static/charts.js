@@ -1,204 +1,240 @@
-// Small hand-written canvas charts: candles with overlays and signal markers, RSI, MACD.
-// Three panels share one x layout so bars line up vertically.
+// The price chart, drawn by TradingView Lightweight Charts (vendored in static/vendor/): candles
+// with SMA/EMA/Bollinger overlays, signal and fill markers, and RSI and MACD panes under the same
+// time scale, so the crosshair, zoom (wheel, pinch) and pan (drag) move all three together.
+// The library only draws: the indicator values come from indicators.js, the hover card is ours.
+// Times are the bars' event times (epoch seconds of the bar END, as on the wire), shown in New
+// York time; signals and orders are placed on that same clock.
 "use strict";
 
 const TFChart = (() => {
+  const LW = window.LightweightCharts;
   const C = {
-    bg: "#0f1522", grid: "#1d2636", axis: "#7d8aa3", up: "#26a69a", down: "#ef5350",
-    sma: "#f5a524", ema: "#7aa2f7", bb: "#8b95a7", bbFill: "rgba(139,149,167,0.08)",
-    buy: "#2ee6a6", sell: "#ff5c7a", rsi: "#c79bff", macd: "#7aa2f7", sig: "#f5a524",
+    bg: "#0f1522", grid: "#1a2333", axis: "#7d8aa3", up: "#26a69a", down: "#ef5350",
+    sma: "#f5a524", ema: "#7aa2f7", bb: "#8b95a7", buy: "#2ee6a6", sell: "#ff5c7a",
+    rsi: "#c79bff", macd: "#7aa2f7", sig: "#f5a524", fillBuy: "#4cc9f0", fillSell: "#ffb454",
+    histUp: "rgba(38,166,154,0.7)", histDown: "rgba(239,83,80,0.7)",
   };
-  const RIGHT = 62, BOTTOM = 20, TOP = 8, LEFT = 6;
-  const timeFmt = new Intl.DateTimeFormat("en-US", {
-    hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "America/New_York" });
+  const PANES = [3.6, 0.9, 1.1];  // stretch factors of price, RSI, MACD (360/90/110 px of 560)
+  const INITIAL_BARS = 150;
+  const ET = "America/New_York";
+  const hhmm = new Intl.DateTimeFormat("en-US", { hour: "2-digit", minute: "2-digit",
+    hour12: false, timeZone: ET });
+  const day = new Intl.DateTimeFormat("en-US", { month: "short", day: "2-digit", timeZone: ET });
+  const full = new Intl.DateTimeFormat("en-US", { weekday: "short", month: "short",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false, timeZone: ET });
+  const ms = (t) => new Date(t * 1000);
 
-  function setup(canvas) {
-    const dpr = window.devicePixelRatio || 1;
-    const cssH = Number(canvas.dataset.h || canvas.getAttribute("height"));
-    canvas.dataset.h = cssH;
-    const cssW = Math.max(200, canvas.clientWidth || canvas.parentElement.clientWidth);
-    canvas.style.height = cssH + "px";
-    if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
-      canvas.width = Math.round(cssW * dpr);
-      canvas.height = Math.round(cssH * dpr);
+  let chart = null, els = null, series = null, markers = null;
+  let view = null;  // what is drawn: {symbol, bars, ind, index, signals, fills}
+
+  function lineOpts(color, extra) {
+    return { color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false,
+      crosshairMarkerVisible: false, ...extra };
+  }
+
+  // Build the chart once, inside `root` (its size follows the element: autoSize).
+  function create(root, hoverEl, latestBtn) {
+    els = { root, hover: hoverEl, latest: latestBtn };
+    chart = LW.createChart(root, {
+      autoSize: true,
+      layout: { background: { type: "solid", color: C.bg }, textColor: C.axis, fontSize: 11,
+        // The licence asks for a link to tradingview.com on the page: the library's own logo.
+        attributionLogo: true,
+        panes: { separatorColor: "#1f2a3c", separatorHoverColor: "#2c3d5e" } },
+      grid: { vertLines: { color: C.grid }, horzLines: { color: C.grid } },
+      crosshair: { mode: LW.CrosshairMode.Normal },
+      rightPriceScale: { borderColor: "#1f2a3c" },
+      timeScale: { borderColor: "#1f2a3c", timeVisible: true, secondsVisible: false,
+        rightOffset: 4, tickMarkFormatter: (t, type) =>
+          (type <= LW.TickMarkType.DayOfMonth ? day : hhmm).format(ms(t)) },
+      localization: { timeFormatter: (t) => full.format(ms(t)) + " ET" },
+    });
+    series = {
+      candles: chart.addSeries(LW.CandlestickSeries, { upColor: C.up, downColor: C.down,
+        borderVisible: false, wickUpColor: C.up, wickDownColor: C.down }),
+      bbUpper: chart.addSeries(LW.LineSeries, lineOpts(C.bb, { lineStyle: LW.LineStyle.Dashed })),
+      bbMid: chart.addSeries(LW.LineSeries, lineOpts(C.bb, { lineStyle: LW.LineStyle.Dotted })),
+      bbLower: chart.addSeries(LW.LineSeries, lineOpts(C.bb, { lineStyle: LW.LineStyle.Dashed })),
+      sma: chart.addSeries(LW.LineSeries, lineOpts(C.sma, { lineWidth: 2 })),
+      ema: chart.addSeries(LW.LineSeries, lineOpts(C.ema, { lineWidth: 2 })),
+      rsi: chart.addSeries(LW.LineSeries, lineOpts(C.rsi, { lineWidth: 2, lastValueVisible: true,
+        autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }) }), 1),
+      hist: chart.addSeries(LW.HistogramSeries, { priceLineVisible: false,
+        lastValueVisible: false, color: C.histUp }, 2),
+      macd: chart.addSeries(LW.LineSeries, lineOpts(C.macd, { lineWidth: 2 }), 2),
+      signal: chart.addSeries(LW.LineSeries, lineOpts(C.sig), 2),
+    };
+    for (const level of [30, 70]) {
+      series.rsi.createPriceLine({ price: level, color: C.axis, lineWidth: 1,
+        lineStyle: LW.LineStyle.Dashed, axisLabelVisible: false });
     }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = C.bg;
-    ctx.fillRect(0, 0, cssW, cssH);
-    return { ctx, w: cssW, h: cssH };
+    // Proportions rather than pixels: the container's size is not known until it is laid out.
+    chart.panes().forEach((pane, i) => pane.setStretchFactor(PANES[i]));
+    markers = LW.createSeriesMarkers(series.candles, []);
+    chart.subscribeCrosshairMove(onCrosshair);
+    chart.timeScale().subscribeVisibleLogicalRangeChange(showLatestButton);
+    latestBtn.addEventListener("click", () => chart.timeScale().scrollToRealTime());
+    return chart;
   }
 
-  // The x layout for n bars: slot width and the centre of bar i.
-  function layout(w, count) {
-    const plotW = w - LEFT - RIGHT;
-    const n = Math.max(1, Math.min(count, Math.floor(plotW / 5)));
-    const slot = plotW / n;
-    return { n, slot, x: (i) => LEFT + slot * (i + 0.5), plotW };
-  }
-
-  function niceTicks(lo, hi, count) {
-    const span = hi - lo || 1;
-    const step0 = span / count;
-    const mag = Math.pow(10, Math.floor(Math.log10(step0)));
-    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= step0) || step0;
+  // --- data --------------------------------------------------------------------------------
+  const points = (bars, vals) => {
     const out = [];
-    for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(v);
+    vals.forEach((v, i) => { if (v !== null && isFinite(v)) out.push({ time: bars[i].t, value: v }); });
+    return out;
+  };
+
+  // Orders that filled, on the bar they filled in (fill_t), else the bar they were decided on.
+  // Both are bar ends, as a signal's t is: a marker sits on the bar with exactly that time, and
+  // one whose bar the page does not hold (scrolled out of the bounded window) is left out.
+  function fillsOf(orders, index) {
+    const out = [];
+    for (const o of orders) {
+      if (!o.filled_qty || !o.filled_avg_price) continue;
+      const t = o.fill_t ?? o.bar_t;
+      const i = t === null || t === undefined ? undefined : index.get(Math.round(t));
+      if (i !== undefined) out.push({ i, order: o });
+    }
     return out;
   }
 
-  function yAxis(ctx, w, h, lo, hi, y, digits, count) {
-    ctx.font = "11px ui-monospace, SFMono-Regular, Menlo, monospace";
-    ctx.textBaseline = "middle";
-    for (const v of niceTicks(lo, hi, count)) {
-      const yy = Math.round(y(v)) + 0.5;
-      ctx.strokeStyle = C.grid; ctx.lineWidth = 1;
-      ctx.beginPath(); ctx.moveTo(LEFT, yy); ctx.lineTo(w - RIGHT, yy); ctx.stroke();
-      ctx.fillStyle = C.axis;
-      ctx.fillText(v.toFixed(digits), w - RIGHT + 6, yy);
-    }
-  }
-
-  function line(ctx, vals, x, y, color, width, dash) {
-    ctx.strokeStyle = color; ctx.lineWidth = width || 1.4;
-    ctx.setLineDash(dash || []);
-    ctx.beginPath();
-    let pen = false;
-    vals.forEach((v, i) => {
-      if (v === null || v === undefined || !isFinite(v)) { pen = false; return; }
-      if (pen) ctx.lineTo(x(i), y(v)); else { ctx.moveTo(x(i), y(v)); pen = true; }
-    });
-    ctx.stroke();
-    ctx.setLineDash([]);
-  }
-
-  function empty(ctx, w, h, text) {
-    ctx.fillStyle = C.axis; ctx.font = "13px system-ui, sans-serif"; ctx.textAlign = "center";
-    ctx.fillText(text, w / 2, h / 2); ctx.textAlign = "left";
-  }
-
-  // bars: [{t,o,h,l,c,v}], signals: [{t, action, price}] of this symbol.
-  function price(canvas, bars, signals) {
-    const { ctx, w, h } = setup(canvas);
-    if (!bars.length) { empty(ctx, w, h, "waiting for bars…"); return { candles: 0, markers: 0 }; }
+  // bars: [{t,o,h,l,c,v}] of one symbol; signals and orders of that symbol.
+  function draw(symbol, bars, signals, orders) {
     const closes = bars.map((b) => b.c);
-    const sma = TFInd.sma(closes, 20), ema = TFInd.ema(closes, 12);
-    const bb = TFInd.bollinger(closes, 20, 2);
-    const L = layout(w, bars.length);
-    const off = bars.length - L.n;
-    const vis = bars.slice(off);
-    const sl = (a) => a.slice(off);
-    const [smaV, emaV, up, mid, lo] = [sl(sma), sl(ema), sl(bb.upper), sl(bb.mid), sl(bb.lower)];
-    let yLo = Infinity, yHi = -Infinity;
-    vis.forEach((b, i) => {
-      yLo = Math.min(yLo, b.l, lo[i] ?? Infinity);
-      yHi = Math.max(yHi, b.h, up[i] ?? -Infinity);
-    });
-    const pad = (yHi - yLo) * 0.08 || yHi * 0.01 || 1;
-    yLo -= pad; yHi += pad;
-    const plotH = h - TOP - BOTTOM;
-    const y = (v) => TOP + (yHi - v) / (yHi - yLo) * plotH;
-    const digits = yHi < 10 ? 3 : 2;
-    yAxis(ctx, w, h, yLo, yHi, y, digits, 6);
+    const ind = { sma: TFInd.sma(closes, 20), ema: TFInd.ema(closes, 12),
+      bb: TFInd.bollinger(closes, 20, 2), rsi: TFInd.rsi(closes, 14),
+      macd: TFInd.macd(closes, 12, 26, 9) };
+    const ts = chart.timeScale();
+    // Scrolled back: keep the same bars on screen when data changes (the library follows the
+    // right edge when it is in view, and otherwise would slide the history under the reader).
+    const keep = view && view.symbol === symbol && ts.scrollPosition() < -0.5
+      ? ts.getVisibleRange() : null;
+    series.candles.setData(bars.map((b) => ({ time: b.t, open: b.o, high: b.h, low: b.l,
+      close: b.c })));
+    series.sma.setData(points(bars, ind.sma));
+    series.ema.setData(points(bars, ind.ema));
+    series.bbUpper.setData(points(bars, ind.bb.upper));
+    series.bbMid.setData(points(bars, ind.bb.mid));
+    series.bbLower.setData(points(bars, ind.bb.lower));
+    series.rsi.setData(points(bars, ind.rsi));
+    series.macd.setData(points(bars, ind.macd.line));
+    series.signal.setData(points(bars, ind.macd.signal));
+    series.hist.setData(points(bars, ind.macd.hist).map((p) => ({ ...p,
+      color: p.value >= 0 ? C.histUp : C.histDown })));
 
-    // Time labels every ~90 px.
-    ctx.fillStyle = C.axis; ctx.textBaseline = "alphabetic"; ctx.textAlign = "center";
-    const every = Math.max(1, Math.round(90 / L.slot));
-    for (let i = L.n - 1; i >= 0; i -= every) {
-      ctx.fillText(timeFmt.format(new Date(vis[i].t * 1000)), L.x(i), h - 5);
+    const index = new Map(bars.map((b, i) => [b.t, i]));
+    const sigs = signals.map((s) => ({ i: index.get(Math.round(s.t)), s }))
+      .filter((x) => x.i !== undefined);
+    const fills = fillsOf(orders, index);
+    const list = sigs.map(({ i, s }) => {
+      const buy = s.action === "BUY";
+      return { time: bars[i].t, position: buy ? "belowBar" : "aboveBar",
+        shape: buy ? "arrowUp" : "arrowDown", color: buy ? C.buy : C.sell,
+        size: s.strength === "STRONG" ? 2 : 1.5, id: "signal:" + s.id };
+    }).concat(fills.map(({ i, order: o }) => ({ time: bars[i].t, position: "atPriceMiddle",
+      price: o.filled_avg_price, shape: "circle", size: 1,
+      color: o.side === "buy" ? C.fillBuy : C.fillSell, id: "order:" + o.client_order_id })));
+    list.sort((a, b) => a.time - b.time);
+    markers.setMarkers(list);
+    if (view === null || view.symbol !== symbol || !view.bars.length) {
+      // A new symbol opens on its latest INITIAL_BARS bars (all of them if fewer); scroll or
+      // zoom out for the rest of what the page holds.
+      const n = bars.length;
+      if (n) ts.setVisibleLogicalRange({ from: Math.max(0, n - INITIAL_BARS) - 0.5, to: n - 1 + 4 });
+    } else if (keep) ts.setVisibleRange(keep);
+    view = { symbol, bars, ind, index, signals: sigs, fills };
+    placePaneLabels();
+    els.root.dataset.candles = String(bars.length);
+    els.root.dataset.last = bars.length ? String(bars[bars.length - 1].t) : "";
+    els.root.dataset.markers = String(sigs.length);
+    els.root.dataset.fills = String(fills.length);
+    if (els.hover.dataset.t) showHover(Number(els.hover.dataset.t), null);  // keep it current
+    return { candles: bars.length, markers: sigs.length, fills: fills.length };
+  }
+
+  // The RSI and MACD names at the top left of their panes (the panes' heights may change).
+  function placePaneLabels() {
+    const wrap = els.root.parentElement, top = wrap.getBoundingClientRect().top;
+    for (const label of wrap.querySelectorAll(".pane-label")) {
+      const pane = chart.panes()[Number(label.dataset.pane)];
+      const el = pane && pane.getHTMLElement();
+      if (el) label.style.top = (el.getBoundingClientRect().top - top + 4) + "px";
     }
-    ctx.textAlign = "left";
+  }
 
-    // Bollinger band as a filled channel behind the candles.
-    ctx.fillStyle = C.bbFill; ctx.beginPath();
-    let started = false;
-    up.forEach((v, i) => { if (v !== null) { started ? ctx.lineTo(L.x(i), y(v)) : ctx.moveTo(L.x(i), y(v)); started = true; } });
-    for (let i = lo.length - 1; i >= 0; i--) if (lo[i] !== null) ctx.lineTo(L.x(i), y(lo[i]));
-    if (started) ctx.fill();
-    line(ctx, up, L.x, y, C.bb, 1, [3, 3]);
-    line(ctx, lo, L.x, y, C.bb, 1, [3, 3]);
-    line(ctx, mid, L.x, y, C.bb, 0.8, [1, 3]);
+  function showLatestButton() {
+    if (!chart) return;
+    els.latest.hidden = chart.timeScale().scrollPosition() > -1;
+  }
 
-    const bodyW = Math.max(1, Math.min(11, L.slot * 0.7));
-    vis.forEach((b, i) => {
-      const color = b.c >= b.o ? C.up : C.down;
-      const xx = Math.round(L.x(i)) + 0.5;
-      ctx.strokeStyle = color; ctx.lineWidth = 1;
-      ctx.beginPath(); ctx.moveTo(xx, y(b.h)); ctx.lineTo(xx, y(b.l)); ctx.stroke();
-      const top = y(Math.max(b.o, b.c)), bot = y(Math.min(b.o, b.c));
-      ctx.fillStyle = color;
-      ctx.fillRect(xx - bodyW / 2, top, bodyW, Math.max(1, bot - top));
-    });
-    line(ctx, smaV, L.x, y, C.sma, 1.5);
-    line(ctx, emaV, L.x, y, C.ema, 1.5);
+  // --- hover card --------------------------------------------------------------------------
+  // num(), vol() and esc() are the page's (app.js: loaded after this file, before any hover).
 
-    // Signal markers on their bar (matched by bar end time).
-    const index = new Map(vis.map((b, i) => [b.t, i]));
-    let markers = 0;
-    for (const s of signals) {
-      const i = index.get(Math.round(s.t));
-      if (i === undefined) continue;
-      const b = vis[i], xx = L.x(i), buy = s.action === "BUY";
-      const yy = buy ? y(b.l) + 10 : y(b.h) - 10;
-      const r = s.strength === "STRONG" ? 7 : 5.5;
-      ctx.fillStyle = buy ? C.buy : C.sell;
-      ctx.strokeStyle = C.bg; ctx.lineWidth = 1;
-      ctx.beginPath();
-      if (buy) { ctx.moveTo(xx, yy - r); ctx.lineTo(xx - r, yy + r); ctx.lineTo(xx + r, yy + r); }
-      else { ctx.moveTo(xx, yy + r); ctx.lineTo(xx - r, yy - r); ctx.lineTo(xx + r, yy - r); }
-      ctx.closePath(); ctx.fill(); ctx.stroke();
-      markers++;
+  function card(i) {
+    const { bars, ind } = view, b = bars[i];
+    const d = b.h < 10 ? 3 : 2, md = Math.abs(ind.macd.line[i] ?? 1) < 0.1 ? 4 : 3;
+    const rows = [
+      `<div class="h-time">${esc(full.format(ms(b.t)))} ET <small>bar end</small></div>`,
+      `<div class="h-ohlc">O <b>${num(b.o, d)}</b> H <b>${num(b.h, d)}</b> L <b>${num(b.l, d)}</b>
+        C <b class="h-close ${b.c >= b.o ? "pos" : "neg"}">${num(b.c, d)}</b>
+        <span class="muted">V ${vol(b.v)}</span></div>`,
+      `<div><span class="k sma">SMA 20</span> ${num(ind.sma[i], d)}
+        <span class="k ema">EMA 12</span> ${num(ind.ema[i], d)}</div>`,
+      `<div><span class="k bb">BB</span> ${num(ind.bb.upper[i], d)} / ${num(ind.bb.mid[i], d)} /
+        ${num(ind.bb.lower[i], d)}</div>`,
+      `<div><span class="k rsi">RSI 14</span> ${num(ind.rsi[i], 1)}
+        <span class="k macd">MACD</span> ${num(ind.macd.line[i], md)} / ${num(ind.macd.signal[i], md)}
+        / ${num(ind.macd.hist[i], md)}</div>`,
+    ];
+    for (const { s } of view.signals.filter((x) => x.i === i)) {
+      rows.push(`<div class="h-signal"><span class="badge ${s.action === "BUY" ? "buy" : "sell"}">
+        ${s.action}</span> ${s.strength.toLowerCase()} · conf ${num(s.confidence)} · ${esc(s.reason)}</div>`);
     }
-
-    // Last price tag on the axis.
-    const last = vis[vis.length - 1];
-    const ly = y(last.c);
-    ctx.fillStyle = last.c >= last.o ? C.up : C.down;
-    ctx.fillRect(w - RIGHT + 1, ly - 9, RIGHT - 2, 18);
-    ctx.fillStyle = "#0b0f17"; ctx.textBaseline = "middle";
-    ctx.font = "bold 11px ui-monospace, SFMono-Regular, Menlo, monospace";
-    ctx.fillText(last.c.toFixed(digits), w - RIGHT + 6, ly);
-    canvas.dataset.candles = String(vis.length);
-    canvas.dataset.markers = String(markers);
-    return { candles: vis.length, markers };
+    for (const { order: o } of view.fills.filter((x) => x.i === i)) {
+      rows.push(`<div class="h-order" data-coid="${esc(o.client_order_id)}">
+        <i class="dot ${o.side}"></i> ${o.side} ${num(o.filled_qty, 0)} @ ${num(o.filled_avg_price, d)}
+        <span class="muted">${esc(o.status)}${o.exit_reason ? " · " + esc(o.exit_reason.replace("_", " ")) : ""}
+        · wall ${esc((o.updated_at || "").slice(11, 19))} UTC</span></div>`);
+    }
+    return rows.join("");
   }
 
-  function rsi(canvas, bars) {
-    const { ctx, w, h } = setup(canvas);
-    if (bars.length < 16) { empty(ctx, w, h, "RSI needs 15 bars"); return; }
-    const vals = TFInd.rsi(bars.map((b) => b.c), 14);
-    const L = layout(w, bars.length);
-    const vis = vals.slice(bars.length - L.n);
-    const y = (v) => 4 + (100 - v) / 100 * (h - 8);
-    ctx.fillStyle = "rgba(199,155,255,0.07)";
-    ctx.fillRect(LEFT, y(70), L.plotW, y(30) - y(70));
-    yAxis(ctx, w, h, 0, 100, y, 0, 2);
-    for (const lvl of [30, 70]) line(ctx, [lvl, lvl], (i) => (i ? w - RIGHT : LEFT), y, C.axis, 0.8, [4, 3]);
-    line(ctx, vis, L.x, y, C.rsi, 1.5);
+  // Shows the card for bar time `t` next to `point` (chart coordinates), or where it was.
+  function showHover(t, point) {
+    const i = view ? view.index.get(t) : undefined;
+    const el = els.hover;
+    if (i === undefined) { el.hidden = true; el.dataset.t = ""; return; }
+    el.innerHTML = card(i);
+    el.dataset.t = String(t);
+    el.hidden = false;
+    if (point) {
+      const w = els.root.clientWidth, cw = el.offsetWidth, ch = el.offsetHeight;
+      const x = point.x + 16 + cw > w - 60 ? point.x - cw - 16 : point.x + 16;
+      el.style.left = Math.max(4, x) + "px";
+      el.style.top = Math.max(4, Math.min(point.y + 12, els.root.clientHeight - ch - 30)) + "px";
+    }
   }
 
-  function macd(canvas, bars) {
-    const { ctx, w, h } = setup(canvas);
-    if (bars.length < 35) { empty(ctx, w, h, "MACD needs 34 bars"); return; }
-    const m = TFInd.macd(bars.map((b) => b.c), 12, 26, 9);
-    const L = layout(w, bars.length);
-    const off = bars.length - L.n;
-    const [ln, sg, hs] = [m.line.slice(off), m.signal.slice(off), m.hist.slice(off)];
-    let mx = 0;
-    for (const a of [ln, sg, hs]) for (const v of a) if (v !== null) mx = Math.max(mx, Math.abs(v));
-    mx = mx * 1.1 || 1;
-    const y = (v) => 4 + (mx - v) / (2 * mx) * (h - 8);
-    yAxis(ctx, w, h, -mx, mx, y, mx < 0.1 ? 3 : 2, 3);
-    const bw = Math.max(1, L.slot * 0.6);
-    hs.forEach((v, i) => {
-      if (v === null) return;
-      ctx.fillStyle = v >= 0 ? "rgba(38,166,154,0.7)" : "rgba(239,83,80,0.7)";
-      const y0 = y(0), y1 = y(v);
-      ctx.fillRect(L.x(i) - bw / 2, Math.min(y0, y1), bw, Math.max(1, Math.abs(y1 - y0)));
-    });
-    line(ctx, ln, L.x, y, C.macd, 1.4);
-    line(ctx, sg, L.x, y, C.sig, 1.2);
+  function onCrosshair(param) {
+    if (!view || param.time === undefined || !param.point) {
+      els.hover.hidden = true; els.hover.dataset.t = "";
+      return;
+    }
+    showHover(param.time, param.point);
   }
 
-  return { price, rsi, macd, colors: C };
+  // Page coordinates of a bar's centre on the price pane (the browser test and the screenshot
+  // move the mouse there), or null when it is off screen.
+  function pointOf(t) {
+    if (!view || !view.index.has(t)) return null;
+    const x = chart.timeScale().timeToCoordinate(t);
+    const b = view.bars[view.index.get(t)];
+    const y = series.candles.priceToCoordinate((b.h + b.l) / 2);
+    if (x === null || y === null) return null;
+    const r = els.root.getBoundingClientRect();
+    return { x: r.left + x, y: r.top + y };
+  }
+
+  return { create, draw, pointOf, placePaneLabels, api: () => chart,
+    markers: () => (markers ? markers.markers() : []) };
 })();

@@ -56,11 +56,13 @@ def signal(symbol: str, minute: float, action: str = "BUY", price: float = 100.0
 
 def order(coid: str, symbol: str, side: str, qty: float, filled: float = 0.0,
           avg: float | None = None, status: str = "filled", sid: str = "sig",
-          when: datetime | None = None) -> Order:
+          when: datetime | None = None, bar_time: datetime | None = None,
+          fill_bar_time: datetime | None = None) -> Order:
     when = when or datetime.now(timezone.utc)
     return build(Order, client_order_id=coid, signal_id=sid, symbol=symbol, side=side, qty=qty,
                  status=status, broker="paper", filled_qty=filled, filled_avg_price=avg,
-                 submitted_at=when, updated_at=when)
+                 submitted_at=when, updated_at=when, bar_time=bar_time,
+                 fill_bar_time=fill_bar_time)
 
 
 def news(nid: str, symbol: str, minute: float, headline: str) -> NewsItem:

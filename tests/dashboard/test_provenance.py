@@ -141,3 +141,33 @@ def test_orders_dated_by_signals_the_state_no_longer_holds() -> None:
     assert w["bar_t"] == at(0).timestamp()
     alone = DashboardState().apply(ev(ORDERS, order("o2", "AAPL", "buy", 1, sid="s9")))
     assert alone["bar_t"] is None
+
+
+def test_orders_on_their_own_bars(backend, data_settings) -> None:
+    """What the consumer publishes: orders carrying `bar_time` (the bar decided on) and
+    `fill_bar_time` (the bar filled in) are placed on those bars, not on the wall clock, and not
+    on their signal's bar (an exit order keeps its entry's signal id)."""
+    dash = Dashboard(backend, data_settings, fast_options())
+
+    def feed(topic: str, records) -> dict | None:
+        dash.apply_batch(Batch(topic, [ev(topic, r) for r in records], 0, time.time()))
+        return dash.build_delta(False, False)
+
+    wall = datetime(2024, 3, 5, 20, 0, tzinfo=timezone.utc)
+    feed(PRICES, sim_bars(["AAPL"], 12))
+    feed(SIGNALS, [signal("AAPL", 2, sid="s1")])
+    entry = order("o1", "AAPL", "buy", 5, 5, 100.0, sid="s1", when=wall, bar_time=at(2),
+                  fill_bar_time=at(3))
+    exit_ = order("o1-horizon", "AAPL", "sell", 5, 5, 101.0, sid="s1", when=wall,
+                  bar_time=at(9), fill_bar_time=at(10))
+    unfilled = order("o2", "AAPL", "buy", 5, status="accepted", sid="s9", when=wall,
+                     bar_time=at(11))
+    sent = {o["client_order_id"]: o for o in feed(ORDERS, [entry, exit_, unfilled])["orders"]}
+    assert (sent["o1"]["bar_t"], sent["o1"]["fill_t"]) == (at(2).timestamp(), at(3).timestamp())
+    assert (sent["o1-horizon"]["bar_t"], sent["o1-horizon"]["fill_t"]) == (
+        at(9).timestamp(), at(10).timestamp())
+    assert (sent["o2"]["bar_t"], sent["o2"]["fill_t"]) == (at(11).timestamp(), None)
+    assert {o["t"] for o in sent.values()} == {wall.timestamp()}  # the wall clock, kept aside
+    assert not dash.state._awaiting  # dated by themselves: nothing waits for a signal
+    # The realised P&L of the exit falls at its fill bar, in event time like the bars.
+    assert list(dash.aggregator.symbols["AAPL"].realized) == [(at(10).timestamp(), 5.0)]

@@ -161,3 +161,35 @@ def test_token_accepted_when_given(backend, data_settings) -> None:
 
     asyncio.run(main())
 
+
+
+def test_content_security_policy_allows_only_this_server(backend, data_settings) -> None:
+    """Every response says scripts, the websocket and the API come from this server only: the
+    page, its files, the vendored chart library and the websocket handshake."""
+
+    async def main() -> None:
+        async with serve(backend, data_settings) as (_dash, url), aiohttp.ClientSession() as http:
+            host = url.removeprefix("http://")
+            for path in ("/", "/static/app.js",
+                         "/static/vendor/lightweight-charts-5.2.1.standalone.production.js",
+                         "/static/vendor/LICENSE-lightweight-charts.txt", "/api/summary"):
+                async with http.get(url + path) as r:
+                    assert r.status == 200, path
+                    csp = dict(d.strip().split(" ", 1)
+                               for d in r.headers["Content-Security-Policy"].split(";"))
+                    assert csp["script-src"] == "'self'", path
+                    assert csp["connect-src"] == f"'self' ws://{host} wss://{host}"
+                    assert csp["default-src"] == "'self'" and csp["object-src"] == "'none'"
+                    assert csp["frame-ancestors"] == "'none'"
+                    assert r.headers["X-Content-Type-Options"] == "nosniff"
+            # The websocket's handshake too (its response is prepared by the handler).
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+            try:
+                writer.write(_upgrade(host.encode()))
+                head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).decode()
+            finally:
+                writer.close()
+            assert head.startswith("HTTP/1.1 101")
+            assert "Content-Security-Policy: default-src 'self'; script-src 'self';" in head
+
+    asyncio.run(main())

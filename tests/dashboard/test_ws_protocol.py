@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from html.parser import HTMLParser
 
 import aiohttp
 
@@ -137,9 +138,33 @@ def test_summary_api(backend, data_settings) -> None:
             async with http.get(url + "/") as r:
                 page = await r.text()
                 assert r.status == 200 and "/static/app.js" in page
-                assert "http" not in page.replace("http-equiv", "")  # no CDN, nothing remote
-            for asset in ("app.js", "charts.js", "indicators.js", "style.css"):
-                async with http.get(url + "/static/" + asset) as r:
-                    assert r.status == 200
+            # No CDN, nothing remote is loaded: every script and stylesheet is one of ours; the
+            # only remote addresses are the links to tradingview.com its licence asks for.
+            refs = _References()
+            refs.feed(page)
+            assert refs.loaded and all(u.startswith("/static/") for u in refs.loaded), refs.loaded
+            assert {u for u in refs.links if "//" in u} == {"https://www.tradingview.com/"}
+            for asset in refs.loaded + refs.links:
+                if asset.startswith("/static/"):
+                    async with http.get(url + asset) as r:
+                        assert r.status == 200, asset
 
     asyncio.run(main())
+
+
+class _References(HTMLParser):
+    """What a page loads (`<script src>`, `<link href>`, `<img src>`) and where it links to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe") and a.get("src"):
+            self.loaded.append(a["src"])
+        elif tag == "link" and a.get("href"):
+            self.loaded.append(a["href"])
+        elif tag == "a" and a.get("href"):
+            self.links.append(a["href"])
