@@ -1,5 +1,7 @@
 """A local Flink standalone cluster from the pyflink distribution, configured by the repo's
-flink-conf.yaml, with its configuration, logs, pid files and checkpoints under the data dir.
+infra/flink/config.yaml, with its configuration, logs, pid files and checkpoints under the data
+dir. Its servers listen on 127.0.0.1 only, on the configured ports (the README's "Flink" section
+names the two kinds Flink 1.20 cannot bind so).
 
 `stop` ends exactly the processes `start` recorded in its own pid directory, after checking that
 each pid is still a Flink process started with this configuration directory.
@@ -18,15 +20,38 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyflink
+import yaml
 
-from tradeflow.config import Settings
+from tradeflow.config import Settings, port_range
 from tradeflow.processes import alive, port_in_use
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FLINK_CONFIG = REPO_ROOT / "infra" / "flink" / "config.yaml"
 FLINK_HOME = Path(pyflink.__file__).parent
 DAEMONS = ("standalonesession", "taskexecutor")
+# Servers that take their port from the range: the JobManager's blob server and metric query
+# service, the TaskManager's RPC, data exchange and metric query service.
+RANGE_PORTS_NEEDED = 5
+
+
+def flink_config(path: Path = FLINK_CONFIG) -> dict[str, Any]:
+    """A Flink config.yaml as Flink reads it: nested keys joined with dots, YAML-typed values."""
+    def flat(node: dict, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                out.update(flat(value, f"{name}."))
+            elif name in out:
+                raise ValueError(f"{path} sets {name} twice")
+            else:
+                out[name] = value
+        return out
+
+    return flat(yaml.safe_load(path.read_text()) or {})
 
 
 class ClusterError(RuntimeError):
@@ -37,11 +62,12 @@ class ClusterError(RuntimeError):
 class LocalCluster:
     home: Path  # <data dir>/flink
     port: int
-    rpc_port: int = 6123
+    rpc_port: int = Settings.model_fields["flink_rpc_port"].default
+    port_range: str = Settings.model_fields["flink_port_range"].default
 
     @classmethod
     def from_settings(cls, s: Settings) -> "LocalCluster":
-        return cls(s.path("flink"), s.flink_rest_port, s.flink_rpc_port)
+        return cls(s.path("flink"), s.flink_rest_port, s.flink_rpc_port, s.flink_port_range)
 
     @property
     def conf_dir(self) -> Path:
@@ -61,28 +87,38 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     # --- configuration -------------------------------------------------------------------------
-    def write_conf(self) -> Path:
-        """Copy the repo's flink-conf.yaml, with this machine's paths and ports filled in."""
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
-        overrides = {
-            "rest.port": str(self.port),
-            "jobmanager.rpc.port": str(self.rpc_port),
-            "state.checkpoints.dir": self.checkpoint_dir.as_uri(),
+    def config(self) -> dict[str, Any]:
+        """The repo's Flink configuration with this machine's ports, paths and interpreter."""
+        # Flink 1.20's Prometheus reporter listens on every interface (it has no host option).
+        conf = {k: v for k, v in flink_config().items() if not k.startswith("metrics.reporter.")}
+        conf.update({
+            "rest.port": self.port,
+            "jobmanager.rpc.port": self.rpc_port,
+            # Random ports unless given. Each server takes the first free port of the range (and
+            # logs a bind error for each taken one it tried before).
+            "blob.server.port": self.port_range,
+            "taskmanager.rpc.port": self.port_range,
+            "taskmanager.data.bind-port": self.port_range,
+            "metrics.internal.query-service.port": self.port_range,
+            "execution.checkpointing.dir": self.checkpoint_dir.as_uri(),
             # Python UDF workers must run in the same virtualenv as the job.
             "python.executable": sys.executable,
             "python.client.executable": sys.executable,
-        }
-        lines = []
-        for line in (REPO_ROOT / "flink-conf.yaml").read_text().splitlines():
-            key = line.split(":", 1)[0].strip()
-            if key in overrides and not line.lstrip().startswith("#"):
-                line = f"{key}: {overrides.pop(key)}"
-            lines.append(line)
-        lines += ["", "# set at start by tradeflow"] + [f"{k}: {v}" for k, v in overrides.items()]
-        (self.conf_dir / "flink-conf.yaml").write_text("\n".join(lines) + "\n")
+        })
+        return conf
+
+    def write_conf(self) -> Path:
+        """Write config() as the conf dir's config.yaml, with Flink's logging configuration."""
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        # Flink 1.20 reads a legacy flink-conf.yaml in preference to config.yaml.
+        (self.conf_dir / "flink-conf.yaml").unlink(missing_ok=True)
+        header = (f"# Written by `tradeflow flink start` from {FLINK_CONFIG.relative_to(REPO_ROOT)}"
+                  " at each start: edit that file or the TRADEFLOW_FLINK_* settings.\n")
+        (self.conf_dir / "config.yaml").write_text(
+            header + yaml.safe_dump(self.config(), sort_keys=False, width=1 << 16))
         for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties",
                      "logback.xml"):
             shutil.copy(FLINK_HOME / "conf" / name, self.conf_dir / name)
@@ -121,6 +157,12 @@ class LocalCluster:
                               (self.rpc_port, "TRADEFLOW_FLINK_RPC_PORT")):
             if port_in_use(port):
                 raise ClusterError(f"port {port} is in use (another Flink?). Stop it or set {setting}.")
+        first, last = port_range(self.port_range)
+        free = sum(not port_in_use(p) for p in range(first, last + 1))
+        if free < RANGE_PORTS_NEEDED:
+            raise ClusterError(f"{free} free ports in {self.port_range}, the cluster needs "
+                               f"{RANGE_PORTS_NEEDED}: stop another cluster or set "
+                               "TRADEFLOW_FLINK_PORT_RANGE.")
         self.write_conf()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for pidfile in self.pid_dir.glob("*.pid"):

@@ -182,7 +182,7 @@ class SignalJob:
             if not self.cluster_checkpoints:
                 # In a mini-cluster with no directory, checkpoints go to JobManager memory,
                 # which refuses state over 5 MB and sends the job into a restart loop.
-                options["state.checkpoints.dir"] = Path(
+                options["execution.checkpointing.dir"] = Path(
                     tempfile.mkdtemp(prefix="tradeflow-checkpoints-")).as_uri()
         options.update(self.extra_config)
         # Given at creation: PyFlink decides there whether Python workers call back into this

@@ -19,7 +19,7 @@ from tradeflow.config import BackendName, get_settings
 def main() -> None:
     common = {"name": os.environ.get("TRADEFLOW_JOB_NAME", "tradeflow-signals"),
               "parallelism": int(os.environ.get("TRADEFLOW_JOB_PARALLELISM", "1")),
-              "cluster_checkpoints": True}  # the cluster's flink-conf.yaml names the directory
+              "cluster_checkpoints": True}  # the cluster's config.yaml names the directory
     settings = get_settings()
     if settings.backend is BackendName.kafka:
         job = kafka_job("streaming", settings.kafka_servers, **common)
@@ -29,7 +29,7 @@ def main() -> None:
         raise SystemExit(f"streaming_main: no streaming job for backend {settings.backend.value!r}")
     base = os.environ.get("TRADEFLOW_CHECKPOINTS_DIR")
     if base:  # set by the submitters, which resume from the same directory
-        job.extra_config["state.checkpoints.dir"] = job.checkpoints_under(Path(base)).as_uri()
+        job.extra_config["execution.checkpointing.dir"] = job.checkpoints_under(Path(base)).as_uri()
     job.run(wait=False)
 
 

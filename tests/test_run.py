@@ -3,6 +3,7 @@ backend and on the kafka backend with the local broker `run` starts itself."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cluster import LocalCluster
+from jobs.cluster import LocalCluster, flink_config
 from jobs.submit import JOB_NAME
 from tradeflow.processes import free_port
-from tradeflow.config import ORDERS, SIGNALS, get_settings
+from tradeflow.config import ORDERS, SIGNALS, get_settings, port_range
 from tradeflow.topics import open_backend
 from tradeflow.topics.local_kafka import LocalKafka
 
@@ -38,6 +39,35 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def listeners(pids: list[int]) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket these processes listen on, from /proc (IPv4-mapped
+    IPv6 addresses as IPv4)."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            addr_hex, port_hex = fields[1].split(":")
+            # The kernel prints each 32-bit word of the address in host byte order (little-endian
+            # on x86-64 and arm64).
+            raw = b"".join(bytes.fromhex(addr_hex[i:i + 8])[::-1] for i in range(0, len(addr_hex), 8))
+            addr = ipaddress.ip_address(raw)
+            if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+                addr = addr.ipv4_mapped
+            found.add((str(addr), int(port_hex, 16)))
+    return found
 
 
 def tradeflow(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -64,8 +94,15 @@ def test_flink_start_status_stop_ends_exactly_its_processes(env, settings):
         assert len(pids) == 2
         status = tradeflow("flink", "status", env=env)
         assert "Flink UP" in status.stdout and "taskmanagers=1" in status.stdout
-        conf = (settings.path("flink", "conf", "flink-conf.yaml")).read_text()
-        assert f"rest.port: {PORT}" in conf and settings.path("flink", "checkpoints").as_uri() in conf
+        conf = flink_config(settings.path("flink", "conf", "config.yaml"))
+        assert conf["rest.port"] == PORT
+        assert conf["execution.checkpointing.dir"] == settings.path("flink", "checkpoints").as_uri()
+        # Every server of the cluster listens on 127.0.0.1, on its two ports or in the range.
+        first, last = port_range(settings.flink_port_range)
+        served = listeners(pids)
+        assert {("127.0.0.1", PORT), ("127.0.0.1", RPC_PORT)} <= served
+        assert {addr for addr, _ in served} == {"127.0.0.1"}, served
+        assert all(p in (PORT, RPC_PORT) or first <= p <= last for _, p in served), served
         assert any(settings.path("flink", "log").glob("*.log"))
         stopped = tradeflow("flink", "stop", env=env)
         assert stopped.returncode == 0 and str(pids[0]) in stopped.stdout

@@ -35,7 +35,7 @@ RUN uv python install 3.11 && uv venv --python 3.11 /opt/venv
 WORKDIR /opt/tradeflow
 # Dependencies first, from the pins alone, so a source change does not reinstall them.
 COPY pyproject.toml constraints.txt ./
-RUN uv pip install --python /opt/venv/bin/python -c constraints.txt -r pyproject.toml
+RUN uv pip install --python /opt/venv/bin/python -c constraints.txt -r pyproject.toml --extra flink
 # Editable: the jobs find sql/, strategy.toml and build/ next to their package, as in a checkout.
 COPY . .
 RUN uv pip install --python /opt/venv/bin/python --no-deps -e . \
@@ -64,24 +64,25 @@ COPY --from=jvm /opt/tradeflow/build/jars/flink-kafka /opt/tradeflow/build/jars/
 RUN touch /opt/tradeflow/build/tradeflow-udf.jar \
  && /opt/venv/bin/python -c "from tradeflow.jvm import jars; assert jars('flink-kafka')"
 
-# The repo's flink-conf.yaml, with the local cluster's loopback addresses opened to the container
-# network (what the official image does to its own configuration) and container paths. The
-# entrypoint then sets jobmanager.rpc.address and applies FLINK_PROPERTIES on top.
-COPY --chown=flink:flink flink-conf.yaml /opt/flink/conf/flink-conf.yaml
+# The repo's Flink configuration (infra/flink/config.yaml), with its loopback addresses opened to
+# the container network (what the official image does to its own) and the container's
+# directories and interpreter, rewritten by Flink's own config-parser-utils.sh: the tool the
+# entrypoint then sets jobmanager.rpc.address and applies FLINK_PROPERTIES with. No legacy
+# flink-conf.yaml may remain: Flink would read it instead.
+COPY --chown=flink:flink infra/flink/config.yaml /opt/flink/conf/config.yaml
 RUN set -eux; \
-    rm -f /opt/flink/conf/config.yaml; \
-    conf=/opt/flink/conf/flink-conf.yaml; \
-    sed -i -E \
-      -e 's/^(jobmanager\.bind-host|taskmanager\.bind-host|rest\.bind-address|rest\.address):.*/\1: 0.0.0.0/' \
-      -e '/^taskmanager\.host:/d' \
-      -e 's#^state\.checkpoints\.dir:.*#state.checkpoints.dir: file:///opt/flink/checkpoints#' \
-      "$conf"; \
-    printf '\n# set by infra/docker/flink.Dockerfile\n%s\n%s\n%s\n' \
-      'state.savepoints.dir: file:///opt/flink/savepoints' \
-      'python.executable: /opt/venv/bin/python' \
-      'python.client.executable: /opt/venv/bin/python' >> "$conf"; \
-    grep -q '^rest.bind-address: 0.0.0.0' "$conf"; \
-    ! grep -q '^taskmanager.host:' "$conf"; \
+    rm -f "$FLINK_HOME/conf/flink-conf.yaml"; \
+    bash "$FLINK_HOME/bin/config-parser-utils.sh" "$FLINK_HOME/conf" "$FLINK_HOME/bin" "$FLINK_HOME/lib" \
+      -D jobmanager.bind-host=0.0.0.0 \
+      -D taskmanager.bind-host=0.0.0.0 \
+      -D rest.bind-address=0.0.0.0 \
+      -D rest.address=0.0.0.0 \
+      -rmKey taskmanager.host \
+      -D execution.checkpointing.dir=file:///opt/flink/checkpoints \
+      -D execution.checkpointing.savepoint-dir=file:///opt/flink/savepoints \
+      -D python.executable=/opt/venv/bin/python \
+      -D python.client.executable=/opt/venv/bin/python; \
+    grep -q 'bind-address: 0.0.0.0' "$FLINK_HOME/conf/config.yaml"; \
     # Named volumes mounted here start as a copy of these directories, owned by flink.
     mkdir -p /opt/flink/checkpoints /opt/flink/savepoints; \
     chown -R flink:flink /opt/flink/conf /opt/flink/checkpoints /opt/flink/savepoints

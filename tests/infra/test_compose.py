@@ -1,5 +1,5 @@
-"""Offline checks of the compose stack: docker-compose.yml, infra/docker/, .env.example and the
-parts of flink-conf.yaml the images rely on.
+"""Offline checks of the compose stack: docker-compose.yml, infra/docker/, .env.example and what
+the Flink image makes of the repo's infra/flink/config.yaml.
 
 No Docker engine runs here, so nothing is built or started. The compose file is validated
 against the Compose Specification's JSON schema after the same ${VAR:-default} interpolation
@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -231,39 +232,81 @@ def test_shell_scripts_parse():
         assert proc.returncode == 0, proc.stderr
 
 
-def _flink_conf() -> dict[str, str]:
-    conf = {}
-    for line in (REPO / "flink-conf.yaml").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition(":")
-            assert key.strip() not in conf, f"flink-conf.yaml sets {key} twice"
-            conf[key.strip()] = value.strip()
-    return conf
+def _image_conf_args() -> list[str]:
+    """The arguments the Flink image gives config-parser-utils.sh to rewrite the repo's config."""
+    (step,) = [s for s in _dockerfile_instructions(DOCKER_DIR / "flink.Dockerfile")
+               if "config-parser-utils.sh" in s]
+    words = shlex.split(step.split("config-parser-utils.sh", 1)[1].lstrip('"').split(";", 1)[0])
+    assert words[:3] == ["$FLINK_HOME/conf", "$FLINK_HOME/bin", "$FLINK_HOME/lib"]
+    return words[3:]
 
 
-def test_flink_conf_keys_the_image_rewrites_exist():
-    """The image's sed expressions must find their keys, or the container would bind loopback."""
-    conf = _flink_conf()
-    dockerfile = (DOCKER_DIR / "flink.Dockerfile").read_text()
-    for key in ("jobmanager.bind-host", "taskmanager.bind-host", "rest.bind-address",
-                "rest.address", "taskmanager.host", "state.checkpoints.dir"):
-        assert key in conf
-        assert key.replace(".", "\\.") in dockerfile, key
+def _image_rewrites() -> tuple[dict[str, str], set[str]]:
+    """What the image sets (-D key=value) and removes (-rmKey key) in the repo's config."""
+    args, sets, removes = _image_conf_args(), {}, set()
+    for flag, arg in zip(args[::2], args[1::2]):
+        assert flag in ("-D", "-rmKey"), flag
+        if flag == "-D":
+            key, _, value = arg.partition("=")
+            sets[key] = value
+        else:
+            removes.add(arg)
+    return sets, removes
 
 
-def test_flink_conf_production_settings():
-    conf = _flink_conf()
-    assert conf["execution.checkpointing.mode"] == "EXACTLY_ONCE"
-    assert conf["state.backend.type"] in ("hashmap", "rocksdb")
-    assert conf["restart-strategy.type"] == "exponential-delay"
-    assert conf["metrics.reporter.prom.factory.class"] == \
-        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
-    # The local cluster gets the reporter from the wheel's plugins/ (without it Flink only logs a
-    # warning; with every port of the range taken it logs an error and runs without metrics).
+def test_flink_image_opens_every_loopback_address_of_the_config(compose):
+    """The repo's config binds loopback (for the local cluster): the image must rewrite every
+    such key, or a container would listen where no other container reaches it."""
+    from jobs.cluster import flink_config
+
+    conf = flink_config()
+    sets, removes = _image_rewrites()
+    loopback = {k for k, v in conf.items() if v == "127.0.0.1"}
+    # The entrypoint sets the JobManager's address from JOB_MANAGER_RPC_ADDRESS.
+    assert loopback - {"jobmanager.rpc.address"} == {
+        k for k, v in sets.items() if v == "0.0.0.0"} | removes
+    assert (removes | set(sets)) - {"execution.checkpointing.dir",
+                                    "execution.checkpointing.savepoint-dir", "python.executable",
+                                    "python.client.executable"} <= set(conf)
+    for name in ("jobmanager", "taskmanager", "job-submit"):
+        assert compose["services"][name]["environment"]["JOB_MANAGER_RPC_ADDRESS"] == "jobmanager"
+    # The volumes the checkpoints and savepoints go to.
+    for key, mount in (("execution.checkpointing.dir", "/opt/flink/checkpoints"),
+                       ("execution.checkpointing.savepoint-dir", "/opt/flink/savepoints")):
+        assert sets[key] == f"file://{mount}"
+        assert any(v.endswith(":" + mount) for v in compose["services"]["jobmanager"]["volumes"])
+    assert sets["python.executable"] == sets["python.client.executable"] == "/opt/venv/bin/python"
+
+
+@pytest.mark.flink
+def test_flink_image_config_rewrite_with_flinks_own_tool(tmp_path):
+    """The image's rewrite, run with the same Flink 1.20 tool on a copy of the repo's config:
+    the addresses opened, the container's directories and interpreter set, the rest unchanged."""
     import pyflink
 
-    plugins = Path(pyflink.__file__).parent / "plugins" / "metrics-prometheus"
-    assert any(plugins.glob("flink-metrics-prometheus-*.jar"))
+    from jobs.cluster import FLINK_CONFIG, flink_config
+
+    home = Path(pyflink.__file__).parent
+    shutil.copy(FLINK_CONFIG, tmp_path / "config.yaml")
+    proc = subprocess.run(["bash", str(home / "bin" / "config-parser-utils.sh"), str(tmp_path),
+                           str(home / "bin"), str(home / "lib"), *_image_conf_args()],
+                          env={**os.environ, "FLINK_HOME": str(home)}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sets, removes = _image_rewrites()
+    image, repo = flink_config(tmp_path / "config.yaml"), flink_config()
+    assert {k: str(v) for k, v in image.items() if k in sets} == sets
+    assert not removes & set(image)
+    assert {k: v for k, v in image.items() if k not in sets} == {
+        k: v for k, v in repo.items() if k not in sets and k not in removes}
+
+
+def test_flink_properties_are_knobs_not_copies_of_the_config(compose):
+    """FLINK_PROPERTIES carries only what the stack tunes by variable; the rest is the file's."""
+    for name in ("jobmanager", "taskmanager"):
+        props = compose["services"][name]["environment"]["FLINK_PROPERTIES"]
+        keys = {line.partition(":")[0].strip() for line in props.splitlines() if line.strip()}
+        assert keys == {"taskmanager.numberOfTaskSlots", "parallelism.default"}
 
 
 # --- the Flink image's JVM parts: jvm/pom.xml, as in a checkout ----------------------------------

@@ -39,13 +39,20 @@ def _by_kind(kind: str) -> dict[str, dict]:
     return {d["metadata"]["name"]: d for d in DOCS if d["kind"] == kind}
 
 
-def _flink_conf() -> dict[str, str]:
-    conf = {}
-    for line in (REPO / "flink-conf.yaml").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition(":")
-            conf[key.strip()] = value.strip()
-    return conf
+def flink_string(value: object) -> str:
+    """A YAML value as Flink reads it from a string (the FlinkDeployment's values are strings)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# Keys of infra/flink/config.yaml the FlinkDeployment does not repeat: the operator sets the
+# addresses of the pods it creates, the process sizes come from spec.jobManager/taskManager
+# (checked below) and the starting parallelism from spec.job.parallelism.
+NOT_REPEATED = {"jobmanager.rpc.address", "jobmanager.bind-host", "taskmanager.bind-host",
+                "taskmanager.host", "rest.address", "rest.bind-address",
+                "jobmanager.memory.process.size", "taskmanager.memory.process.size",
+                "parallelism.default"}
+# Keys the FlinkDeployment deliberately sets to a value of its own, with the reason.
+OVERRIDES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -173,25 +180,37 @@ def test_flink_pod_template_validates_as_a_pod(kv, flink):
     assert claims <= set(_by_kind("PersistentVolumeClaim"))
 
 
-def test_flink_checkpoints_autoscaler_and_shared_settings(flink):
+def test_flink_checkpoints_and_autoscaler(flink):
     conf = flink["spec"]["flinkConfiguration"]
-    for key in ("state.checkpoints.dir", "state.savepoints.dir", "high-availability.storageDir"):
+    for key in ("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir",
+                "high-availability.storageDir"):
         assert conf[key].startswith(("file:///flink-data/", "s3://"))
     assert conf["high-availability.type"] == "kubernetes"
     assert conf["job.autoscaler.enabled"] == "true"
     assert 0 < float(conf["job.autoscaler.target.utilization"]) <= 1
     low, high = (int(conf[f"job.autoscaler.vertex.{m}-parallelism"]) for m in ("min", "max"))
     assert 1 <= low <= high <= int(conf["pipeline.max-parallelism"])
-    # The operator writes its own configuration, so what the job needs is repeated: it must say
-    # the same as the repo's flink-conf.yaml.
-    local = _flink_conf()
-    shared = [k for k in local if k.startswith(("execution.checkpointing.", "restart-strategy.",
-                                                "metrics.reporter.", "env.java.opts",
-                                                "pipeline.", "state.backend.", "web.submit"))
-              ]
-    assert shared
-    for key in shared:
-        assert conf.get(key) == local[key], key
+
+
+def test_flink_configuration_is_the_repo_flink_config(flink):
+    """The operator writes its own configuration from flinkConfiguration, so it repeats
+    infra/flink/config.yaml: every key of the file is there with the file's value, but for the
+    keys the operator sets itself and the deliberate overrides."""
+    from jobs.cluster import flink_config
+
+    conf = flink["spec"]["flinkConfiguration"]
+    assert all(isinstance(v, str) for v in conf.values()), "the operator takes strings"
+    repo = flink_config()
+    assert NOT_REPEATED <= set(repo) and set(OVERRIDES) <= set(repo)
+    assert not NOT_REPEATED & set(conf), "a key the operator sets itself"
+    for key, value in repo.items():
+        if key in OVERRIDES:
+            assert conf[key] != flink_string(value), f"{key} is no override any more"
+        elif key not in NOT_REPEATED:
+            assert conf.get(key) == flink_string(value), key
+    spec = flink["spec"]
+    assert spec["jobManager"]["resource"]["memory"] == repo["jobmanager.memory.process.size"]
+    assert spec["taskManager"]["resource"]["memory"] == repo["taskmanager.memory.process.size"]
 
 
 # --- services, scaling and wiring ---------------------------------------------------------------
