@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tradeflow.cli import require_flink
 from tradeflow.config import get_settings
 
 
@@ -63,6 +64,7 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
 
     Input may be unordered and hold duplicate bars; unreadable rows go to DIR/dead-letter.jsonl.
     """
+    require_flink()
     from .evaluate import Options, evaluate
     from .execution import Costs, ExecConfig
 
@@ -125,6 +127,10 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
         w = report["walk_forward"]["strategy"]
         click.echo(f"walk-forward (test windows): return {pct(w['total_return'])}, "
                    f"Sharpe {num(w['sharpe'])}, max drawdown {pct(w['max_drawdown'])}")
+    from .report import summary_lines
+
+    for line in summary_lines(report):
+        click.echo(line)
 
 
 @click.command("parity")
@@ -139,6 +145,7 @@ def parity(work: Path | None, show: int) -> None:
     Run it on the data dir of a stopped run that started empty (`--data-dir`, default
     $TRADEFLOW_DATA_DIR). Exits 0 only when there is no difference.
     """
+    require_flink()
     from tradeflow.config import ConsumerSettings
     from tradeflow.topics import open_backend
 

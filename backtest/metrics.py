@@ -106,6 +106,7 @@ def trade_metrics(trades: Sequence[Trade]) -> dict[str, Any]:
         "by_exit_reason": {
             reason: {"trades": len(ts), "pnl": float(sum(t.pnl or 0.0 for t in ts)),
                      "win_rate": float(np.mean([(t.pnl or 0.0) > 0 for t in ts])),
+                     "average_return": float(np.mean([t.return_pct or 0.0 for t in ts])),
                      "average_bars_held": float(np.mean([t.bars_held for t in ts]))}
             for reason in EXIT_REASONS
             if (ts := [t for t in closed if t.exit_reason == reason])},

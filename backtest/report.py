@@ -60,10 +60,12 @@ def _exit_table(r: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(reason.replace('_', ' '))}</td><td>{x['trades']:,}</td>"
         f"<td class=\"{'pos' if x['pnl'] >= 0 else 'neg'}\">{x['pnl']:,.2f}</td>"
-        f"<td>{x['win_rate']:.1%}</td><td>{x['average_bars_held']:.1f}</td></tr>"
+        f"<td>{x['win_rate']:.1%}</td>"
+        f"<td class=\"{_sign(x.get('average_return'))}\">{fmt(x.get('average_return'), 'pct')}</td>"
+        f"<td>{x['average_bars_held']:.1f}</td></tr>"
         for reason, x in by.items())
     return ("<table><tr><th>Exit</th><th>Trades</th><th>P&amp;L</th><th>Win rate</th>"
-            f"<th>Bars held</th></tr>{rows}</table>")
+            f"<th>Mean return</th><th>Bars held</th></tr>{rows}</table>")
 
 
 @dataclass
@@ -97,6 +99,10 @@ def fmt(v: Any, kind: str) -> str:
         return f"{v:,.2f}"
     if kind == "num1":
         return f"{v:,.1f}"
+    if kind == "num2":
+        return f"{v:,.2f}"
+    if kind == "bp":
+        return f"{v * 10_000:,.1f} bp"
     return f"{v:,.3f}"
 
 
@@ -147,7 +153,7 @@ def _metric_table(cols: list[tuple[str, dict[str, Any]]], compact: bool = False)
 
 
 def _decay(r: dict[str, Any]) -> str:
-    q = r["signal_quality"]
+    q = r["signal_quality"]["horizons"]
     labels = [f"{d['horizon_bars']} bar{'s' if d['horizon_bars'] > 1 else ''}" for d in q]
     hit = [d["hit_rate"] if d["hit_rate"] is not None else np.nan for d in q]
     ic = [d["ic"] if d["ic"] is not None else np.nan for d in q]
@@ -159,11 +165,85 @@ def _decay(r: dict[str, Any]) -> str:
                 fill_to_zero=False, y_floor=0.0)
     rows = "".join(
         f"<tr><td>{d['horizon_bars']}</td><td>{d['signals']:,}</td><td>{fmt(d['hit_rate'], 'pct')}</td>"
-        f"<td>{fmt(d['ic'], 'num')}</td><td class='{_sign(d['mean_signed_return'])}'>"
-        f"{fmt(d['mean_signed_return'], 'pct')}</td></tr>" for d in q)
+        f"<td>{fmt(d['ic'], 'num')}</td><td>{fmt(d.get('ic_t'), 'num2')}</td>"
+        f"<td class='{_sign(d['mean_signed_return'])}'>{fmt(d['mean_signed_return'], 'pct')}</td>"
+        f"<td>{fmt(d.get('mean_signed_return_t'), 'num2')}</td></tr>" for d in q)
     table = ("<table><tr><th>horizon (bars)</th><th>signals</th><th>hit rate</th><th>IC (Spearman)</th>"
-             f"<th>mean signed return</th></tr>{rows}</table>")
+             f"<th>t</th><th>mean signed return</th><th>t</th></tr>{rows}</table>")
     return svg + table
+
+
+def _ci_text(ci: list[float | None], kind: str) -> str:
+    lo, hi = ci
+    return "–" if lo is None or hi is None else f"[{fmt(lo, kind)}, {fmt(hi, kind)}]"
+
+
+def _value_rows(q: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, figures): all signals, each setup, each news tone."""
+    return ([("all signals", q["all"])]
+            + [(f"setup: {g['group']}", g) for g in q["by_setup"]]
+            + [(f"news: {g['group']}", g) for g in q["by_tone"]])
+
+
+def _own_horizon(r: dict[str, Any]) -> str:
+    """The card of what a signal is worth at its own horizon: by setup, by news tone, and the
+    calibration of its stated confidence."""
+    q = r["signal_quality"]["own_horizon"]
+    if not q["all"]["signals"]:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(label)}</td><td>{g['signals']:,}</td><td>{fmt(g['hit_rate'], 'pct')}</td>"
+        f"<td>{_ci_text(g['hit_rate_ci'], 'pct')}</td><td>{fmt(g['ic'], 'num')}</td>"
+        f"<td>{fmt(g['ic_t'], 'num2')}</td><td>{_ci_text(g['ic_ci'], 'num')}</td>"
+        f"<td>{fmt(g['n_eff'], 'int')}</td>"
+        f"<td class='{_sign(g['mean_signed_return'])}'>{fmt(g['mean_signed_return'], 'bp')}</td>"
+        f"<td>{fmt(g['mean_signed_return_t'], 'num2')}</td></tr>" for label, g in _value_rows(q))
+    groups = ("<table><tr><th>signals of</th><th>n</th><th>hit rate</th><th>95% CI</th><th>IC</th>"
+              "<th>t</th><th>95% CI</th><th>n eff.</th><th>mean signed return</th><th>t</th></tr>"
+              f"{rows}</table>")
+    cal_rows = "".join(
+        f"<tr><td>{c['bucket']}</td><td>{c['signals']:,}</td><td>{fmt(c['mean_confidence'], 'pct')}</td>"
+        f"<td>{fmt(c['hit_rate'], 'pct')}</td><td>{_ci_text(c['hit_rate_ci'], 'pct')}</td></tr>"
+        for c in q["calibration"])
+    cal = ("<table><tr><th>stated confidence</th><th>n</th><th>mean stated</th><th>realised hit rate</th>"
+           f"<th>95% CI</th></tr>{cal_rows}</table>")
+    horizons = ", ".join(str(h) for h in q["horizon_bars"])
+    return (f'<div class="card"><h2>Signal value at its own horizon ({horizons} bars)</h2>{groups}'
+            '<p class="note">Each signal measured at its own <code>horizon_bars</code>, the longest its '
+            f'position is held; {_gap_note(q)}. t-statistics and 95% intervals allow for overlapping forward windows: '
+            'Newey-West standard errors whose Bartlett weights are the share of two signals\' windows '
+            'that overlap (lag h−1 for one signal per bar); the IC\'s from its effective sample size '
+            '(n eff.). A signal with several setups counts in each; news tone is the sign of its '
+            'decayed sentiment.</p>'
+            f'<h2 style="margin-top:14px">Calibration: stated confidence vs realised hit rate</h2>{cal}</div>')
+
+
+def _gap_note(q: dict[str, Any]) -> str:
+    n = q["all"].get("left_out_for_gaps", 0)
+    return f"{n:,} left out: a price gap (split, bad print) in the window" if n else "no price gap"
+
+
+def summary_lines(r: dict[str, Any]) -> list[str]:
+    """The console summary of signal value at the own horizon and of the exits."""
+    q = r["signal_quality"]["own_horizon"]
+    horizons = ", ".join(str(h) for h in q["horizon_bars"]) or "–"
+    lines = [f"signal value at own horizon ({horizons} bars; {_gap_note(q)}; t and CI allow for "
+             "overlapping windows):",
+             f"  {'signals of':<20}{'n':>7}  {'hit rate [95% CI]':<28}{'IC (t)':<16}mean signed return (t)"]
+    for label, g in _value_rows(q) if q["all"]["signals"] else []:
+        hit = f"{fmt(g['hit_rate'], 'pct')} {_ci_text(g['hit_rate_ci'], 'pct')}"
+        ic = f"{fmt(g['ic'], 'num')} ({fmt(g['ic_t'], 'num2')})"
+        mean = f"{fmt(g['mean_signed_return'], 'bp')} ({fmt(g['mean_signed_return_t'], 'num2')})"
+        lines.append(f"  {label:<20}{g['signals']:>7,}  {hit:<28}{ic:<16}{mean}")
+    if q["calibration"]:
+        lines.append("calibration (confidence: hit rate, n): " + "; ".join(
+            f"{c['bucket']}: {fmt(c['hit_rate'], 'pct')}, {c['signals']:,}" for c in q["calibration"]))
+    by = r["strategy"].get("by_exit_reason") or {}
+    if by:
+        lines.append("exits (trades, win rate, mean return): " + "; ".join(
+            f"{reason.replace('_', ' ')} {x['trades']:,}, {fmt(x['win_rate'], 'pct')}, "
+            f"{fmt(x.get('average_return'), 'pct')}" for reason, x in by.items()))
+    return lines
 
 
 def _fan(r: dict[str, Any]) -> str:
@@ -284,7 +364,9 @@ fills at the next bar's open, slippage {ex['slippage_bps']:g} bps, fees {ex['fee
 <div class="grid2"><div class="card"><h2>Metrics</h2>{_metric_table(cols)}</div>
 <div class="card"><h2>Signal quality</h2>{_decay(r)}
 <p class="note">Hit rate and rank IC of signal direction (BUY +1, SELL −1) against the close-to-close
-forward return h bars after the signal bar. Forward returns are used for this measurement only.</p></div></div>
+forward return h bars after the signal bar. Forward returns are used for this measurement only;
+t allows for overlapping windows, as below.</p></div></div>
+{_own_horizon(r)}
 <div class="grid2"><div class="card"><h2>Risk: 1-day VaR / CVaR</h2>{_risk_table(r)}
 <p class="note">Historical: {r['risk']['strategy']['historical']['scenarios'] or r['risk']['buy_and_hold']['historical']['scenarios']:,} past daily returns applied to the portfolio.
 Monte Carlo: correlated geometric Brownian motion fitted to daily log returns, seed {r['risk']['strategy']['monte_carlo']['seed']}.

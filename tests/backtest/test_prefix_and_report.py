@@ -75,7 +75,8 @@ def test_prefix_property_and_report(tmp_path: Path) -> None:
     assert report["signals"]["count"] == len(every)
     assert report["strategy"]["trades"] + report["strategy"]["open_trades"] >= 1
     assert sum(report["decisions"].values()) == len(every)
-    assert [q["horizon_bars"] for q in report["signal_quality"]] == [1, 5, 15, 60]
+    assert [q["horizon_bars"] for q in report["signal_quality"]["horizons"]] == [1, 5, 15, 60]
+    assert report["signal_quality"]["own_horizon"]["horizon_bars"] == [30]
     assert report["annualisation"]["bars_per_year"] == 252 * N  # all bars on one trading day
     for name in ("report.json", "equity.csv", "positions.csv", "trades.jsonl", "fills.jsonl",
                  "decisions.jsonl", "indicators.jsonl"):

@@ -26,7 +26,7 @@ def test_hit_rate_and_decay_by_hand() -> None:
     closes = [100.0, 101.0, 99.0, 102.0, 104.0, 103.0]
     bars = frame(daily_bars("AAA", closes, closes))
     sigs = [signal("AAA", "BUY", daily_end(0), 100.0), signal("AAA", "SELL", daily_end(2), 99.0)]
-    q = {d["horizon_bars"]: d for d in decay(bars, sigs, (1, 3, 5))}
+    q = {d["horizon_bars"]: d for d in decay(bars, sigs, (1, 3, 5))["horizons"]}
     # h=1: BUY +1% (hit), SELL then +3.03% (miss)
     assert q[1]["signals"] == 2 and q[1]["hit_rate"] == 0.5
     assert q[1]["mean_signed_return"] == pytest.approx((0.01 - (102 / 99 - 1)) / 2)
