@@ -15,7 +15,7 @@ $(BIN)/python:
 # Re-install whenever the dependency pins change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[flink,test]'
 	touch $(STAMP)
 
 # The Kafka and Kinesis connectors and the Kafka broker, from Maven Central (pins: jvm/pom.xml),

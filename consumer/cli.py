@@ -9,7 +9,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
@@ -17,13 +17,12 @@ from typing import IO
 import click
 
 from tradeflow import durations
-from tradeflow.config import get_settings
+from tradeflow.config import PRICES, SIGNALS, BrokerChoice, get_consumer_settings, get_settings
 from tradeflow.logs import register_settings, setup_logging
+from tradeflow.observability import FeedWatch, Health, serve
 from tradeflow.topics import BackendError, open_backend
-
 from tradeflow.trading import audit as audit_trail
 from tradeflow.trading.killswitch import KillSwitch
-from tradeflow.config import BrokerChoice, get_consumer_settings
 
 log = logging.getLogger("consumer")
 
@@ -75,8 +74,8 @@ def _summary(stats: Counter[str]) -> str:
 @click.option("--broker", type=click.Choice([b.value for b in BrokerChoice]),
               help="Where orders go (default: $TRADEFLOW_BROKER or auto).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Serve Prometheus metrics on http://127.0.0.1:PORT/metrics (0 = off), among "
-                   "them tradeflow_signal_age_at_decision_seconds.")
+              help="Serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz "
+                   "(HOST: $TRADEFLOW_METRICS_HOST; 0 = off).")
 @click.pass_context
 def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str | None,
             metrics_port: int) -> None:
@@ -95,11 +94,12 @@ def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str 
     if broker:
         cs = cs.model_copy(update={"broker": BrokerChoice(broker)})
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr="127.0.0.1")
-    with _single_instance(cs.audit_path(shared)):
+    # The signals are sparse; the bars (and the producers' clocks between them) are the pulse.
+    feeds = {t: FeedWatch(t, shared.feed_stale_seconds) for t in (PRICES, SIGNALS)}
+    health = Health()
+    health.add("feed", feeds[PRICES].problem)
+    server = None if from_file else serve(metrics_port, health, shared.metrics_host)
+    with _single_instance(cs.audit_path(shared)), server or nullcontext():
         try:
             backend = open_backend(settings=shared)
         except BackendError as err:
@@ -112,7 +112,7 @@ def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str 
         stats: Counter[str] = consumer.stats
         try:
             stats = (consumer.run_file(from_file) if from_file
-                     else consumer.run(once=once, poll_timeout=0.2 if once else 1.0))
+                     else consumer.run(once=once, poll_timeout=0.2 if once else 1.0, feeds=feeds))
         except KeyboardInterrupt:
             log.info("stopping (interrupted)")
         except BackendError as err:

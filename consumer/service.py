@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tradeflow.config import PRICES, SIGNALS, ConsumerSettings, Settings
+from tradeflow.observability import FeedWatch
 from tradeflow.topics import Backend, Message
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.engine import (  # noqa: F401 - re-exported for existing importers
@@ -44,10 +45,15 @@ class Consumer(SignalEngine):
 
     # --- loops ------------------------------------------------------------------------------
     def run(self, once: bool = False, stop: threading.Event | None = None,
-            poll_timeout: float = 1.0, batch: int = 100) -> Counter[str]:
+            poll_timeout: float = 1.0, batch: int = 100,
+            feeds: dict[str, FeedWatch] | None = None) -> Counter[str]:
         """Consume `trading-signals` and `stock-prices` as group "consumer" until `stop` (or,
-        with `once`, until both have nothing more)."""
+        with `once`, until both have nothing more). `feeds`: watches told what each topic
+        delivered (the consumer's /healthz and feed lag)."""
         stop = stop or threading.Event()
+        feeds = feeds or {}
+        saw = {t: (_watching(feeds[t], field) if t in feeds else _ignore)
+               for t, field in ((PRICES, "event_time"), (SIGNALS, "bar_time"))}
         self.recover()
         signals = self.backend.subscribe(SIGNALS, GROUP)
         bars = self.backend.subscribe(PRICES, GROUP)
@@ -55,17 +61,21 @@ class Consumer(SignalEngine):
             held: list[Message] = []  # bars after the last signal of a backlog, not handled yet
             while not stop.is_set():
                 self.check_kill_switch()
-                got_bars = held + (bars.poll(max_records=batch * 10, timeout=0)
-                                   if len(held) < batch * 10 else [])
+                fresh = bars.poll(max_records=batch * 10, timeout=0) if len(held) < batch * 10 else []
+                saw[PRICES](fresh)
+                got_bars = held + fresh
                 # A bar's signals come from the job a moment after the bar: wait for them a
                 # little, so that they are decided before a later bar fills or exits anything.
                 messages = signals.poll(
                     max_records=batch,
                     timeout=self.s.bar_hold_seconds if got_bars else poll_timeout)
+                saw[SIGNALS](messages)
                 if messages:
                     # The job saw a signal's bar before the signal, so the bar is readable now:
                     # it moves the market (fills at its open) before the signal is decided.
-                    got_bars += bars.poll(max_records=batch * 10, timeout=0)
+                    fresh = bars.poll(max_records=batch * 10, timeout=0)
+                    saw[PRICES](fresh)
+                    got_bars += fresh
                 # A full batch of signals says more are waiting (a backlog, a restart): the bars
                 # after its last signal wait for them, as they would in the backtest.
                 held = self._in_time_order(got_bars, messages,
@@ -120,6 +130,18 @@ class Consumer(SignalEngine):
         self.save_bars_seen()
         self.refresh_orders(force=True)
         return self.stats
+
+
+def _ignore(_messages: list[Message]) -> None:
+    pass
+
+
+def _watching(feed: FeedWatch, field: str) -> Callable[[list[Message]], None]:
+    """Tell `feed` what a poll delivered, with the newest of the records' `field` times."""
+    def saw(messages: list[Message]) -> None:
+        times = [t for m in messages if (t := _time_of(m.value, field)) is not None]
+        feed.saw(len(messages), max(times, default=None))
+    return saw
 
 
 def _time_of(raw: bytes, field: str) -> datetime | None:

@@ -6,9 +6,17 @@ import json
 
 import click
 
+from tradeflow.cli import require_flink
 from tradeflow.config import get_settings
 
-from .cluster import ClusterError, LocalCluster
+
+def _local_cluster():
+    # The cluster runs from PyFlink's distribution: imported here, after the check, so that
+    # these commands list and show their help without the flink extra.
+    require_flink()
+    from .cluster import LocalCluster
+
+    return LocalCluster.from_settings(get_settings())
 
 
 @click.group("flink")
@@ -20,8 +28,10 @@ def flink() -> None:
 @click.option("--timeout", type=float, default=90.0, show_default=True,
               help="Seconds to wait for the JobManager and a TaskManager to come up.")
 def start(timeout: float) -> None:
-    """Start a JobManager and a TaskManager configured by the repo's flink-conf.yaml."""
-    cluster = LocalCluster.from_settings(get_settings())
+    """Start a JobManager and a TaskManager configured by infra/flink/config.yaml, on 127.0.0.1."""
+    cluster = _local_cluster()
+    from .cluster import ClusterError
+
     try:
         cluster.start(timeout)
     except ClusterError as err:
@@ -32,7 +42,7 @@ def start(timeout: float) -> None:
 @flink.command("stop")
 def stop() -> None:
     """Stop exactly the Flink processes `tradeflow flink start` started."""
-    ended = LocalCluster.from_settings(get_settings()).stop()
+    ended = _local_cluster().stop()
     click.echo(f"stopped Flink processes {ended}" if ended else "no tradeflow Flink process was running")
 
 
@@ -40,7 +50,7 @@ def stop() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(as_json: bool) -> None:
     """Whether the cluster is up, its processes, and the state of each job."""
-    st = LocalCluster.from_settings(get_settings()).status()
+    st = _local_cluster().status()
     if as_json:
         click.echo(json.dumps(st, indent=2))
         return
@@ -65,6 +75,7 @@ def submit(parallelism: int, fresh: bool) -> None:
     Resumes from the newest retained checkpoint unless --fresh, so a restarted pipeline neither
     reprocesses old input nor emits its signals again.
     """
+    require_flink()
     from .submit import SubmitError, submit_signal_job
 
     try:

@@ -14,6 +14,7 @@ import click
 
 from tradeflow.config import NEWS, PRICES, get_settings
 from tradeflow.contracts import SYMBOL_RE
+from tradeflow.observability import Health, serve
 from tradeflow.trading.calendar import MAX_YEAR, MIN_YEAR
 from tradeflow.topics import BackendError, open_backend
 from tradeflow.topics.positions import write_atomic
@@ -33,11 +34,18 @@ def _stop_on_sigterm(*_: object) -> None:
 
 @contextmanager
 def publisher_for(component: str) -> Iterator[Publisher]:
-    """A publisher on the configured backend; Ctrl-C or SIGTERM stops cleanly, flushing first."""
+    """A publisher on the configured backend; Ctrl-C or SIGTERM stops cleanly, flushing first.
+    With `produce --metrics-port`, /metrics and /healthz are served while it lives."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    s = get_settings()
     backend = open_backend()
-    pub = Publisher(backend, component, Progress(component))
+    pub = Publisher(backend, component, Progress(component), stale_after=s.feed_stale_seconds)
+    health = Health()
+    health.add("feed", pub.feed.problem)
+    ctx = click.get_current_context(silent=True)
+    server = None
     try:
+        server = serve(ctx.meta.get(METRICS_PORT, 0) if ctx else 0, health, s.metrics_host)
         yield pub
     except KeyboardInterrupt:
         log.info("stopping (interrupted)")
@@ -46,6 +54,8 @@ def publisher_for(component: str) -> Iterator[Publisher]:
     finally:
         pub.close()
         backend.close()
+        if server:
+            server.close()
 
 
 def _zoned_time(_ctx: click.Context, _p: click.Parameter, value: str | None) -> datetime | None:
@@ -80,9 +90,17 @@ def _symbols(option: str | None, default: str) -> list[str]:
     return names
 
 
+METRICS_PORT = "producers.metrics_port"
+
+
 @click.group("produce")
-def produce() -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz "
+                   "(HOST: $TRADEFLOW_METRICS_HOST; 0 = off).")
+@click.pass_context
+def produce(ctx: click.Context, metrics_port: int) -> None:
     """Publish prices and news to the `stock-prices` and `market-news` topics."""
+    ctx.meta[METRICS_PORT] = metrics_port
 
 
 @produce.command("sim")

@@ -13,10 +13,12 @@ class Pacer:
     speed 0 means as fast as possible; speed 1 is real time; 60 plays one minute per second.
     """
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self.speed = speed
+        self.monotonic, self.sleep = monotonic, sleep
         self._t0: datetime | None = None
         self._wall0 = 0.0
 
@@ -30,12 +32,12 @@ class Pacer:
         if self.speed == 0:
             return
         if self._t0 is None:
-            self._t0, self._wall0 = t, time.monotonic()
+            self._t0, self._wall0 = t, self.monotonic()
             return
         due = self._wall0 + (t - self._t0).total_seconds() / self.speed
-        while (delay := due - time.monotonic()) > 0:
-            time.sleep(min(delay, every) if heartbeat else delay)
-            if heartbeat and due - time.monotonic() > 0:
+        while (delay := due - self.monotonic()) > 0:
+            self.sleep(min(delay, every) if heartbeat else delay)
+            if heartbeat and due - self.monotonic() > 0:
                 heartbeat()
 
 

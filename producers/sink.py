@@ -8,6 +8,7 @@ from datetime import datetime
 from tradeflow.config import DEAD_LETTER, NEWS, PRICES
 from tradeflow.contracts import Clock, Contract
 from tradeflow.datasets import Rejected
+from tradeflow.observability import RECORDS_PUBLISHED, FeedWatch
 from tradeflow.deadletter import DeadLetters
 from tradeflow.topics import Backend, Record
 
@@ -17,16 +18,23 @@ from .progress import Progress
 class Publisher:
     """Publishes contract records, counting them. A backend failure raises: never a silent drop."""
 
-    def __init__(self, backend: Backend, component: str, progress: Progress | None = None) -> None:
+    def __init__(self, backend: Backend, component: str, progress: Progress | None = None,
+                 stale_after: float = 30.0) -> None:
         self.backend = backend
         self.dead = DeadLetters(backend, component)
         self.progress = progress or Progress(component, live=False)
         self.last_clock: datetime | None = None
+        # Bars or clocks (heartbeats included) go out at least every clock_heartbeat_seconds
+        # while the producer lives: a longer silence is a stuck producer (its /healthz).
+        self.feed = FeedWatch(PRICES, stale_after)
 
     def publish(self, topic: str, items: Sequence[Contract]) -> None:
         if items:
             n = self.backend.publish(topic, [Record(i.key, i.to_json()) for i in items])  # type: ignore[attr-defined]
             self.progress.add(topic, n)
+            RECORDS_PUBLISHED.labels(topic).inc(n)
+            if topic == PRICES:
+                self.feed.saw(n, max(i.event_time for i in items))  # type: ignore[attr-defined]
 
     def clock(self, t: datetime) -> None:
         """Promise that every bar and story up to `t` is published (tradeflow.contracts.Clock,
@@ -37,6 +45,7 @@ class Publisher:
             self.backend.broadcast(topic, value)
         self.backend.flush()
         self.last_clock = t
+        self.feed.saw(1, t)
 
     def heartbeat(self) -> None:
         """Repeat the last clock: a topic that stays quiet for the job's idle timeout stops

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from tradeflow.config import Settings, get_settings
+from tradeflow.config import Settings, forget_settings, get_settings
 from tradeflow.contracts import is_clock
 from tradeflow.processes import free_port
 from tradeflow.topics.local_kafka import LocalKafka
@@ -59,6 +59,14 @@ def drain(backend, topic: str, group: str = "test", clocks: bool = False) -> lis
     while batch := sub.poll(max_records=10_000, timeout=0.2):
         out += [m.value for m in batch if clocks or not is_clock(m.value)]
     return out
+
+
+@pytest.fixture(autouse=True)
+def _settings_of_this_test() -> Iterator[None]:
+    """No test sees settings another test read (every getter caches what it read)."""
+    forget_settings()
+    yield
+    forget_settings()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 
 import pytest
@@ -14,17 +15,39 @@ from click.testing import CliRunner
 from tradeflow import supervisor
 from tradeflow.cli import cli
 from tradeflow.config import get_settings
-from tradeflow.supervisor import Service, pipeline, run_pipeline
+from tradeflow.processes import free_port
+from tradeflow.supervisor import Service, metrics_ports, pipeline, run_pipeline
 
 
 def names(services: tuple[Service, ...]) -> list[str]:
     return [s.name for s in services]
 
 
-def test_file_backend_runs_the_simulator_by_default(settings):
-    services = pipeline(settings)
+def test_file_backend_runs_the_simulator_by_default(settings, monkeypatch):
+    base = free_port()
+    monkeypatch.setenv("TRADEFLOW_METRICS_PORT_BASE", str(base))
+    get_settings.cache_clear()
+    services = pipeline(get_settings())
     assert names(services) == ["flink", "job", "producer", "consumer", "dashboard"]
-    assert services[2].args == ("produce", "sim") and services[2].may_finish
+    producer, consumer = services[2:4]
+    # Each long-running service serves /metrics and /healthz on a port of its own.
+    ports = [int(producer.args[2]), int(consumer.args[2])]
+    assert producer.args == ("produce", "--metrics-port", str(ports[0]), "sim")
+    assert producer.may_finish
+    assert consumer.args == ("consume", "--metrics-port", str(ports[1]))
+    assert ports[0] >= base and ports[1] > ports[0]
+    assert [producer.metrics, consumer.metrics, services[4].metrics] == [
+        f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", "http://127.0.0.1:8000"]
+
+
+def test_metrics_ports_skip_ports_in_use(settings, monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("TRADEFLOW_METRICS_PORT_BASE", str(port))
+        get_settings.cache_clear()
+        assert port not in metrics_ports(get_settings())
 
 
 def test_kafka_backend_starts_and_stops_the_local_broker_first(settings, monkeypatch):
@@ -42,7 +65,7 @@ def test_kafka_backend_starts_and_stops_the_local_broker_first(settings, monkeyp
 
 def test_producer_choice_and_its_options(settings):
     replay = pipeline(settings, "replay", ("--prices", "a.csv", "--speed", "0"))
-    assert replay[2].args == ("produce", "replay", "--prices", "a.csv", "--speed", "0")
+    assert replay[2].args[3:] == ("replay", "--prices", "a.csv", "--speed", "0")
     assert "producer" not in names(pipeline(settings, "none"))
     with pytest.raises(ValueError):
         pipeline(settings, "carrier-pigeon")
@@ -79,7 +102,8 @@ def test_run_passes_the_producer_options_through(started, args, producer):
     result = invoke("run", *args)
     assert result.exit_code == 0, result.output
     (services,) = started
-    got = [s.args for s in services if s.name == "producer"]
+    # after `produce --metrics-port N`
+    got = [(s.args[0], *s.args[3:]) for s in services if s.name == "producer"]
     assert got == ([producer] if producer else [])
 
 

@@ -11,7 +11,7 @@ repository root on sys.path), then runs the real handlers:
   execute_signals, fed the stream's records as Lambda would  -> risk -> order -> Slack
   the same records delivered again                           -> no second order
 
-Usage: python tools/aws_local.py [--keep-running]
+Usage: python tools/aws_local.py [--keep-running] [--metrics-port PORT]
 """
 
 from __future__ import annotations
@@ -111,10 +111,27 @@ def _wire(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _unreachable(endpoint: str) -> str | None:
+    """What is wrong with the AWS endpoint, or None when it answers."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(endpoint, timeout=2).close()
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except OSError as err:
+        return f"{endpoint}: {err}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-running", action="store_true",
                         help="leave the moto server and stubs up until Ctrl-C")
+    parser.add_argument("--metrics-port", type=int, default=0,
+                        help="serve the handlers' metrics on http://127.0.0.1:PORT/metrics and "
+                             "the AWS endpoint's health on /healthz (0 = off)")
     args = parser.parse_args(argv)
 
     import logging
@@ -127,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from tools.stubs.alpaca_data import AlpacaDataStub, bar, news
+    from tradeflow.observability import Health, serve
     from tools.stubs.alpaca_trading import AlpacaTradingStub
     from tools.stubs.slack import SlackStub
 
@@ -144,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     print(f"AWS APIs: moto at {endpoint}")
+    health = Health()
+    health.add("aws", lambda: _unreachable(endpoint))
+    metrics = serve(args.metrics_port, health)
 
     session = boto3.session.Session(region_name="us-east-1")
     session_client = session.client
@@ -221,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 pass
     runtime.reset()
+    if metrics is not None:
+        metrics.close()
     if moto is not None:
         moto.stop()
     print("aws-local demo:", "OK" if ok else "FAILED (expected exactly one order)")

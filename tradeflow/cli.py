@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib.metadata import entry_points
+from importlib.util import find_spec
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from pydantic_settings import BaseSettings
 
 from tradeflow.config import BackendName, get_settings, settings_lines, settings_markdown
 from tradeflow.logs import setup_logging
+from tradeflow.observability import ServeError
 from tradeflow.trading.store import StoreError
 from tradeflow.topics.cli import topic
 
@@ -48,17 +50,26 @@ def settings_error(err: ValidationError) -> SettingsError | None:
     return SettingsError("; ".join(parts))
 
 
+def require_flink() -> None:
+    """One line instead of an import error, for the commands that run Flink: checked before they
+    start anything, because some import PyFlink only in child processes (the cluster, the job,
+    the backtest's runs), where the error would be a traceback in a log."""
+    if find_spec("pyflink") is None:
+        raise click.ClickException("this command needs Apache Flink: pip install 'tradeflow[flink]'")
+
+
 class ServiceGroup(click.Group):
     """A click group whose commands come from installed entry points, loaded on demand.
 
     Settings are read from the environment on first use, by this group's callback or a
     subcommand: a bad value anywhere is one line naming the variable (SettingsError), not
-    pydantic's report and a traceback; so is an unreadable consumer database, in any command."""
+    pydantic's report and a traceback; so is an unreadable consumer database or a metrics port
+    in use, in any command."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except StoreError as err:
+        except (StoreError, ServeError) as err:
             raise click.ClickException(str(err)) from None
         except ValidationError as err:
             nice = settings_error(err)
@@ -184,6 +195,7 @@ def run_cmd(ctx: click.Context, producer: str, producer_args: tuple[str, ...]) -
     """
     from tradeflow.supervisor import pipeline, run_pipeline
 
+    require_flink()
     _check_producer_options(ctx, producer, producer_args)
     settings = get_settings()
     sys.exit(run_pipeline(settings, pipeline(settings, producer, producer_args)))

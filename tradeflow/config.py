@@ -37,6 +37,17 @@ def _env(name: str, default, description: str, **kw):
     return Field(default, validation_alias=AliasChoices(name), description=description, **kw)
 
 
+def port_range(text: str) -> tuple[int, int]:
+    """The first and last port of a `first-last` range (Flink's notation)."""
+    first, sep, last = text.strip().partition("-")
+    if not (sep and first.strip().isdigit() and last.strip().isdigit()):
+        raise ValueError(f"not a port range: give first-last, e.g. 6124-6149 (got {text!r})")
+    low, high = int(first), int(last)
+    if not 1024 <= low <= high <= 65535:
+        raise ValueError(f"not a port range: need 1024 <= first <= last <= 65535 (got {text!r})")
+    return low, high
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
 
@@ -127,12 +138,51 @@ class Settings(BaseSettings):
         "APCA_API_DATA_URL", "https://data.alpaca.markets",
         "Alpaca market-data API base URL (bars and news).")
 
+    # --- metrics and health -----------------------------------------------------------------
+    metrics_host: str = _env(
+        "TRADEFLOW_METRICS_HOST", "127.0.0.1",
+        "Address the producers' and the consumer's `/metrics` and `/healthz` listen on (with "
+        "`--metrics-port`); `0.0.0.0` in a container, for Prometheus and the probes.")
+    metrics_port_base: int = _env(
+        "TRADEFLOW_METRICS_PORT_BASE", 9101,
+        "`tradeflow run`: the producer's `--metrics-port`; the consumer gets the next port (the "
+        "first free ones from there).", ge=1, le=65535)
+    feed_stale_seconds: float = _env(
+        "TRADEFLOW_FEED_STALE_SECONDS", 30.0,
+        "`/healthz` turns unhealthy (503) when `stock-prices` has been silent this long: nothing "
+        "read by the consumer, nothing written by a producer. Producers repeat their clock every "
+        "`TRADEFLOW_CLOCK_HEARTBEAT_SECONDS`, so only a dead feed is that quiet.", gt=0)
+
     # --- Flink ------------------------------------------------------------------------------
     flink_rest_port: int = _env(
         "TRADEFLOW_FLINK_PORT", 8081, "Port of the local Flink cluster's web UI and REST API.")
     flink_rpc_port: int = _env(
         "TRADEFLOW_FLINK_RPC_PORT", 6123,
         "RPC port of the local Flink JobManager (task managers register there).")
+    flink_port_range: str = _env(
+        "TRADEFLOW_FLINK_PORT_RANGE", "6124-6149",
+        "Local Flink cluster: `first-last` range of the ports its other servers listen on, on "
+        "127.0.0.1 (blob server, TaskManager RPC and data exchange, metric query services; "
+        "otherwise random). Each takes the first free port, so clusters on different "
+        "`TRADEFLOW_FLINK_PORT`s can share the range; a cluster needs 5 free ports in it. Must "
+        "not hold `TRADEFLOW_FLINK_PORT` or `TRADEFLOW_FLINK_RPC_PORT`.")
+
+    @field_validator("flink_port_range")
+    @classmethod
+    def _port_range(cls, v: str) -> str:
+        first, last = port_range(v)
+        return f"{first}-{last}"
+
+    @model_validator(mode="after")
+    def _flink_ports_outside_range(self) -> "Settings":
+        first, last = port_range(self.flink_port_range)
+        for name, port in (("TRADEFLOW_FLINK_PORT", self.flink_rest_port),
+                           ("TRADEFLOW_FLINK_RPC_PORT", self.flink_rpc_port)):
+            if first <= port <= last:
+                raise ValueError(f"{name} ({port}) lies in TRADEFLOW_FLINK_PORT_RANGE "
+                                 f"({self.flink_port_range}), where the cluster's other servers "
+                                 "would take it first")
+        return self
 
     @field_validator("symbols")
     @classmethod
@@ -525,6 +575,12 @@ def get_settings() -> Settings:
 
 
 SETTINGS_CLASSES = (Settings, ConsumerSettings, DashboardSettings, AwsSettings)
+
+
+def forget_settings() -> None:
+    """Read every setting from the environment again at the next use (after it changed)."""
+    for getter in (get_settings, get_consumer_settings, get_dashboard_settings, get_aws_settings):
+        getter.cache_clear()
 
 
 def settings_lines() -> list[str]:

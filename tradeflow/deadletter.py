@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from tradeflow.config import DEAD_LETTER
 from tradeflow.contracts import C, ContractError, DeadLetter, parse
 from tradeflow.logs import mask
+from tradeflow.observability import DEAD_LETTERED, RECORDS_PUBLISHED
 from tradeflow.topics import Backend, Record
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class DeadLetters:
                          time=datetime.now(timezone.utc))
         self.backend.publish(DEAD_LETTER, [Record(env.key, env.to_json())])
         self.count += 1
+        RECORDS_PUBLISHED.labels(DEAD_LETTER).inc()
+        DEAD_LETTERED.labels(source_topic or "").inc()
         log.warning("dead-letter (%s): %s", source_topic or self.component, env.reason)
 
     def parse(self, model: type[C], raw: bytes | str, source_topic: str | None = None) -> C | None:

@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from tradeflow.config import BackendName, Settings
+from tradeflow.config import BackendName, Settings, get_dashboard_settings
+from tradeflow.processes import port_in_use
 
 log = logging.getLogger("tradeflow.run")
 
@@ -35,6 +36,7 @@ class Service:
     stop_args: tuple[str, ...] | None = None  # a command that undoes a oneshot (flink stop)
     may_finish: bool = False  # a long-running service whose clean exit (0) is not a failure
     env: tuple[tuple[str, str], ...] = ()  # settings for this service only
+    metrics: str | None = None  # the base URL of its /metrics and /healthz
 
 
 PRODUCERS = ("sim", "replay", "alpaca", "none")
@@ -42,21 +44,38 @@ SIM_CLOCK_SKEW_SECONDS = 366 * 86_400
 LOCAL_KAFKA = Service("kafka", ("kafka", "start"), oneshot=True, stop_args=("kafka", "stop"))
 
 
+def metrics_ports(settings: Settings, n: int = 2) -> list[int]:
+    """The first `n` ports from TRADEFLOW_METRICS_PORT_BASE that nothing listens on."""
+    ports: list[int] = []
+    port = settings.metrics_port_base
+    while len(ports) < n and port <= 65535:
+        if not port_in_use(port):
+            ports.append(port)
+        port += 1
+    if len(ports) < n:
+        raise ValueError(f"no free port from TRADEFLOW_METRICS_PORT_BASE={settings.metrics_port_base}")
+    return ports
+
+
 def pipeline(settings: Settings, producer: str = "sim",
              producer_args: tuple[str, ...] = ()) -> tuple[Service, ...]:
     """The services `tradeflow run` starts, in order. The producer gets `producer_args` as
     `tradeflow produce <producer> ARGS`; a replay (or a simulation with --bars) that ends leaves
-    the rest of the pipeline running. `none` starts no producer."""
+    the rest of the pipeline running. `none` starts no producer. The producer and the consumer
+    serve /metrics and /healthz on the first free ports from TRADEFLOW_METRICS_PORT_BASE."""
     if producer not in PRODUCERS:
         raise ValueError(f"unknown producer {producer!r} (one of {', '.join(PRODUCERS)})")
+    producer_port, consumer_port = metrics_ports(settings)
     services = []
     if settings.backend is BackendName.kafka and not settings.kafka_bootstrap_servers:
         services.append(LOCAL_KAFKA)
     services += [Service("flink", ("flink", "start"), oneshot=True, stop_args=("flink", "stop")),
                  Service("job", ("job", "submit"), oneshot=True)]
     if producer != "none":
-        services.append(Service("producer", ("produce", producer, *producer_args),
-                                may_finish=True))
+        services.append(Service("producer", ("produce", "--metrics-port", str(producer_port),
+                                             producer, *producer_args),
+                                may_finish=True, metrics=_url(settings.metrics_host, producer_port)))
+    dash = get_dashboard_settings()
     consumer_env: tuple[tuple[str, str], ...] = ()
     if (producer == "sim" and "--live" not in producer_args
             and "TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS" not in os.environ):
@@ -65,9 +84,16 @@ def pipeline(settings: Settings, producer: str = "sim",
         # its signal clock). A year covers any simulation this run can play and still refuses
         # such a record.
         consumer_env = (("TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", str(SIM_CLOCK_SKEW_SECONDS)),)
-    services += [Service("consumer", ("consume",), env=consumer_env),
-                 Service("dashboard", ("dashboard",))]
+    services += [Service("consumer", ("consume", "--metrics-port", str(consumer_port)),
+                         env=consumer_env, metrics=_url(settings.metrics_host, consumer_port)),
+                 Service("dashboard", ("dashboard",),
+                         metrics=_url(dash.dashboard_host, dash.dashboard_port))]
     return tuple(services)
+
+
+def _url(host: str, port: int) -> str:
+    """Where a local browser or curl reaches a server listening on `host`."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
 
 
 def _installed() -> set[str]:
@@ -154,6 +180,10 @@ def run_pipeline(settings: Settings, services: tuple[Service, ...] | None = None
                 if rc != 0:
                     log.error("%s failed (exit %d); see %s", svc.name, rc, child.logfile.name)
                     return 1
+        for child in started:
+            if child.svc.metrics:
+                log.info("%s: %s/metrics and %s/healthz", child.svc.name, child.svc.metrics,
+                         child.svc.metrics)
         log.info("pipeline running; press Ctrl-C to stop")
         finished: set[str] = set()
         while True:

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Image of the tradeflow services (producers, consumer, dashboard): `tradeflow <command>`.
-# Build context: the repository root. linux/amd64 only: the apache-flink dependency (pulled in by
-# the shared package's pins) publishes x86-64 Linux wheels only.
+# Build context: the repository root. Without the flink extra: the job runs in the Flink image
+# (flink.Dockerfile), and the services' dependencies all have wheels for x86-64 and arm64.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.8
@@ -20,9 +20,11 @@ WORKDIR /opt/tradeflow
 # Dependencies first, from the pins alone, so a source change does not reinstall them.
 COPY pyproject.toml constraints.txt ./
 RUN uv pip install --system -c constraints.txt -r pyproject.toml
-# Editable, so services find their files (dashboard/static, strategy.toml) as in a checkout.
+# Editable, so services find their files (dashboard/static, strategy.toml) as in a checkout; and
+# checked to be without PyFlink, which only the Flink image needs.
 COPY . .
-RUN uv pip install --system --no-deps -e . && tradeflow --help >/dev/null
+RUN uv pip install --system --no-deps -e . && tradeflow --help >/dev/null \
+ && ! python -c "import pyflink" 2>/dev/null
 
 # An unprivileged user; /data (audit database, kill switch, positions) is a named volume, which
 # starts as a copy of this directory and so belongs to that user.

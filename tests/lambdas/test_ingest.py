@@ -5,7 +5,6 @@ retried."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +13,7 @@ from lambdas import ingest_news, ingest_prices
 from tools.aws_local import put_secret
 from tests.lambdas.conftest import KEY_ID, SECRET, bound
 from tools.stubs.alpaca_data import bar, news
+from tradeflow.aws import ingest
 from tradeflow.aws import runtime as aws_runtime
 from tradeflow.aws.secrets import SecretError
 
@@ -26,11 +26,12 @@ NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
 @pytest.fixture(autouse=True)
-def _now() -> None:
-    """The handlers look back from the wall clock: the tests' bars are dated from the moment
-    each test starts, not from when the suite was collected (minutes earlier)."""
+def _now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handlers' clock, stopped half-way through the minute the test starts in: the tests'
+    bars are dated from it, and a bar of that minute is still forming however long they run."""
     global NOW
     NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    monkeypatch.setattr(ingest, "wall_now", lambda: NOW + timedelta(seconds=30))
 
 
 def minutes_ago(m: int) -> str:
@@ -59,10 +60,7 @@ def test_bars_land_once_keyed_by_symbol(aws, data_stub):
 
 
 def test_forming_bar_waits_and_event_symbols_override(aws, data_stub):
-    if datetime.now(timezone.utc).second >= 55:
-        time.sleep(6)  # keep the "current" minute current while the handler runs
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    data_stub.bars = {"AAPL": [bar(wire(now - timedelta(minutes=1))), bar(wire(now))],  # the last one still forms
+    data_stub.bars = {"AAPL": [bar(minutes_ago(1)), bar(minutes_ago(0))],  # the last one still forms
                       "MSFT": [bar(minutes_ago(1))]}
     result = ingest_prices.handler({"symbols": ["AAPL"]}, None)
     assert result["symbols"] == ["AAPL"] and result["published"] == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -76,18 +75,34 @@ def test_bad_arguments_are_refused():
         MarketSimulator(["AAPL"], start=datetime(2024, 1, 1))
 
 
+class FakeClock:
+    """A monotonic clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now, self.sleeps = 1000.0, []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_pacer_follows_the_speed_factor():
-    pacer = Pacer(speed=600)  # ten minutes of event time per second
-    t0 = time.monotonic()
+    clock = FakeClock()
+    pacer = Pacer(speed=600, monotonic=clock.monotonic, sleep=clock.sleep)  # 10 min per second
     for k in range(4):
         pacer.wait(START + timedelta(minutes=k))
-    elapsed = time.monotonic() - t0
-    assert elapsed >= 0.29  # three minutes of event time at 600x is 0.3 s (sleep never wakes early)
-    fast = Pacer(speed=0)
-    t0 = time.monotonic()
+    assert clock.now - 1000 == pytest.approx(0.3)  # three minutes of event time at 600x
+    beats = []
+    pacer.wait(START + timedelta(minutes=23), heartbeat=lambda: beats.append(clock.now),
+               every=0.5)  # two seconds more: a heartbeat every half second meanwhile
+    assert clock.now - 1000 == pytest.approx(2.3) and len(beats) == 3
+    fast = Pacer(speed=0, monotonic=clock.monotonic, sleep=clock.sleep)
     fast.wait(START)
     fast.wait(START + timedelta(days=1))
-    assert time.monotonic() - t0 < 5  # a day of event time did not sleep
+    assert clock.now - 1000 == pytest.approx(2.3)  # a day of event time did not sleep
 
 
 def test_bars_follow_the_regular_session_calendar():

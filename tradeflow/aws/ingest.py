@@ -33,7 +33,9 @@ from tradeflow.alpaca_data import (BAR, BARS_PAGE_LIMIT, NEWS_PAGE_LIMIT, Alpaca
 from tradeflow.config import NEWS, PRICES
 from tradeflow.contracts import Clock, ContractError, NewsItem, PriceBar, to_wire_time
 from tradeflow.deadletter import DeadLetters
+from tradeflow.observability import RECORDS_PUBLISHED
 from tradeflow.topics import Backend, Record
+from tradeflow.trading.clock import wall_now
 
 log = logging.getLogger(__name__)
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
@@ -131,7 +133,7 @@ def ingest_bars(client: AlpacaDataClient, backend: Backend, state: IngestState,
                 now: datetime | None = None, lookback: timedelta = timedelta(minutes=15),
                 max_catchup: timedelta = timedelta(hours=1)) -> IngestResult:
     """Publish the complete 1-minute bars of `symbols` that end after each symbol's cursor."""
-    now = now or datetime.now(timezone.utc)
+    now = now or wall_now()
     cursors = state.bar_cursors(symbols)
     # Alpaca's `start` filters on the bar START; a bar ending after the cursor starts at or after
     # (cursor - 1 min), so asking from the oldest cursor minus one bar misses nothing.
@@ -179,6 +181,7 @@ def ingest_bars(client: AlpacaDataClient, backend: Backend, state: IngestState,
     fresh.sort(key=lambda b: (b.event_time, b.symbol))
     if fresh:
         result.published = backend.publish(PRICES, _records(fresh))
+        RECORDS_PUBLISHED.labels(PRICES).inc(result.published)
         # Every bar up to the newest is out: the job need not wait for the next run's bars
         # (tradeflow.contracts.Clock, on every shard).
         newest = max(b.event_time for b in fresh)
@@ -208,7 +211,7 @@ def ingest_news(client: AlpacaDataClient, backend: Backend, state: IngestState,
                 lookback: timedelta = timedelta(minutes=30),
                 seen_ttl: timedelta = timedelta(days=2)) -> IngestResult:
     """Publish the news of `symbols` from the last `lookback` that no earlier run published."""
-    now = now or datetime.now(timezone.utc)
+    now = now or wall_now()
     start = now - lookback
     result = IngestResult(window_start=to_wire_time(start))
     params = {"symbols": ",".join(symbols), "start": to_wire_time(start),
@@ -237,6 +240,7 @@ def ingest_news(client: AlpacaDataClient, backend: Backend, state: IngestState,
     fresh.sort(key=lambda n: n.published_at)
     if fresh:
         result.published = backend.publish(NEWS, _records(fresh))
+        RECORDS_PUBLISHED.labels(NEWS).inc(result.published)
     if handled:
         state.remember_news(handled, seen_ttl.total_seconds())
     return result

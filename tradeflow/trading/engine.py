@@ -36,6 +36,7 @@ from tradeflow.contracts import (ContractError, Order, OrderSide, OrderStatus, P
                                  TradingSignal, build, is_clock, parse, to_wire_time)
 from tradeflow.deadletter import DeadLetters
 from tradeflow.logs import install_masking, mask_bytes, register_secrets
+from tradeflow.observability import RECORDS_PUBLISHED
 from tradeflow.topics import Backend, BackendError, Record
 from tradeflow.trading.audit import Audit, AuditTrail
 from tradeflow.trading.clock import RiskClock, wall_now
@@ -44,7 +45,7 @@ from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRe
                                               OrderRequest, client_order_id)
 from tradeflow.trading.exits import HORIZON, SIGNAL, Trade, trigger
 from tradeflow.trading.killswitch import KillSwitch
-from tradeflow.trading.metrics import SIGNAL_AGE
+from tradeflow.trading.metrics import BROKER_ERRORS, ORDER_RECORDS, SIGNAL_AGE, SIGNALS_HANDLED
 from tradeflow.trading.notifiers.base import Guarded, Notifier
 from tradeflow.trading.risk import Decision, RiskManager
 from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
@@ -120,7 +121,7 @@ class SignalEngine:
             except ContractError as err:
                 self.dead.send(raw, str(err), source_topic)
                 self.audit.record("dead_letter", {"reason": str(err), "source": source_topic})
-                self.stats["dead_letter"] += 1
+                self._count("dead_letter")
                 return "dead_letter"
             return self.handle(sig)
         except self.infra_errors:
@@ -128,7 +129,7 @@ class SignalEngine:
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the service
             log.exception("cannot process a signal")
             self.dead.send(raw, f"consumer error: {type(exc).__name__}: {exc}", source_topic)
-            self.stats["error"] += 1
+            self._count("error")
             return "error"
 
     def handle(self, sig: TradingSignal) -> str:
@@ -136,7 +137,7 @@ class SignalEngine:
             log.info("duplicate signal %s: already decided, ignored", sig.signal_id)
             self.audit.record("duplicate", {"signal_id": sig.signal_id},
                               signal_id=sig.signal_id, symbol=sig.symbol)
-            self.stats["duplicate"] += 1
+            self._count("duplicate")
             return "duplicate"
         # A bar_time too far ahead of the wall clock moves nothing (neither the signal clock nor
         # the paper broker's marks): the risk manager vetoes it, and later signals never know.
@@ -155,10 +156,10 @@ class SignalEngine:
         except AlreadyDecided:
             # Another worker recorded this signal between our check and our commit.
             log.info("duplicate signal %s: decided concurrently, ignored", sig.signal_id)
-            self.stats["duplicate"] += 1
+            self._count("duplicate")
             return "duplicate"
         SIGNAL_AGE.observe((self.wall() - sig.bar_time).total_seconds())
-        self.stats[decision.rule] += 1
+        self._count(decision.rule, "approved" if decision.approved else "vetoed")
         if order is None:
             self.notifier.decision(sig, decision, None)
             return decision.rule
@@ -181,6 +182,11 @@ class SignalEngine:
         elif not self.executor.fills_on_bars:
             self._follow(order)
         return decision.rule
+
+    def _count(self, outcome: str, decision: str | None = None) -> None:
+        """`outcome`: what handle_raw returns; `decision`, for a risk decision: approved/vetoed."""
+        self.stats[outcome] += 1
+        SIGNALS_HANDLED.labels(decision or outcome, outcome if decision else "").inc()
 
     def _decide(self, sig: TradingSignal, d: Decision) -> Order | None:
         """Record the signal, the decision and the order (if any) together, once."""
@@ -267,6 +273,7 @@ class SignalEngine:
             if trade.exit_order == order.client_order_id:
                 trade.exit_order = None  # not sent: the next bar tries to close it again
                 self._save_trades(trade)
+        BROKER_ERRORS.labels(order.broker).inc()
         with self.store.transaction():
             self.store.update_order(updated, FINAL)
             self.audit.record("broker_error", {"error": str(err), "status": err.status,
@@ -539,6 +546,8 @@ class SignalEngine:
     def _publish(self, order: Order) -> None:
         # Masked here, where the record leaves: its detail may quote a broker's error text.
         self.backend.publish(ORDERS, [Record(order.key, mask_bytes(order.to_json()))])
+        ORDER_RECORDS.labels(order.status.value).inc()
+        RECORDS_PUBLISHED.labels(ORDERS).inc()
 
     def refresh_orders(self, force: bool = False) -> None:
         """Advance orders that are not final: poll open ones, reconcile ones of unknown fate."""
