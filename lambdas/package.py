@@ -1,11 +1,12 @@
 """Build one deployment zip per Lambda function: `make lambda-zips` -> build/lambda/<name>.zip.
 
-Each zip holds the handler module (`lambdas/<name>.py`), the shared package `tradeflow/`, and the
-function's runtime dependencies installed with `pip install --target` as Linux x86_64 wheels for
-CPython 3.11 (the `python3.11` Lambda runtime), whatever machine builds it. Versions follow
-constraints.txt, so the zip runs what the tests ran. Entries are sorted and time-stamped
-1980-01-01, so an unchanged build gives a byte-identical zip and Terraform's
-`source_code_hash` only changes when the code or a dependency does.
+Each zip holds the handler module (`lambdas/<name>.py`), the service's modules it runs on
+(`SERVICE_MODULES`), the shared package `tradeflow/`, and the function's runtime dependencies
+installed with `pip install --target` as Linux x86_64 wheels for CPython 3.11 (the `python3.11`
+Lambda runtime), whatever machine builds it. Versions follow constraints.txt, so the zip runs
+what the tests ran. Entries are sorted and time-stamped 1980-01-01, so an unchanged build gives
+a byte-identical zip and Terraform's `source_code_hash` only changes when the code or a
+dependency does.
 
 Usage: python lambdas/package.py [--out build/lambda] [--only NAME] [--no-deps]
 (`--no-deps` skips pip: code only, for quick checks and offline tests.)
@@ -43,6 +44,9 @@ FUNCTIONS: dict[str, list[str]] = {
     "ingest_news": INGEST_DEPS,
     "execute_signals": EXECUTE_DEPS,
 }
+# Every handler goes through lambdas.runtime, which imports all of these; the other handlers and
+# this builder stay out of the zip.
+SERVICE_MODULES = ["__init__", "runtime", "ingest", "execute", "aws_secrets", "dynamo_store"]
 SKIP_DIRS = {"__pycache__", "tests"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -99,8 +103,8 @@ def build(name: str, out_dir: Path, with_deps: bool = True) -> Path:
         with zipfile.ZipFile(partial, "w") as zf:
             _add_tree(zf, site)
             _add_tree(zf, REPO_ROOT / "tradeflow", "tradeflow/")
-            _add_file(zf, REPO_ROOT / "lambdas" / "__init__.py", "lambdas/__init__.py")
-            _add_file(zf, REPO_ROOT / "lambdas" / f"{name}.py", f"lambdas/{name}.py")
+            for module in sorted([*SERVICE_MODULES, name]):
+                _add_file(zf, REPO_ROOT / "lambdas" / f"{module}.py", f"lambdas/{module}.py")
         target = out_dir / f"{name}.zip"
         os.replace(partial, target)
     return target

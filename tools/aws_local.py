@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             "TRADEFLOW_DATA_DIR": str(REPO_ROOT / ".tradeflow" / "aws-local")})
 
         from lambdas import execute_signals, ingest_news, ingest_prices
-        from tradeflow.aws import runtime
+        from lambdas import runtime
 
         runtime.reset()
         print("ingest_prices:", ingest_prices.handler({}, None))

@@ -1,4 +1,4 @@
-# The signal executor's state (tradeflow.trading.dynamo_store): processed signals, orders, small
+# The signal executor's state (lambdas.dynamo_store): processed signals, orders, small
 # facts and the kill switch item. The sparse `unfinished` index lists orders not final yet;
 # `by_symbol` answers cooldowns.
 resource "aws_dynamodb_table" "state" {

@@ -16,6 +16,7 @@ import pytest
 from backtest import run_backtest
 from jobs.signal_job import kinesis_job
 from lambdas import execute_signals
+from lambdas.dynamo_store import DynamoStore
 from tools.aws_local import lambda_event
 from producers.replay import replay
 from producers.sink import Publisher
@@ -24,7 +25,6 @@ from tests.lambdas.conftest import aws, bound, moto_endpoint, trading  # noqa: F
 from tradeflow.config import DEAD_LETTER, SIGNALS
 from tradeflow.topics.kinesis import KinesisBackend
 from tradeflow.topics.positions import PositionStore
-from tradeflow.trading.dynamo_store import DynamoStore
 
 from .stream_time import stream_watermark
 

@@ -19,7 +19,7 @@ from tools.aws_local import create_resources, lambda_event, put_secret
 from tools.stubs.alpaca_data import AlpacaDataStub
 from tools.stubs.alpaca_trading import AlpacaTradingStub
 from tools.stubs.slack import SlackStub
-from tradeflow.aws import runtime as aws_runtime
+from lambdas import runtime as aws_runtime
 from tradeflow.config import get_consumer_settings, get_settings
 
 REGION = "us-east-1"

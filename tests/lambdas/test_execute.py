@@ -13,10 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdas import execute_signals
+from lambdas import runtime as aws_runtime
+from lambdas.dynamo_store import DynamoKillSwitch, DynamoStore
 from tests.lambdas.conftest import KEY_ID, SECRET, SLACK_TOKEN
-from tradeflow.aws import runtime as aws_runtime
 from tradeflow.contracts import Order, build
-from tradeflow.trading.dynamo_store import DynamoKillSwitch, DynamoStore
 from tradeflow.trading.engine import AlreadyDecided
 from tradeflow.trading.executors.base import client_order_id
 from tradeflow.trading.store import Store

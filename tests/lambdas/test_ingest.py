@@ -9,13 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lambdas import ingest_news, ingest_prices
+from lambdas import ingest, ingest_news, ingest_prices
+from lambdas import runtime as aws_runtime
+from lambdas.aws_secrets import SecretError
 from tools.aws_local import put_secret
 from tests.lambdas.conftest import KEY_ID, SECRET, bound
 from tools.stubs.alpaca_data import bar, news
-from tradeflow.aws import ingest
-from tradeflow.aws import runtime as aws_runtime
-from tradeflow.aws.secrets import SecretError
 
 
 def wire(t: datetime) -> str:

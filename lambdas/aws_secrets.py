@@ -4,6 +4,9 @@ A secret is a JSON object (e.g. `{"key_id": "...", "secret_key": "..."}`). Value
 `SecretStr`, are cached for `ttl` seconds (one read per cold start and per rotation window, not
 per invocation) and are registered with a logging filter that masks them in every log line,
 since `tradeflow.logs.RedactSecrets` only knows the values of environment variables.
+
+Not `secrets.py`: with lambdas/ on sys.path (`python lambdas/package.py`) that would shadow the
+standard library's `secrets`.
 """
 
 from __future__ import annotations

@@ -40,10 +40,10 @@ from botocore.exceptions import ClientError
 from tradeflow.contracts import Order, OrderStatus, parse, to_wire_time
 from tradeflow.logs import mask, register_secrets
 
-from .audit import KINDS
-from .engine import AlreadyDecided
-from .killswitch import KillState
-from .store import FINAL, PENDING, StoredOrder
+from tradeflow.trading.audit import KINDS
+from tradeflow.trading.engine import AlreadyDecided
+from tradeflow.trading.killswitch import KillState
+from tradeflow.trading.store import FINAL, PENDING, StoredOrder
 
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 UNFINISHED_INDEX = "unfinished"

@@ -13,16 +13,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tradeflow.alpaca_data import AlpacaDataClient
-from tradeflow.config import ConsumerSettings, Settings
+from tradeflow.config import AwsSettings, ConsumerSettings, Settings
 from tradeflow.deadletter import DeadLetters
 from tradeflow.logs import RedactSecrets, install_masking
 from tradeflow.topics import open_backend
 from tradeflow.trading.engine import SignalEngine, broker_of
 
-from tradeflow.config import AwsSettings
-from .execute import Secrets, build_engine, process_event, read_secrets
-from .ingest import IngestState, ingest_bars, ingest_news
-from .secrets import SecretsCache, aws_client, install_log_mask
+from lambdas.aws_secrets import SecretsCache, aws_client, install_log_mask
+from lambdas.execute import Secrets, build_engine, process_event, read_secrets
+from lambdas.ingest import IngestState, ingest_bars, ingest_news
 
 log = logging.getLogger(__name__)
 

@@ -29,18 +29,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
-from tradeflow.config import SIGNALS, ConsumerSettings, Settings
+from tradeflow.config import SIGNALS, AwsSettings, ConsumerSettings, Settings
 from tradeflow.topics import Backend, open_backend
 from tradeflow.trading.clock import RiskClock, wall_now
-from tradeflow.trading.dynamo_store import (DynamoAudit, DynamoKillSwitch, DynamoStore,
-                                            DynamoStoreError)
 from tradeflow.trading.engine import (CLOCK_KEY, SignalEngine, broker_of, clock_mode,
                                       make_executor, make_notifier)
 from tradeflow.trading.executors.base import Executor
 from tradeflow.trading.notifiers.base import Notifier
 
-from tradeflow.config import AwsSettings
-from .secrets import SecretError, SecretsCache
+from lambdas.aws_secrets import SecretError, SecretsCache
+from lambdas.dynamo_store import DynamoAudit, DynamoKillSwitch, DynamoStore, DynamoStoreError
 
 log = logging.getLogger(__name__)
 COMPONENT = "lambda-execute-signals"
