@@ -6,11 +6,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import pytest
 
 from jobs.cluster import LocalCluster, flink_config
 from jobs.submit import JOB_NAME
+from tests.conftest import eventually
 from tradeflow.processes import free_port
 from tradeflow.config import ORDERS, SIGNALS, get_settings, port_range
 from tradeflow.topics import open_backend
@@ -116,30 +120,62 @@ def test_flink_start_status_stop_ends_exactly_its_processes(env, settings):
 
 
 def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
+    base = free_port()
+    env = {**env, "TRADEFLOW_METRICS_PORT_BASE": str(base)}
     proc = subprocess.Popen([sys.executable, "-m", "tradeflow.cli", "run"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     prices = settings.path("topics", "stock-prices")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: [lines.append(x) for x in proc.stdout], daemon=True)
+    reader.start()
+
+    def up(check):
+        assert proc.poll() is None, "".join(lines)
+        return check()
+
+    def metrics_urls() -> dict[str, int]:
+        found = (re.search(r"tradeflow\.run: (producer|consumer): "
+                           r"http://127\.0\.0\.1:(\d+)/metrics", x) for x in list(lines))
+        return {m[1]: int(m[2]) for m in found if m}
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (
-                port_open(PORT) and prices.exists() and any(prices.glob("0*.ndjson"))):
-            assert proc.poll() is None, proc.stdout.read()
-            time.sleep(0.5)
-        assert port_open(PORT), "Flink web UI never answered"
-        assert any(prices.glob("0*.ndjson")), "the simulator published nothing"
-        while time.monotonic() < deadline and not port_open(DASHBOARD_PORT):
-            time.sleep(0.5)
-        assert port_open(DASHBOARD_PORT), "the dashboard never answered"
+        eventually(lambda: up(lambda: port_open(PORT) and prices.exists()
+                              and any(prices.glob("0*.ndjson"))),
+                   "the Flink web UI up and the simulator publishing", timeout=120)
+        eventually(lambda: up(lambda: port_open(DASHBOARD_PORT)), "the dashboard answering",
+                   timeout=60)
+        # The producer and the consumer got metrics ports from the base, printed once the
+        # pipeline is up; both are healthy while the simulator feeds stock-prices.
+        urls = eventually(lambda: up(lambda: len(metrics_urls()) == 2 and metrics_urls()),
+                          "the metrics addresses printed", timeout=60)
+        ports = [urls["producer"], urls["consumer"]]
+        assert base <= ports[0] < ports[1]
+        for port in ports:
+            eventually(lambda: up(lambda: healthz(port) == 200), f"/healthz on {port}",
+                       timeout=60)
         cluster_pids = LocalCluster(settings.path("flink"), PORT, RPC_PORT).running()
         assert cluster_pids
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    out = "".join(lines)
     assert proc.returncode == 0, out
     assert "stopping the pipeline" in out
     assert not port_open(PORT) and not port_open(DASHBOARD_PORT)
+    assert not any(port_open(p) for p in ports)
     assert not any(alive(p) for p in cluster_pids)
     assert (settings.path("logs") / "producer.log").read_text()
+
+
+def healthz(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return 0
 
 
 def flink_jobs(port: int) -> list[dict]:
