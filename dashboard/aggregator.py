@@ -32,10 +32,9 @@ from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from tradeflow import durations
-from tradeflow.config import ORDERS, PRICES, SIGNALS
 from tradeflow.trading.book import PositionBook
 
-from .events import Event
+from .records import Event, Folder, fold
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION = "session"
@@ -68,7 +67,7 @@ class _Symbol:
 
 
 @dataclass
-class Aggregator:
+class Aggregator(Folder[bool]):
     retention: int = 1500
     max_symbols: int = 100
     max_tracked: int = 10_000  # orders and signal ids remembered for fills and dating
@@ -98,16 +97,22 @@ class Aggregator:
     # --- input ------------------------------------------------------------------------------
     def apply(self, ev: Event) -> bool:
         """Fold one record in; True if any figure may have changed."""
-        w = ev.wire
-        if ev.topic == PRICES:
-            return self.add_bar(w["symbol"], w["t"], w["o"], w["h"], w["l"], w["c"], w["v"])
-        if ev.topic == SIGNALS:
-            return self.add_signal(w["id"], w["symbol"], w["t"], w["action"])
-        if ev.topic == ORDERS:
-            fill_t = w["fill_t"] if w["fill_t"] is not None else w["bar_t"]
-            return self.add_order(w["client_order_id"], w["signal_id"], w["symbol"], w["side"],
-                                  w["filled_qty"], w["filled_avg_price"], w["t"], fill_t)
-        return False
+        return bool(fold(self, ev))
+
+    def on_bar(self, ev: Event) -> bool:
+        b = ev.record
+        return self.add_bar(b.symbol, int(ev.t), b.open, b.high, b.low, b.close, b.volume)
+
+    def on_signal(self, ev: Event) -> bool:
+        s = ev.record
+        return self.add_signal(s.signal_id, s.symbol, ev.t, s.action.value)
+
+    def on_order(self, ev: Event) -> bool:
+        o = ev.record
+        filled_in = o.fill_bar_time or o.bar_time
+        return self.add_order(o.client_order_id, o.signal_id, o.symbol, o.side.value,
+                              o.filled_qty, o.filled_avg_price, ev.t,
+                              filled_in.timestamp() if filled_in is not None else None)
 
     def add_bar(self, symbol: str, t: float, o: float, h: float, low: float, c: float,
                 v: float) -> bool:

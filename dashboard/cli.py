@@ -65,6 +65,8 @@ def dashboard(host: str | None, port: int | None, start: str | None, bars: int,
     """
     from aiohttp import web
 
+    from tradeflow.strategy import StrategyError
+
     from .server import Dashboard, Options, make_app
 
     shared = get_settings()
@@ -88,7 +90,11 @@ def dashboard(host: str | None, port: int | None, start: str | None, bars: int,
     opts = Options(limits=Limits(bars_per_symbol=bars), windows=windows,
                    start=ds.dashboard_lookback if start is None else start,
                    flink_url=flink_url, allowed_origins=ds.origin_list, token=ds.token)
-    dash = Dashboard(backend, shared, opts)
+    try:
+        dash = Dashboard(backend, shared, opts)
+    except StrategyError as err:
+        backend.close()
+        raise click.ClickException(str(err)) from None
     dash.access.bind(host, port)
     app = make_app(dash)
 

@@ -27,16 +27,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tradeflow import durations
-from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
+from tradeflow.config import ORDERS, SIGNALS
 from tradeflow.contracts import ContractError, is_clock, to_wire_time
 from tradeflow.topics import Backend, StartAt, Subscription
 
-from .events import Decoder, Event
+from .events import Decoder
 from .metrics import DashboardMetrics
+from .records import TOPICS, Event
 
 log = logging.getLogger("dashboard.feed")
-
-TOPICS = (PRICES, NEWS, SIGNALS, ORDERS)
 
 
 def default_group() -> str:

@@ -8,6 +8,8 @@ Protocol (`/ws`, JSON text frames):
      "news": [story, ...], "headlines": {SYM: [story, ...]}, "sentiment": {SYM: {...}},
      "summary": {window: summary, ...}, "status": {...}, "provenance": {...}}
         sent first on every connection, and again after the browser missed deltas.
+        `config.indicators` holds the periods the job computes its indicators with (from
+        strategy.toml, see `indicators.py`), which the page draws and labels its overlays with.
         `provenance` says what the bars are (simulated, replay, live, other, mixed; see
         `snapshot.py`); each order carries `bar_t` and `fill_t`, the end times of the bars it
         was decided on and filled in (the bars' clock; None when unknown), `t` its wall clock.
@@ -15,7 +17,7 @@ Protocol (`/ws`, JSON text frames):
      read from its topic, "bars": [...], "signals": [...], "orders": [...], "news": [...],
      "sentiment": {...}, "summary": {...}, "status": {...}, "provenance": {...}}
         at most one per tick (250 ms), carrying only the keys that changed. Records are the dicts
-        of `events.py` (bar: symbol, t, o, h, l, c, v). Applying them is idempotent: a bar
+        of `wire.py` (bar: symbol, t, o, h, l, c, v). Applying them is idempotent: a bar
         replaces the bar of the same time, signals/news are keyed by id, orders by client id.
         A delta with seq <= the snapshot's seq is already contained in it.
   browser -> server

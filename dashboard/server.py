@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS, Settings, get_settings
+from tradeflow.config import Settings, get_settings
 from tradeflow.topics import Backend, StartAt
 
 from .aggregator import SESSION, Aggregator, parse_window
-from .events import Decoder, Wire, default_scorer
-from .feed import TOPICS, Batch, Feed, resolve_start
+from .events import Decoder, default_scorer
+from .feed import Batch, Feed, resolve_start
 from .flink import flink_status
 from .hub import Hub
+from .indicators import indicator_periods
 from .metrics import CONTENT_TYPE_LATEST, DashboardMetrics, RecordRate
+from .pending import Pending
+from .records import fold
 from .security import Access, middleware, security_headers
 from .snapshot import DashboardState, Limits
 
@@ -60,6 +62,7 @@ class Options:
     score_headlines: bool = True
     allowed_origins: tuple[str, ...] = ()  # besides its own address (see security.py)
     token: str | None = None  # required from every client when set
+    strategy: Path | None = None  # the job's parameters; None: the repository's strategy.toml
 
 
 def _safe_read_account(path: Path) -> dict | None:
@@ -88,6 +91,7 @@ class Dashboard:
         for w in self.opts.windows:
             parse_window(w)  # fail at start, not on the first tick
         self.backend = backend
+        self.indicators = indicator_periods(self.opts.strategy)
         self.metrics = DashboardMetrics()
         self.record_rate = RecordRate(self.metrics)
         self.aggregator = Aggregator(max_symbols=self.opts.limits.max_symbols)
@@ -105,27 +109,16 @@ class Dashboard:
         self.seq = 0
         self.status: dict[str, Any] = {}
         self.started_at = time.time()
-        self._reset_pending()
+        self.pending = Pending(self.opts.limits)
         self._summary_dirty = False
         self._status_fresh = False
-        self._provenance_dirty = False
         self._provenance_sent: dict | None = None
         self._snapshot_cache: tuple[int, str] | None = None
         self._tasks: list[asyncio.Task] = []
         self._http: aiohttp.ClientSession | None = None
 
     # --- input ------------------------------------------------------------------------------
-    def _reset_pending(self) -> None:
-        self._pending_bars: dict[str, dict[int, Wire]] = {}
-        self._pending: dict[str, OrderedDict[str, Wire]] = {
-            SIGNALS: OrderedDict(), ORDERS: OrderedDict(), NEWS: OrderedDict()}
-        self._pending_since: float | None = None
-        self._sentiment_dirty = False
-
     def apply_batch(self, batch: Batch) -> None:
-        lim = self.opts.limits
-        caps = {SIGNALS: lim.max_signals, ORDERS: lim.max_orders, NEWS: lim.max_news}
-        keys = {SIGNALS: "id", ORDERS: "client_order_id", NEWS: "id"}
         changed = False
         invalid = batch.invalid
         newest_t: float | None = None
@@ -133,41 +126,22 @@ class Dashboard:
             try:
                 if self.aggregator.apply(ev):
                     self._summary_dirty = True
-                w = self.state.apply(ev)
+                new = fold(self.state, ev)
             except Exception as err:  # noqa: BLE001 - one record must not stop the updates
                 invalid += 1
                 log.warning("skipped a record on %s the dashboard cannot use: %s: %s",
                             ev.topic, type(err).__name__, str(err)[:200])
                 continue
-            if newest_t is None or ev.wire["t"] > newest_t:
-                newest_t = ev.wire["t"]
-            for o in self.state.take_redated():  # orders dated by this (late) signal
+            if newest_t is None or ev.t > newest_t:
+                newest_t = ev.t
+            for dated in self.state.take_redated():  # orders dated by this (late) signal
                 changed = True
-                d = self._pending[ORDERS]
-                d[o["client_order_id"]] = o
-                d.move_to_end(o["client_order_id"])
-                if len(d) > lim.max_orders:
-                    d.popitem(last=False)
-            if w is None:
-                continue
-            changed = True
-            if ev.topic == PRICES:
-                self._provenance_dirty = True
-                pend = self._pending_bars.setdefault(w["symbol"], {})
-                pend[w["t"]] = w
-                if len(pend) > 2 * lim.bars_per_symbol:  # a replay burst: keep the newest
-                    for t in sorted(pend)[: len(pend) - lim.bars_per_symbol]:
-                        del pend[t]
-            else:
-                d = self._pending[ev.topic]
-                d[w[keys[ev.topic]]] = w
-                d.move_to_end(w[keys[ev.topic]])
-                if len(d) > caps[ev.topic]:
-                    d.popitem(last=False)
-                if ev.topic in (SIGNALS, NEWS):
-                    self._sentiment_dirty = True
-        if changed and self._pending_since is None:
-            self._pending_since = batch.received
+                fold(self.pending, dated)
+            if new is not None:
+                changed = True
+                fold(self.pending, new)
+        if changed and self.pending.since is None:
+            self.pending.since = batch.received
         self.metrics.count(batch.topic, len(batch.events) - (invalid - batch.invalid), newest_t)
         if invalid:
             self.metrics.invalid.labels(batch.topic).inc(invalid)
@@ -187,7 +161,7 @@ class Dashboard:
         return {"windows": [SESSION, *self.opts.windows], "flink_url": self.flink_url,
                 "flink_port": self.settings.flink_rest_port, "backend": self.backend.name,
                 "limits": self.opts.limits.__dict__, "started_at": self.started_at,
-                "tick_seconds": self.opts.tick}
+                "tick_seconds": self.opts.tick, "indicators": self.indicators}
 
     def snapshot_dict(self) -> dict:
         return {"type": "snapshot", "seq": self.seq, "t": time.time(), "config": self.config(),
@@ -200,18 +174,12 @@ class Dashboard:
         return self._snapshot_cache[1]
 
     def build_delta(self, with_summary: bool, with_status: bool) -> dict | None:
-        msg: dict[str, Any] = {}
-        if self._pending_bars:
-            lim = self.opts.limits.bars_per_symbol
-            msg["bars"] = [w for pend in self._pending_bars.values()
-                           for w in sorted(pend.values(), key=lambda w: w["t"])[-lim:]]
-        for topic, key in ((SIGNALS, "signals"), (ORDERS, "orders"), (NEWS, "news")):
-            if self._pending[topic]:
-                msg[key] = list(self._pending[topic].values())
-        if self._sentiment_dirty:
+        pending = self.pending
+        msg: dict[str, Any] = pending.records()
+        if pending.sentiment:
             msg["sentiment"] = self.state.sentiment()
-        if self._provenance_dirty:
-            self._provenance_dirty = False
+        if pending.provenance:
+            pending.provenance = False
             prov = self.state.provenance()
             if prov != self._provenance_sent:
                 msg["provenance"] = self._provenance_sent = prov
@@ -221,8 +189,8 @@ class Dashboard:
             msg["status"] = self.status
         if not msg:
             return None
-        t_in = self._pending_since
-        self._reset_pending()
+        t_in = pending.since
+        self.pending = Pending(self.opts.limits)
         self.seq += 1
         msg.update({"type": "delta", "seq": self.seq, "t": time.time(),
                     "t_in": t_in if t_in is not None else time.time()})
@@ -278,7 +246,7 @@ class Dashboard:
         self._tasks = [asyncio.create_task(self._consume(), name="dashboard-consume"),
                        asyncio.create_task(self._ticker(), name="dashboard-ticker"),
                        asyncio.create_task(self._status_loop(), name="dashboard-status")]
-        log.info("dashboard reading %s (%s backend): %s", ", ".join(TOPICS), self.backend.name,
+        log.info("dashboard reading %s (%s backend): %s", ", ".join(self.feed.topics), self.backend.name,
                  self.start_note)
 
     async def on_shutdown(self, _app: web.Application) -> None:

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
+from tradeflow.contracts import PriceBar
 
-from .events import Event, Wire
+from .records import Event, Folder, fold
+from .wire import Wire, order_bar_t
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def source_kind(source: str) -> str:
     return OTHER
 
 
+def _in_time_order(events: Iterable[Event]) -> list[Wire]:
+    return [ev.wire for ev in sorted(events, key=lambda ev: ev.t)]
+
+
 def _put_bounded(d: OrderedDict, key: object, value: object, cap: int) -> None:
     d[key] = value
     d.move_to_end(key)
@@ -74,23 +79,23 @@ def _put_bounded(d: OrderedDict, key: object, value: object, cap: int) -> None:
         d.popitem(last=False)
 
 
-class DashboardState:
+class DashboardState(Folder[Event]):
     def __init__(self, limits: Limits | None = None,
                  signal_time: Callable[[str], float | None] | None = None) -> None:
         self.limits = limits or Limits()
         # Bar time of a signal by id, for signals no longer held (the server passes the
         # aggregator's longer memory); the held signals are always looked up first.
         self.signal_time = signal_time
-        self.bars: dict[str, list[Wire]] = {}
+        self.bars: dict[str, list[Wire]] = {}  # what browsers get, parallel to the two below
         self._bar_times: dict[str, list[int]] = {}
-        self._bar_sources: dict[str, list[str]] = {}  # source of each held bar, parallel to bars
+        self._bar_records: dict[str, list[PriceBar]] = {}
         self._source_counts: dict[str, Counter] = {}  # per symbol: held bars per source
         self._awaiting: OrderedDict[str, set[str]] = OrderedDict()  # signal id -> undated orders
-        self.redated: list[Wire] = []  # orders dated by a late signal, for the server to send
-        self.signals: OrderedDict[str, Wire] = OrderedDict()
-        self.orders: OrderedDict[str, Wire] = OrderedDict()
-        self.news: OrderedDict[str, Wire] = OrderedDict()
-        self.news_by_symbol: dict[str, OrderedDict[str, Wire]] = {}
+        self.redated: list[Event] = []  # orders dated by a late signal, for the server to send
+        self.signals: OrderedDict[str, Event] = OrderedDict()
+        self.orders: OrderedDict[str, Event] = OrderedDict()
+        self.news: OrderedDict[str, Event] = OrderedDict()
+        self.news_by_symbol: dict[str, OrderedDict[str, Event]] = {}
         self.signal_sentiment: dict[str, dict] = {}
         self.ignored_symbols = 0
 
@@ -102,94 +107,101 @@ class DashboardState:
             self.ignored_symbols += 1
             return False
         self.bars[symbol], self._bar_times[symbol] = [], []
-        self._bar_sources[symbol], self._source_counts[symbol] = [], Counter()
+        self._bar_records[symbol], self._source_counts[symbol] = [], Counter()
         return True
 
     def apply(self, ev: Event) -> Wire | None:
         """Fold one record in. Returns what the browsers should receive, or None (nothing new)."""
-        w = ev.wire
-        if ev.topic == PRICES:
-            return self._bar(w, ev.record.source)
-        if ev.topic == SIGNALS:
-            self._date_orders(w["id"], w["t"])
-            if not self._admit(w["symbol"]) or w["id"] in self.signals:
-                return None
-            _put_bounded(self.signals, w["id"], w, self.limits.max_signals)
-            if w["sentiment"] is not None:
-                prev = self.signal_sentiment.get(w["symbol"])
-                if prev is None or w["t"] >= prev["t"]:
-                    self.signal_sentiment[w["symbol"]] = {"value": w["sentiment"], "t": w["t"]}
-            return w
-        if ev.topic == ORDERS:
-            if not self._admit(w["symbol"]):
-                return None
-            coid = w["client_order_id"]
-            old = self.orders.get(coid)
-            if old is not None and (old["t"], old["filled_qty"]) > (w["t"], w["filled_qty"]):
-                return None  # an older status redelivered late
-            if w["bar_t"] is None:  # a record without its own bar_time: its signal's
-                w = {**w, "bar_t": self._signal_t(w["signal_id"])}
-            if old == w:
-                return None
-            _put_bounded(self.orders, coid, w, self.limits.max_orders)
-            if w["bar_t"] is None:
-                _put_bounded(self._awaiting, w["signal_id"],
-                             self._awaiting.get(w["signal_id"], set()) | {coid},
-                             self.limits.max_orders)
-            return w
-        if ev.topic == NEWS:
-            if w["id"] in self.news:
-                return None
-            _put_bounded(self.news, w["id"], w, self.limits.max_news)
-            for sym in w["symbols"]:
-                if sym in self.bars or self._admit(sym):
-                    per = self.news_by_symbol.setdefault(sym, OrderedDict())
-                    _put_bounded(per, w["id"], w, self.limits.news_per_symbol)
-            return w
-        return None
+        out = fold(self, ev)
+        return out.wire if out is not None else None
+
+    def on_signal(self, ev: Event) -> Event | None:
+        s = ev.record
+        self._date_orders(s.signal_id, ev.t)
+        if not self._admit(s.symbol) or s.signal_id in self.signals:
+            return None
+        _put_bounded(self.signals, s.signal_id, ev, self.limits.max_signals)
+        if s.sentiment is not None:
+            prev = self.signal_sentiment.get(s.symbol)
+            if prev is None or ev.t >= prev["t"]:
+                self.signal_sentiment[s.symbol] = {"value": s.sentiment, "t": ev.t}
+        return ev
+
+    def on_order(self, ev: Event) -> Event | None:
+        o = ev.record
+        if not self._admit(o.symbol):
+            return None
+        coid = o.client_order_id
+        old = self.orders.get(coid)
+        if old is not None and (old.t, old.record.filled_qty) > (ev.t, o.filled_qty):
+            return None  # an older status redelivered late
+        if o.bar_time is None:  # a record without its own bar_time: its signal's
+            signal_t = self._signal_t(o.signal_id)
+            if signal_t is not None:
+                ev = ev.dated(signal_t)
+        if old == ev:
+            return None
+        _put_bounded(self.orders, coid, ev, self.limits.max_orders)
+        if order_bar_t(o, ev.signal_t) is None:
+            _put_bounded(self._awaiting, o.signal_id,
+                         self._awaiting.get(o.signal_id, set()) | {coid},
+                         self.limits.max_orders)
+        return ev
+
+    def on_news(self, ev: Event) -> Event | None:
+        n = ev.record
+        if n.id in self.news:
+            return None
+        _put_bounded(self.news, n.id, ev, self.limits.max_news)
+        for sym in n.symbols:
+            if sym in self.bars or self._admit(sym):
+                per = self.news_by_symbol.setdefault(sym, OrderedDict())
+                _put_bounded(per, n.id, ev, self.limits.news_per_symbol)
+        return ev
 
     def _signal_t(self, signal_id: str) -> float | None:
         held = self.signals.get(signal_id)
         if held is not None:
-            return held["t"]
+            return held.t
         return self.signal_time(signal_id) if self.signal_time is not None else None
 
     def _date_orders(self, signal_id: str, t: float) -> None:
         for coid in self._awaiting.pop(signal_id, ()):
-            o = self.orders.get(coid)
-            if o is not None and o["bar_t"] is None:
-                o = self.orders[coid] = {**o, "bar_t": t}  # keeps its place in the cap order
-                self.redated.append(o)
+            held = self.orders.get(coid)
+            if held is not None and order_bar_t(held.record, held.signal_t) is None:
+                held = self.orders[coid] = held.dated(t)  # keeps its place in the cap order
+                self.redated.append(held)
         del self.redated[:-self.limits.max_orders]  # bounded even if nobody takes them
 
-    def take_redated(self) -> list[Wire]:
+    def take_redated(self) -> list[Event]:
         out, self.redated = self.redated, []
         return out
 
-    def _bar(self, w: Wire, source: str) -> Wire | None:
-        sym, t = w["symbol"], w["t"]
+    def on_bar(self, ev: Event) -> Event | None:
+        b = ev.record
+        sym, t = b.symbol, int(ev.t)
         if not self._admit(sym):
             return None
-        bars, times, sources = self.bars[sym], self._bar_times[sym], self._bar_sources[sym]
+        bars, times, records = self.bars[sym], self._bar_times[sym], self._bar_records[sym]
         counts = self._source_counts[sym]
         i = bisect.bisect_left(times, t)
         if i < len(times) and times[i] == t:
-            if bars[i] == w and sources[i] == source:
+            if records[i] == b:
                 return None
-            self._uncount(counts, sources[i])
-            bars[i], sources[i] = w, source
-            counts[source] += 1
-            return w
+            self._uncount(counts, records[i].source)
+            bars[i], records[i] = ev.wire, b
+            counts[b.source] += 1
+            return ev
         if len(bars) >= self.limits.bars_per_symbol and i == 0:
             return None  # older than everything we keep
-        bars.insert(i, w)
+        bars.insert(i, ev.wire)
         times.insert(i, t)
-        sources.insert(i, source)
-        counts[source] += 1
+        records.insert(i, b)
+        counts[b.source] += 1
         if len(bars) > self.limits.bars_per_symbol:
-            self._uncount(counts, sources[0])
-            del bars[0], times[0], sources[0]
-        return w
+            self._uncount(counts, records[0].source)
+            del bars[0], times[0], records[0]
+        return ev
 
     @staticmethod
     def _uncount(counts: Counter, source: str) -> None:
@@ -206,8 +218,8 @@ class DashboardState:
         recent headlines (scored here, for display)."""
         out: dict[str, dict] = {}
         for sym in self.symbols():
-            scores = [n["score"] for n in self.news_by_symbol.get(sym, {}).values()
-                      if n["score"] is not None]
+            scores = [n.tone[0] for n in self.news_by_symbol.get(sym, {}).values()
+                      if n.tone is not None]
             sig = self.signal_sentiment.get(sym)
             out[sym] = {"signal": sig["value"] if sig else None,
                         "signal_t": sig["t"] if sig else None,
@@ -247,11 +259,10 @@ class DashboardState:
         return {
             "symbols": self.symbols(),
             "bars": {s: list(b) for s, b in self.bars.items()},
-            "signals": sorted(self.signals.values(), key=lambda w: w["t"]),
-            "orders": sorted(self.orders.values(), key=lambda w: w["t"]),
-            "news": sorted(self.news.values(), key=lambda w: w["t"]),
-            "headlines": {s: sorted(d.values(), key=lambda w: w["t"])
-                          for s, d in self.news_by_symbol.items()},
+            "signals": _in_time_order(self.signals.values()),
+            "orders": _in_time_order(self.orders.values()),
+            "news": _in_time_order(self.news.values()),
+            "headlines": {s: _in_time_order(d.values()) for s, d in self.news_by_symbol.items()},
             "sentiment": self.sentiment(),
             "provenance": self.provenance(),
         }

@@ -88,7 +88,16 @@ function onSnapshot(m) {
   if (!S.selected || !S.symbols.includes(S.selected)) S.selected = busiestSymbol();
   S.chartRev++;
   renderWindows();
+  renderIndicatorNames();
   dirty();
+}
+
+// The legend and the pane labels name the periods the job uses (config.indicators).
+function renderIndicatorNames() {
+  const names = TFChart.names(S.config.indicators);
+  for (const el of document.querySelectorAll("[data-indicator]")) {
+    el.textContent = names[el.dataset.indicator];
+  }
 }
 
 function onDelta(m) {
@@ -241,10 +250,11 @@ function renderChart() {
   const sym = S.selected;
   const bars = (sym && S.bars[sym]) || [];
   if (!TFChart.api()) TFChart.create($("price"), $("hover"), $("to-latest"));
+  if (!S.config.indicators) return;  // no snapshot yet: nothing to draw, no periods to draw with
   if (drawn.rev !== S.chartRev || drawn.symbol !== sym) {
     const sigs = [...S.signals.values()].filter((s) => s.symbol === sym);
     const orders = [...S.orders.values()].filter((o) => o.symbol === sym);
-    const r = TFChart.draw(sym, bars, sigs, orders);
+    const r = TFChart.draw(sym, bars, sigs, orders, S.config.indicators);
     S.stats.candles = r.candles; S.stats.markers = r.markers; S.stats.fills = r.fills;
     drawn = { rev: S.chartRev, symbol: sym };
   }

@@ -24,8 +24,16 @@ const TFChart = (() => {
     day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false, timeZone: ET });
   const ms = (t) => new Date(t * 1000);
 
-  let chart = null, els = null, series = null, markers = null;
-  let view = null;  // what is drawn: {symbol, bars, ind, index, signals, fills}
+  let chart = null, els = null, series = null, markers = null, rsiLevels = [];
+  let view = null;  // what is drawn: {symbol, bars, ind, names, index, signals, fills}
+
+  // What the page calls each indicator, from the periods the server sends (the job's, read
+  // from strategy.toml): the legend, the pane labels and the hover card all use these.
+  function names(p) {
+    return { sma: `SMA ${p.sma}`, ema: `EMA ${p.ema}`,
+      bb: `Bollinger ${p.bb_period}, ${p.bb_stddev}σ`, rsi: `RSI ${p.rsi}`,
+      macd: `MACD ${p.macd_fast}/${p.macd_slow}/${p.macd_signal}` };
+  }
 
   function lineOpts(color, extra) {
     return { color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false,
@@ -64,10 +72,8 @@ const TFChart = (() => {
       macd: chart.addSeries(LW.LineSeries, lineOpts(C.macd, { lineWidth: 2 }), 2),
       signal: chart.addSeries(LW.LineSeries, lineOpts(C.sig), 2),
     };
-    for (const level of [30, 70]) {
-      series.rsi.createPriceLine({ price: level, color: C.axis, lineWidth: 1,
-        lineStyle: LW.LineStyle.Dashed, axisLabelVisible: false });
-    }
+    rsiLevels = [0, 1].map(() => series.rsi.createPriceLine({ price: 0, color: C.axis,
+      lineWidth: 1, lineStyle: LW.LineStyle.Dashed, axisLabelVisible: false }));
     // Proportions rather than pixels: the container's size is not known until it is laid out.
     chart.panes().forEach((pane, i) => pane.setStretchFactor(PANES[i]));
     markers = LW.createSeriesMarkers(series.candles, []);
@@ -98,12 +104,15 @@ const TFChart = (() => {
     return out;
   }
 
-  // bars: [{t,o,h,l,c,v}] of one symbol; signals and orders of that symbol.
-  function draw(symbol, bars, signals, orders) {
+  // bars: [{t,o,h,l,c,v}] of one symbol; signals and orders of that symbol; p: the indicator
+  // periods of the server's config.
+  function draw(symbol, bars, signals, orders, p) {
     const closes = bars.map((b) => b.c);
-    const ind = { sma: TFInd.sma(closes, 20), ema: TFInd.ema(closes, 12),
-      bb: TFInd.bollinger(closes, 20, 2), rsi: TFInd.rsi(closes, 14),
-      macd: TFInd.macd(closes, 12, 26, 9) };
+    const ind = { sma: TFInd.sma(closes, p.sma), ema: TFInd.ema(closes, p.ema),
+      bb: TFInd.bollinger(closes, p.bb_period, p.bb_stddev), rsi: TFInd.rsi(closes, p.rsi),
+      macd: TFInd.macd(closes, p.macd_fast, p.macd_slow, p.macd_signal) };
+    rsiLevels[0].applyOptions({ price: p.rsi_oversold });
+    rsiLevels[1].applyOptions({ price: p.rsi_overbought });
     const ts = chart.timeScale();
     // Scrolled back: keep the same bars on screen when data changes (the library follows the
     // right edge when it is in view, and otherwise would slide the history under the reader).
@@ -142,7 +151,7 @@ const TFChart = (() => {
       const n = bars.length;
       if (n) ts.setVisibleLogicalRange({ from: Math.max(0, n - INITIAL_BARS) - 0.5, to: n - 1 + 4 });
     } else if (keep) ts.setVisibleRange(keep);
-    view = { symbol, bars, ind, index, signals: sigs, fills };
+    view = { symbol, bars, ind, names: names(p), index, signals: sigs, fills };
     placePaneLabels();
     els.root.dataset.candles = String(bars.length);
     els.root.dataset.last = bars.length ? String(bars[bars.length - 1].t) : "";
@@ -171,18 +180,18 @@ const TFChart = (() => {
   // num(), vol() and esc() are the page's (app.js: loaded after this file, before any hover).
 
   function card(i) {
-    const { bars, ind } = view, b = bars[i];
+    const { bars, ind, names: n } = view, b = bars[i];
     const d = b.h < 10 ? 3 : 2, md = Math.abs(ind.macd.line[i] ?? 1) < 0.1 ? 4 : 3;
     const rows = [
       `<div class="h-time">${esc(full.format(ms(b.t)))} ET <small>bar end</small></div>`,
       `<div class="h-ohlc">O <b>${num(b.o, d)}</b> H <b>${num(b.h, d)}</b> L <b>${num(b.l, d)}</b>
         C <b class="h-close ${b.c >= b.o ? "pos" : "neg"}">${num(b.c, d)}</b>
         <span class="muted">V ${vol(b.v)}</span></div>`,
-      `<div><span class="k sma">SMA 20</span> ${num(ind.sma[i], d)}
-        <span class="k ema">EMA 12</span> ${num(ind.ema[i], d)}</div>`,
+      `<div><span class="k sma">${esc(n.sma)}</span> ${num(ind.sma[i], d)}
+        <span class="k ema">${esc(n.ema)}</span> ${num(ind.ema[i], d)}</div>`,
       `<div><span class="k bb">BB</span> ${num(ind.bb.upper[i], d)} / ${num(ind.bb.mid[i], d)} /
         ${num(ind.bb.lower[i], d)}</div>`,
-      `<div><span class="k rsi">RSI 14</span> ${num(ind.rsi[i], 1)}
+      `<div><span class="k rsi">${esc(n.rsi)}</span> ${num(ind.rsi[i], 1)}
         <span class="k macd">MACD</span> ${num(ind.macd.line[i], md)} / ${num(ind.macd.signal[i], md)}
         / ${num(ind.macd.hist[i], md)}</div>`,
     ];
@@ -235,6 +244,7 @@ const TFChart = (() => {
     return { x: r.left + x, y: r.top + y };
   }
 
-  return { create, draw, pointOf, placePaneLabels, api: () => chart,
+  return { create, draw, names, pointOf, placePaneLabels, api: () => chart,
+    rsiLevels: () => rsiLevels.map((line) => line.options().price),
     markers: () => (markers ? markers.markers() : []) };
 })();

@@ -1,7 +1,8 @@
 // Display indicators computed from the bars the page holds. Same definitions as the Flink job
 // (SMA; EMA seeded with the SMA of its first n values; Bollinger with the population standard
-// deviation; Wilder's RSI; MACD = EMA12 - EMA26 with a 9-bar EMA signal line), but over a
-// shorter history, so the first values after the left edge are an approximation.
+// deviation; Wilder's RSI; MACD = fast EMA - slow EMA with an EMA signal line), with the job's
+// periods (the server's config), but over a shorter history, so the first values after the left
+// edge are an approximation.
 "use strict";
 
 const TFInd = (() => {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from tradeflow.topics import Record, open_backend
 
 from dashboard.server import Dashboard, Options, start_server
 from dashboard.snapshot import Limits
+from tradeflow.strategy import STRATEGY_PATH
 
 T0 = datetime(2024, 3, 5, 14, 31, tzinfo=timezone.utc)  # 09:31 New York
 
@@ -68,6 +70,23 @@ def order(coid: str, symbol: str, side: str, qty: float, filled: float = 0.0,
 def news(nid: str, symbol: str, minute: float, headline: str) -> NewsItem:
     return build(NewsItem, id=nid, symbols=[symbol], headline=headline, source="test",
                  published_at=at(minute))
+
+
+# Indicator settings other than strategy.toml's, for the tests of the page following the file.
+OTHER_PERIODS = {"sma_fast": 7, "ema_fast": 5, "rsi": 9, "macd_fast": 8, "macd_slow": 17,
+                 "macd_signal": 5, "bb_period": 10, "bb_stddev": 1.5, "rsi_oversold": 25,
+                 "rsi_overbought": 75}
+
+
+def strategy_with(tmp_path: Path, values: dict[str, object]) -> Path:
+    """A copy of strategy.toml with `values` in place of its own (each key set where it is)."""
+    text = STRATEGY_PATH.read_text(encoding="utf-8")
+    for key, value in values.items():
+        text, n = re.subn(rf"^{key} = \S+", f"{key} = {value}", text, flags=re.MULTILINE)
+        assert n == 1, f"strategy.toml has no single {key}"
+    out = tmp_path / "strategy.toml"
+    out.write_text(text, encoding="utf-8")
+    return out
 
 
 def publish(backend, topic: str, records) -> None:

@@ -23,7 +23,7 @@ from tools.demo import build_demo, settings_for, tradeflow
 from tools.screenshot import hover_bar
 from dashboard.server import Dashboard, start_server
 
-from .conftest import fast_options, publish
+from .conftest import OTHER_PERIODS, fast_options, publish, strategy_with, walk
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,
@@ -258,5 +258,37 @@ def test_page_labels_replayed_bars_and_hovers_their_values(tmp_path: Path) -> No
         finally:
             await runner.cleanup()
             backend.close()
+
+    asyncio.run(main())
+
+
+def test_page_draws_and_labels_with_the_strategy_periods(tmp_path: Path, backend,
+                                                         data_settings) -> None:
+    """Other periods in strategy.toml: the legend, the pane labels, the hover card and the
+    overlays' values follow them."""
+    bars = walk("AAPL", 40)
+    publish(backend, PRICES, bars)
+    options = fast_options(strategy=strategy_with(tmp_path, OTHER_PERIODS))
+
+    async def main() -> None:
+        dash = Dashboard(backend, data_settings, options)
+        runner, port = await start_server(dash)
+        try:
+            async with chromium_page(1280, 900) as page:
+                await page.goto(f"http://127.0.0.1:{port}/")
+                await page.wait_for("document.getElementById('price').dataset.candles === '40'",
+                                    timeout=20)
+                names = await page.evaluate("[...document.querySelectorAll('[data-indicator]')]"
+                                            ".map(e => e.textContent)")
+                assert names == ["SMA 7", "EMA 5", "Bollinger 10, 1.5σ", "RSI 9", "MACD 8/17/5"]
+                assert await page.evaluate("TFChart.rsiLevels()") == [25, 75]
+                i = 30
+                card = await hover_bar(page, int(bars[i].event_time.timestamp()))
+                sma = sum(b.close for b in bars[i - 6:i + 1]) / 7
+                assert re.search(rf"SMA 7\s+{sma:,.2f}\b", card), (sma, card)
+                assert "EMA 5" in card and "RSI 9" in card, card
+                assert not [m for m in page.console if "Error" in m], page.console
+        finally:
+            await runner.cleanup()
 
     asyncio.run(main())

@@ -13,7 +13,6 @@ import pytest
 from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
 from tradeflow.topics import Record
 
-from dashboard.events import Event
 from dashboard.feed import Batch
 
 from .conftest import order, publish, receive_json, serve, signal, walk
@@ -101,7 +100,7 @@ def test_any_exception_while_decoding_is_counted(backend, data_settings, monkeyp
     """Whatever a decoder raises (the original bug: OverflowError, not a ContractError)."""
     from dashboard.events import Decoder
 
-    real = Decoder._decode
+    real = Decoder.decode
     errors = iter([OverflowError("date value out of range"), RecursionError("deep"),
                    KeyError("t"), ZeroDivisionError("x")])
 
@@ -110,7 +109,7 @@ def test_any_exception_while_decoding_is_counted(backend, data_settings, monkeyp
             raise next(errors)
         return real(self, topic, raw)
 
-    monkeypatch.setattr(Decoder, "_decode", decode)
+    monkeypatch.setattr(Decoder, "decode", decode)
     backend.publish(PRICES, [Record("AAPL", _bar(source="boom")) for _ in range(4)])
     backend.flush()
     publish(backend, PRICES, walk("AAPL", 5))
@@ -130,16 +129,24 @@ def test_any_exception_while_decoding_is_counted(backend, data_settings, monkeyp
 
 
 def test_a_record_the_aggregator_rejects_is_counted_and_skipped(backend, data_settings,
-                                                                caplog) -> None:
+                                                                monkeypatch, caplog) -> None:
     from dashboard.server import Dashboard
 
     from .conftest import fast_options
 
     dash = Dashboard(backend, data_settings, fast_options())
-    good = [dash.feed.decoder.decode(PRICES, b.to_json()) for b in walk("AAPL", 3)]
-    broken = Event(PRICES, good[0].record, {"symbol": "AAPL"})  # a wire the aggregator chokes on
+    events = [dash.feed.decoder.decode(PRICES, b.to_json()) for b in walk("AAPL", 4)]
+    broken = events[1]
+    real = dash.aggregator.add_bar
+
+    def add_bar(symbol, t, *values):
+        if t == broken.t:  # a bar the aggregator chokes on
+            raise KeyError("t")
+        return real(symbol, t, *values)
+
+    monkeypatch.setattr(dash.aggregator, "add_bar", add_bar)
     with caplog.at_level(logging.WARNING):
-        dash.apply_batch(Batch(PRICES, [good[0], broken, good[1], good[2]], 1, time.time()))
+        dash.apply_batch(Batch(PRICES, events, 1, time.time()))
     assert dash.aggregator.summary()["symbols"]["AAPL"]["bars"] == 3
     assert dash.metrics.invalid.labels(PRICES)._value.get() == 2
     assert any("cannot use" in r.getMessage() for r in caplog.records)

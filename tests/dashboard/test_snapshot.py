@@ -54,7 +54,7 @@ def test_apply_is_idempotent_and_ordered() -> None:
     assert st.apply(ev(ORDERS, new)) is not None
     assert st.apply(ev(ORDERS, filled))["status"] == "filled"
     assert st.apply(ev(ORDERS, new)) is None  # an older status redelivered: filled stays
-    assert st.orders["o1"]["status"] == "filled"
+    assert st.orders["o1"].record.status.value == "filled"
 
 
 def test_sentiment_from_latest_signal_and_headlines() -> None:
