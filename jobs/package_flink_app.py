@@ -43,6 +43,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from tradeflow.config import get_job_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "build" / "flink-app"
 ZIP_NAME = "tradeflow-flink-app.zip"
@@ -83,8 +85,7 @@ def load_properties(path: Path | None = None, root: Path | None = None) -> dict[
     """Property groups as {group id: {key: value}} from the first file that exists."""
     candidates = [path] if path else [
         AWS_PROPERTIES,
-        Path(os.environ["TRADEFLOW_FLINK_PROPERTIES"]) if os.environ.get(
-            "TRADEFLOW_FLINK_PROPERTIES") else None,
+        get_job_settings().flink_properties,
         (root or REPO_ROOT) / "application_properties.json"]
     for candidate in candidates:
         if candidate is not None and candidate.exists():

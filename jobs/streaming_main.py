@@ -9,27 +9,25 @@ TRADEFLOW_CHECKPOINTS_DIR, checkpoints go to this job version's directory under 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from jobs.signal_job import file_job, kafka_job
-from tradeflow.config import BackendName, get_settings
+from tradeflow.config import BackendName, get_job_settings, get_settings
 
 
 def main() -> None:
-    common = {"name": os.environ.get("TRADEFLOW_JOB_NAME", "tradeflow-signals"),
-              "parallelism": int(os.environ.get("TRADEFLOW_JOB_PARALLELISM", "1")),
+    js = get_job_settings()
+    common = {"name": js.job_name, "parallelism": js.job_parallelism,
               "cluster_checkpoints": True}  # the cluster's config.yaml names the directory
     settings = get_settings()
     if settings.backend is BackendName.kafka:
         job = kafka_job("streaming", settings.kafka_servers, **common)
-    elif settings.backend is BackendName.file:
-        job = file_job("streaming", Path(os.environ["TRADEFLOW_TOPICS_DIR"]), **common)
+    elif settings.backend is BackendName.file and js.topics_dir:
+        job = file_job("streaming", js.topics_dir, **common)
     else:
-        raise SystemExit(f"streaming_main: no streaming job for backend {settings.backend.value!r}")
-    base = os.environ.get("TRADEFLOW_CHECKPOINTS_DIR")
-    if base:  # set by the submitters, which resume from the same directory
-        job.extra_config["execution.checkpointing.dir"] = job.checkpoints_under(Path(base)).as_uri()
+        raise SystemExit(f"streaming_main: no streaming job for backend {settings.backend.value!r}"
+                         " (the file backend needs TRADEFLOW_TOPICS_DIR)")
+    if js.checkpoints_dir:  # set by the submitters, which resume from the same directory
+        job.extra_config["execution.checkpointing.dir"] = job.checkpoints_under(
+            js.checkpoints_dir).as_uri()
     job.run(wait=False)
 
 

@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tradeflow.config import BackendName, Settings
+from tradeflow.config import BackendName, JobSettings, Settings
 
 from .cluster import FLINK_HOME, LocalCluster
 
-JOB_NAME = "tradeflow-signals"
+JOB_NAME = JobSettings.model_fields["job_name"].default  # the local cluster runs one job
 ACTIVE = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"}
 ENTRY = Path(__file__).with_name("streaming_main.py")
 

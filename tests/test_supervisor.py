@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tradeflow import supervisor
 from tradeflow.cli import cli
-from tradeflow.config import get_settings
+from tradeflow.config import forget_settings, get_settings
 from tradeflow.processes import free_port
 from tradeflow.supervisor import Service, metrics_ports, pipeline, run_pipeline
 
@@ -183,4 +183,5 @@ def test_a_simulation_faster_than_real_time_widens_the_consumers_clock_skew(sett
     assert consumer_env("sim", ("--live",)) == {}
     assert consumer_env("replay", ("--prices", "a.csv")) == {}
     monkeypatch.setenv("TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", "120")
+    forget_settings()
     assert consumer_env("sim") == {}

@@ -21,6 +21,8 @@ from typing import Any
 
 import aiohttp
 
+from tradeflow.config import get_job_settings
+
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -31,8 +33,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def find_chromium() -> str | None:
     """Path of a Chromium binary, or None (callers skip with a clear reason)."""
-    env = os.environ.get("TRADEFLOW_CHROMIUM")
-    for path in ((env,) if env else ()) + CHROMIUM_CANDIDATES:
+    given = get_job_settings().chromium
+    for path in ((str(given),) if given else ()) + CHROMIUM_CANDIDATES:
         if path and os.access(path, os.X_OK):
             return path
     return shutil.which("chromium")

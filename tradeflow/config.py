@@ -569,17 +569,52 @@ def get_dashboard_settings() -> DashboardSettings:
     return DashboardSettings()
 
 
+# --- the streaming job's process and the tools ------------------------------------------------
+# The submitters (`tradeflow job submit`, the compose submitter) set the first ones for the job's
+# client process that `flink run` starts; a person rarely does.
+
+class JobSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+    job_name: str = _env(
+        "TRADEFLOW_JOB_NAME", "tradeflow-signals",
+        "Streaming job: its name in Flink (a submitter does not start a second job of this name).")
+    job_parallelism: int = _env(
+        "TRADEFLOW_JOB_PARALLELISM", 1, "Streaming job: its parallelism.", ge=1)
+    topics_dir: Path | None = _env(
+        "TRADEFLOW_TOPICS_DIR", None,
+        "Streaming job on the file backend: the topics' directory (set by `tradeflow job submit`).")
+    checkpoints_dir: Path | None = _env(
+        "TRADEFLOW_CHECKPOINTS_DIR", None,
+        "Streaming job: checkpoints go to this job version's directory under it (set by the "
+        "submitters, which resume from there). Unset = the cluster's configured directory.")
+    flink_properties: Path | None = _env(
+        "TRADEFLOW_FLINK_PROPERTIES", None,
+        "The Managed Flink application's runtime properties file when not on AWS (a JSON list "
+        "of property groups, as AWS writes it), e.g. to run the packaged app locally.")
+    chromium: Path | None = _env(
+        "TRADEFLOW_CHROMIUM", None,
+        "Tools: the Chromium binary the screenshot tool and the browser tests drive. Unset = the "
+        "usual install paths, then `chromium` on the PATH.")
+
+
+@lru_cache(maxsize=1)
+def get_job_settings() -> JobSettings:
+    return JobSettings()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
 
 
-SETTINGS_CLASSES = (Settings, ConsumerSettings, DashboardSettings, AwsSettings)
+SETTINGS_CLASSES = (Settings, ConsumerSettings, DashboardSettings, AwsSettings, JobSettings)
 
 
 def forget_settings() -> None:
     """Read every setting from the environment again at the next use (after it changed)."""
-    for getter in (get_settings, get_consumer_settings, get_dashboard_settings, get_aws_settings):
+    for getter in (get_settings, get_consumer_settings, get_dashboard_settings, get_aws_settings,
+                   get_job_settings):
         getter.cache_clear()
 
 

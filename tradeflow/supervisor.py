@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from tradeflow.config import BackendName, Settings, get_dashboard_settings
+from tradeflow.config import (BackendName, Settings, get_consumer_settings,
+                              get_dashboard_settings)
 from tradeflow.processes import port_in_use
 
 log = logging.getLogger("tradeflow.run")
@@ -78,7 +79,7 @@ def pipeline(settings: Settings, producer: str = "sim",
     dash = get_dashboard_settings()
     consumer_env: tuple[tuple[str, str], ...] = ()
     if (producer == "sim" and "--live" not in producer_args
-            and "TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS" not in os.environ):
+            and "risk_max_clock_skew_seconds" not in get_consumer_settings().model_fields_set):
         # The simulator plays faster than real time, so its bars soon run ahead of the wall
         # clock, past which the consumer refuses signals (a forged future date must not move
         # its signal clock). A year covers any simulation this run can play and still refuses

@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 
 from jobs.signal_job import kafka_job
-from jobs.submit import ACTIVE, ENTRY, JOB_NAME, latest_checkpoint
-from tradeflow.config import get_settings
+from jobs.submit import ACTIVE, ENTRY, latest_checkpoint
+from tradeflow.config import get_job_settings, get_settings
 
 FLINK_HOME = Path(os.environ.get("FLINK_HOME", "/opt/flink"))
 
@@ -46,7 +46,7 @@ def wait_for_slots(base: str, timeout: float) -> None:
 def main() -> int:
     address = os.environ.get("FLINK_JOBMANAGER", "jobmanager:8081")
     base = f"http://{address}"
-    name = os.environ.setdefault("TRADEFLOW_JOB_NAME", JOB_NAME)
+    name = os.environ["TRADEFLOW_JOB_NAME"] = get_job_settings().job_name  # for the job's client
     wait_for_slots(base, float(os.environ.get("SUBMIT_TIMEOUT_SECONDS", "300")))
     for job in (rest(base, "/jobs/overview") or {}).get("jobs", []):
         if job["name"] == name and job["state"] in ACTIVE:
