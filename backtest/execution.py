@@ -97,21 +97,13 @@ class ExecutionResult:
 
 
 def consumer_settings(risk: dict[str, Any], daily: bool) -> ConsumerSettings:
-    """The consumer's settings (environment) with the backtest's overrides, validated; on daily
-    bars the market-hours rule is off unless given (see the module doc)."""
-    base = ConsumerSettings()
-    aliases = {name: f.validation_alias.choices[0]  # type: ignore[union-attr]
-               for name, f in ConsumerSettings.model_fields.items()}
-    values = {aliases[k]: v for k, v in base.model_dump().items() if k in aliases}
-    if daily and not {"risk_market_hours", aliases["risk_market_hours"]} & set(risk):
-        values[aliases["risk_market_hours"]] = False
-    for key, value in risk.items():
-        name = key if key in aliases else next((n for n, a in aliases.items() if a == key), None)
-        if name is None:
-            raise ValueError(f"unknown risk/consumer setting {key!r} (known: {', '.join(aliases)})")
-        values[aliases[name]] = value
-    # Only the given values: environment variables must not override the explicit ones.
-    return ConsumerSettings.model_validate(values)
+    """The consumer's settings (environment) with the backtest's overrides (by field or variable
+    name), validated; on daily bars the market-hours rule is off unless given (see the module
+    doc)."""
+    if daily and not any(ConsumerSettings.variable(k) == "TRADEFLOW_RISK_MARKET_HOURS"
+                         for k in risk):
+        risk = {"risk_market_hours": False, **risk}
+    return ConsumerSettings().with_values(**risk)
 
 
 class _Recorder(Backend):

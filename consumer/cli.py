@@ -92,7 +92,7 @@ def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str 
 
     shared, cs = _settings()
     if broker:
-        cs = cs.model_copy(update={"broker": BrokerChoice(broker)})
+        cs = cs.with_values(broker=broker)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     # The signals are sparse; the bars (and the producers' clocks between them) are the pulse.
     feeds = {t: FeedWatch(t, shared.feed_stale_seconds) for t in (PRICES, SIGNALS)}

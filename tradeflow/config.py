@@ -11,6 +11,7 @@ import ipaddress
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,9 +49,32 @@ def port_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-class Settings(BaseSettings):
+class SettingsBase(BaseSettings):
+    """Settings read from the environment variables their fields name (`validation_alias`).
+
+    `with_values` sets fields by field name (`risk_market_hours`) or variable name
+    (`TRADEFLOW_RISK_MARKET_HOURS`), validated, with nothing else read again: what a caller
+    (the backtest, a CLI flag) decides is never overridden by the environment."""
+
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
 
+    @classmethod
+    def variable(cls, name: str) -> str:
+        """The environment variable of a field, given its field or variable name."""
+        for field_name, field in cls.model_fields.items():
+            var = field.validation_alias.choices[0]  # type: ignore[union-attr]
+            if name in (field_name, var):
+                return var
+        known = ", ".join(cls.model_fields)
+        raise ValueError(f"unknown setting {name!r} of {cls.__name__} (known: {known})")
+
+    def with_values(self, **values: Any) -> Self:
+        current = {self.variable(k): v for k, v in self.model_dump().items()}
+        current.update({self.variable(k): v for k, v in values.items()})
+        return type(self).model_validate(current)
+
+
+class Settings(SettingsBase):
     # --- where things go -------------------------------------------------------------------
     backend: BackendName = _env(
         "TRADEFLOW_BACKEND", BackendName.file,
@@ -237,9 +261,7 @@ class Sizing(str, Enum):
     volatility = "volatility"
 
 
-class ConsumerSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
-
+class ConsumerSettings(SettingsBase):
     # --- broker -----------------------------------------------------------------------------
     broker: BrokerChoice = _env(
         "TRADEFLOW_BROKER", BrokerChoice.auto,
@@ -400,9 +422,7 @@ def get_consumer_settings() -> ConsumerSettings:
 
 # --- the AWS Lambdas ----------------------------------------------------------------------
 
-class AwsSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
-
+class AwsSettings(SettingsBase):
     state_table: str = _env(
         "TRADEFLOW_STATE_TABLE", "tradeflow-state",
         "Lambda: DynamoDB table of the signal executor's state (processed signals, orders, "
@@ -460,9 +480,7 @@ def get_aws_settings() -> AwsSettings:
 
 # --- the dashboard ------------------------------------------------------------------------
 
-class DashboardSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
-
+class DashboardSettings(SettingsBase):
     dashboard_host: str = _env(
         "TRADEFLOW_DASHBOARD_HOST", "127.0.0.1",
         "Dashboard: address the web server listens on (`0.0.0.0` to reach it from other machines, "
@@ -573,9 +591,7 @@ def get_dashboard_settings() -> DashboardSettings:
 # The submitters (`tradeflow job submit`, the compose submitter) set the first ones for the job's
 # client process that `flink run` starts; a person rarely does.
 
-class JobSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
-
+class JobSettings(SettingsBase):
     job_name: str = _env(
         "TRADEFLOW_JOB_NAME", "tradeflow-signals",
         "Streaming job: its name in Flink (a submitter does not start a second job of this name).")
