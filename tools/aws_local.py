@@ -30,7 +30,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # the stubs live in tools/stubs (see the module docstring)
     sys.path.insert(0, str(REPO_ROOT))
 
-STREAM_TOPICS = ("stock-prices", "market-news", "trading-signals", "orders", "dead-letter")
+from tradeflow.config import DEAD_LETTER, NEWS, ORDERS, PRICES, SIGNALS, TOPICS  # noqa: E402
+
+STREAM_TOPICS = TOPICS
 DEMO_SYMBOLS = ("AAPL", "MSFT")
 
 
@@ -205,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         print("ingest_prices:", ingest_prices.handler({}, None))
         print("ingest_news:  ", ingest_news.handler({}, None))
         print("ingest_prices again (nothing new):", ingest_prices.handler({}, None))
-        bars = [r for r in read_stream(session, "stock-prices") if "clock" not in r]
-        stories = [r for r in read_stream(session, "market-news") if "clock" not in r]
+        bars = [r for r in read_stream(session, PRICES) if "clock" not in r]
+        stories = [r for r in read_stream(session, NEWS) if "clock" not in r]
         print(f"stock-prices holds {len(bars)} bars; market-news holds "
               f"{len(stories)} stories")
 
@@ -220,18 +222,18 @@ def main(argv: list[str] | None = None) -> int:
                   "reason": "demo: RSI oversold and positive news", "strategy": "confluence",
                   "strategy_version": "1"}
         kinesis = session.client("kinesis")
-        kinesis.put_record(StreamName="trading-signals", Data=json.dumps(signal).encode(),
+        kinesis.put_record(StreamName=SIGNALS, Data=json.dumps(signal).encode(),
                            PartitionKey="AAPL")
-        kinesis.put_record(StreamName="trading-signals", Data=b"{not json",
+        kinesis.put_record(StreamName=SIGNALS, Data=b"{not json",
                            PartitionKey="AAPL")
-        event = lambda_event(session, "trading-signals")
+        event = lambda_event(session, SIGNALS)
         print("execute_signals:", execute_signals.handler(event, None))
         print("execute_signals, same records again:", execute_signals.handler(event, None))
         print(f"orders at the Alpaca stub: {len(trading.orders)} "
               f"({', '.join(o['client_order_id'] + ' ' + o['status'] for o in trading.orders)})")
         print(f"Slack messages: {len(slack.messages)}")
-        print(f"orders stream: {[o['status'] for o in read_stream(session, 'orders')]}")
-        print(f"dead-letter stream: {[d['reason'] for d in read_stream(session, 'dead-letter')]}")
+        print(f"orders stream: {[o['status'] for o in read_stream(session, ORDERS)]}")
+        print(f"dead-letter stream: {[d['reason'] for d in read_stream(session, DEAD_LETTER)]}")
         ok = len(trading.orders) == 1
         if args.keep_running:
             print(f"moto at {endpoint}; Ctrl-C to stop")

@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tradeflow.config import NEWS, PRICES, SIGNALS, Settings
+from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS, Settings
 from tradeflow.contracts import NewsItem, PriceBar, TradingSignal, build, parse
 from tradeflow.topics import Record, open_backend, read_all
 
@@ -113,7 +113,7 @@ def build_demo(data_dir: Path, bars: int = 240, symbols: str = DEMO_SYMBOLS, see
         backend.publish(SIGNALS, [Record(s.symbol, s.to_json()) for s in signals])
     tradeflow(data_dir, "consume", "--once", "--broker", "paper",
               TRADEFLOW_RISK_COOLDOWN_SECONDS="600", TRADEFLOW_SIZING_FRACTION="0.05")
-    orders = _read_all(data_dir, "orders")
+    orders = _read_all(data_dir, ORDERS)
     return {"bars": len(price_bars), "news": len(news), "signals": len(signals),
             "orders": len(orders)}
 
