@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.error
@@ -19,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from jobs.signal_job import kafka_job
-from jobs.submit import ACTIVE, ENTRY, latest_checkpoint
+from jobs.submit import ACTIVE, flink_run
 from tradeflow.config import get_job_settings, get_settings
 
 FLINK_HOME = Path(os.environ.get("FLINK_HOME", "/opt/flink"))
@@ -46,25 +45,17 @@ def wait_for_slots(base: str, timeout: float) -> None:
 def main() -> int:
     address = os.environ.get("FLINK_JOBMANAGER", "jobmanager:8081")
     base = f"http://{address}"
-    name = os.environ["TRADEFLOW_JOB_NAME"] = get_job_settings().job_name  # for the job's client
+    name = get_job_settings().job_name
     wait_for_slots(base, float(os.environ.get("SUBMIT_TIMEOUT_SECONDS", "300")))
     for job in (rest(base, "/jobs/overview") or {}).get("jobs", []):
         if job["name"] == name and job["state"] in ACTIVE:
             print(f"{name} is already {job['state']} ({job['jid']}); nothing to do")
             return 0
-    python = sys.executable
-    cmd = [str(FLINK_HOME / "bin" / "flink"), "run", "--detached", "-m", address,
-           "--python", str(ENTRY), "--pyClientExecutable", python, "--pyExecutable", python]
-    base = Path(os.environ.get("CHECKPOINT_DIR", "/opt/flink/checkpoints"))
-    os.environ["TRADEFLOW_CHECKPOINTS_DIR"] = str(base)  # streaming_main checkpoints there
     job = kafka_job("streaming", get_settings().kafka_servers, name=name)
-    resume = latest_checkpoint(job.checkpoints_under(base))
-    if resume is not None:
-        cmd[2:2] = ["--fromSavepoint", str(resume)]
-    print(("resuming from " + str(resume)) if resume else "starting from the topics' beginning",
-          flush=True)
-    return subprocess.run(cmd).returncode
-
+    base = Path(os.environ.get("CHECKPOINT_DIR", "/opt/flink/checkpoints"))
+    proc, resume = flink_run(FLINK_HOME, address, job, base, dict(os.environ), capture=False)
+    print(f"resumed from {resume}" if resume else "started from the topics' beginning", flush=True)
+    return proc.returncode
 
 if __name__ == "__main__":
     sys.exit(main())

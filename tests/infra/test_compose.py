@@ -395,11 +395,11 @@ def test_compose_job_gets_what_the_local_kafka_run_gives_it(compose, monkeypatch
     assert env["TRADEFLOW_JOB_NAME"] == local["TRADEFLOW_JOB_NAME"] == submit.JOB_NAME
     assert env["TRADEFLOW_JOB_PARALLELISM"] == env["FLINK_PROPERTIES"].split(
         "parallelism.default:")[1].split()[0]
-    # The submitter runs the same entry point, from the same module.
+    # The submitter runs the same `flink run` of the same entry point.
     spec = importlib.util.spec_from_file_location("submit_job_entry", DOCKER_DIR / "submit_job.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.ENTRY == submit.ENTRY
+    assert module.flink_run is submit.flink_run
     assert entry_in_image(cmd, REPO) == "/opt/tradeflow/jobs/streaming_main.py"
 
 
@@ -428,10 +428,9 @@ def submitter(monkeypatch, tmp_path):
     spec.loader.exec_module(module)
     monkeypatch.setenv("FLINK_JOBMANAGER", f"127.0.0.1:{server.server_port}")
     monkeypatch.setenv("CHECKPOINT_DIR", str(tmp_path))
-    monkeypatch.setenv("TRADEFLOW_CHECKPOINTS_DIR", "")  # the submitter sets it; restored after
-    calls: list[list[str]] = []
-    monkeypatch.setattr(module.subprocess, "run",
-                        lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
+    calls: list[tuple[list[str], dict]] = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw["env"]))
+                        or subprocess.CompletedProcess(cmd, 0))
     yield module, calls, tmp_path
     server.shutdown()
 
@@ -455,8 +454,10 @@ def test_submitter_resumes_from_the_newest_checkpoint(submitter, monkeypatch):
         (chk / "_metadata").write_bytes(b"x")
     os.utime(mine / "_metadata", (1, 1))  # the older version's checkpoint is the newest file
     assert module.main() == 0
-    (cmd,) = calls
-    assert cmd[1:4] == ["run", "--fromSavepoint", str(mine)]
-    assert os.environ["TRADEFLOW_CHECKPOINTS_DIR"] == str(ckpt)  # where streaming_main writes
+    ((cmd, env),) = calls
+    assert cmd[cmd.index("run") + 1] == "--detached"
+    assert cmd[cmd.index("--fromSavepoint") + 1] == str(mine)
+    assert env["TRADEFLOW_CHECKPOINTS_DIR"] == str(ckpt)  # where streaming_main writes
+    assert env["TRADEFLOW_JOB_NAME"] == "tradeflow-signals"
     assert cmd[cmd.index("--python") + 1].endswith("jobs/streaming_main.py")
     assert cmd[cmd.index("--pyExecutable") + 1] == sys.executable
