@@ -13,7 +13,9 @@ from typing import Any
 import hcl2
 import pytest
 
+from lambdas import package
 from tests.conftest import REPO_ROOT
+from tradeflow.config import DEAD_LETTER, NEWS, ORDERS, PRICES, SIGNALS, TOPICS
 
 TF = REPO_ROOT / "infra" / "terraform"
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -87,29 +89,43 @@ def test_functions_schedules_and_handlers(tf):
     assert perm["principal"] == "events.amazonaws.com"
 
 
-def test_iam_names_only_the_resources_needed(tf):
-    ingest = statements(tf, "ingest")
-    assert ingest["PublishRecords"]["resources"] == [
-        '${local.stream_arn[each.key == "ingest_prices" ? "stock-prices" : "market-news"]}',
-        '${local.stream_arn["dead-letter"]}']
-    assert ingest["IngestState"]["resources"] == ["${aws_dynamodb_table.ingest.arn}"]
-    assert ingest["AlpacaKeys"]["resources"] == ["${aws_secretsmanager_secret.alpaca.arn}"]
-    execute = statements(tf, "execute")
-    assert execute["ReadSignals"]["resources"] == ['${local.stream_arn["trading-signals"]}']
-    assert set(execute["PublishOrdersAndDeadLetters"]["resources"]) == {
-        '${local.stream_arn["orders"]}', '${local.stream_arn["dead-letter"]}'}
-    assert "dynamodb:Scan" not in execute["DecisionState"]["actions"]
-    flink = statements(tf, "flink")
-    assert flink["ApplicationCode"]["resources"] == [
-        "${aws_s3_bucket.artifacts.arn}/${aws_s3_object.flink_app.key}"]
-    assert set(flink["ReadPricesAndNews"]["resources"]) == {
-        '${local.stream_arn["stock-prices"]}', '${local.stream_arn["market-news"]}'}
-    # "*" only where AWS has no resource-level permission (X-Ray; namespaced metrics).
-    for doc in ("ingest", "execute", "flink"):
+def _locals() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for path in sorted(TF.glob("*.tf")):
+        for block in load(path).get("locals", []):
+            merged.update(block)
+    return merged
+
+
+def test_streams_are_the_topics_and_functions_the_handlers():
+    local = _locals()
+    assert tuple(local["topics"]) == TOPICS  # one Kinesis stream per topic the code names
+    assert sorted(local["functions"]) == sorted(package.FUNCTIONS)
+
+
+def topics_of(statement: dict[str, Any]) -> set[str]:
+    """The topics whose streams a policy statement names."""
+    resources = statement["resources"]
+    text = " ".join(resources) if isinstance(resources, list) else str(resources)
+    return set(re.findall(r'"([a-z-]+)"', " ".join(re.findall(r"stream_arn\[[^]]*\]", text))))
+
+
+def test_each_role_reaches_only_the_streams_its_code_uses(tf):
+    granted = {doc: {sid: topics_of(st) for sid, st in statements(tf, doc).items()}
+               for doc in ("ingest", "execute", "flink")}
+    # What each component reads or writes (lambdas/ingest.py, lambdas/execute.py, the job's SQL).
+    assert set().union(*granted["ingest"].values()) == {PRICES, NEWS, DEAD_LETTER}
+    assert granted["execute"]["ReadSignals"] == {SIGNALS}
+    assert set().union(*granted["execute"].values()) == {SIGNALS, ORDERS, DEAD_LETTER}
+    assert set().union(*granted["flink"].values()) == {PRICES, NEWS, SIGNALS, DEAD_LETTER}
+    # Every state, secret and artifact is named by its own resource; "*" only where AWS has no
+    # resource-level permission (X-Ray; namespaced metrics).
+    for doc in granted:
         for sid, st in statements(tf, doc).items():
             resources = st["resources"] if isinstance(st["resources"], list) else []
             if "*" in resources:
                 assert sid in ("Tracing", "Metrics"), (doc, sid)
+    assert "dynamodb:Scan" not in statements(tf, "execute")["DecisionState"]["actions"]
 
 
 def test_encryption_everywhere(tf):
