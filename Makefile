@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean help lambda-zips flink-app-zip aws-local checkov
+.PHONY: install run test test-unit test-integration bench clean help lambda-zips flink-app-zip aws-local checkov
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ run: install  ## run the whole pipeline (BACKEND=file|kafka, default file); Ctrl
 TEST_WORKERS ?= 2
 test: install checkov  ## run the whole test suite (TEST_WORKERS=2 at a time)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# Unit tests need no Java, broker or server (the `integration` marker: README, Tests).
+test-unit: $(STAMP)  ## run the unit tests only (no JVM, broker, subprocess, browser or server)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
+
+test-integration: install checkov  ## run the integration tests only (JVMs, brokers, servers)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m integration
 
 bench: install  ## run the benchmarks (ratios against a baseline run side by side)
 	$(BIN)/python -m benchmarks

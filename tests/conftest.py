@@ -40,6 +40,27 @@ def eventually(check: Callable[[], T], what: str, timeout: float = 180, every: f
     return value
 
 
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps on it: code given its `monotonic`
+    and `sleep` waits no wall time, and a test reads how long it waited from `now`/`sleeps`."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.start = self.now = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, f"asked to sleep {seconds} s"
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    @property
+    def waited(self) -> float:
+        return self.now - self.start
+
+
 def fs_clock_past(directory: Path, t: float) -> None:
     """Wait (a few ms) until the file system's clock, which stamps sealing times and runs a tick
     behind time.time(), is past `t`: what is sealed from then on is sealed after `t`."""
@@ -59,6 +80,21 @@ def drain(backend, topic: str, group: str = "test", clocks: bool = False) -> lis
     while batch := sub.poll(max_records=10_000, timeout=0.2):
         out += [m.value for m in batch if clocks or not is_clock(m.value)]
     return out
+
+
+# What makes a test an integration test (pytest -m integration / -m "not integration"): it
+# starts a JVM (the `flink` marker), a broker, a subprocess, a browser or a network server. A test
+# says so with `@pytest.mark.integration` (or its file's `pytestmark`); one that uses a fixture
+# starting such a thing gets the marker here, so `make test-unit` runs on a machine without Java,
+# a broker or a browser.
+INTEGRATION_FIXTURES = frozenset({"kafka_broker", "moto_url", "moto_endpoint", "consumer_port"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if (item.get_closest_marker("flink")
+                or INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -73,6 +73,7 @@ def test_version():
     assert result.exit_code == 0 and result.output == f"tradeflow, version {version('tradeflow')}\n"
 
 
+@pytest.mark.integration
 def test_dotenv_in_the_working_directory_comes_after_the_environment(tmp_path):
     """Precedence: flags, then the environment, then ./.env, then the defaults."""
     import os
@@ -143,6 +144,7 @@ def test_a_bad_dashboard_start_is_a_one_line_usage_error(settings, value, expect
     assert errors[0] == f"Error: Invalid value for '--start': {expected}", result.output
 
 
+@pytest.mark.integration
 def test_dashboard_start_6h_reads_from_six_hours_back_and_says_so(tmp_path):
     """The real command, until it logs where it started reading."""
     import os

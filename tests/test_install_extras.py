@@ -22,6 +22,9 @@ from lambdas import package
 from tests.conftest import REPO_ROOT, eventually
 from tradeflow.processes import free_port
 
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
+
 FLINK_MISSING = "Error: this command needs Apache Flink: pip install 'tradeflow[flink]'"
 # What only the flink extra brings (apache-flink and what it alone pulls in).
 FLINK_ONLY = {"apache-flink", "apache-flink-libraries", "apache-beam", "pyarrow", "py4j", "pemja"}

@@ -40,6 +40,7 @@ def test_file_backend_runs_the_simulator_by_default(settings, monkeypatch):
         f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}", "http://127.0.0.1:8000"]
 
 
+@pytest.mark.integration
 def test_metrics_ports_skip_ports_in_use(settings, monkeypatch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -123,6 +123,7 @@ def test_sessions_are_built_once_per_decade(monkeypatch):
     assert calendar.session(date(2024, 3, 5)) is calendar.session(date(2024, 3, 5))
 
 
+@pytest.mark.integration
 def test_importing_the_calendar_does_not_load_pandas():
     code = ("import sys, tradeflow.trading.calendar; "
             "sys.exit('exchange_calendars' in sys.modules or 'pandas' in sys.modules)")

@@ -8,6 +8,7 @@ import json
 import logging
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from consumer.cli import audit, consume
@@ -157,6 +158,7 @@ def test_alpaca_without_keys_is_a_clear_error(h):
     assert result.exit_code == 1 and "APCA_API_KEY_ID" in result.output
 
 
+@pytest.mark.integration
 def test_each_decision_is_said_once(h, tmp_path):
     """On the terminal the console notifier says each decision; the log does not repeat it."""
     import os

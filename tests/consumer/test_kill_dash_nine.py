@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import timedelta
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, eventually
 from tests.consumer.conftest import IN_SESSION, line
 from tradeflow.trading.executors.paper import load_state
+
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
 
 N = 200
 SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "SPY", "NVDA", "META", "TSLA", "NFLX", "ORCL")
@@ -44,11 +48,9 @@ def test_sigkill_at_any_moment_loses_and_repeats_nothing(h):
            "TRADEFLOW_RISK_MAX_GROSS_EXPOSURE": "0"}
     db = h.data / "audit.sqlite"
     proc = start(env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # kill it once it is busy deciding
-        if db.exists() and 5 <= sum(decided(db).values()) < N:
-            break
-        time.sleep(0.005)
+    # Kill it once it is busy deciding.
+    eventually(lambda: db.exists() and 5 <= sum(decided(db).values()),
+               "the consumer deciding", timeout=60, every=0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert sum(decided(db).values()) < N, "the consumer finished before it could be killed"

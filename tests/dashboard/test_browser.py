@@ -27,9 +27,9 @@ from dashboard.server import Dashboard, start_server
 
 from .conftest import OTHER_PERIODS, fast_options, publish, strategy_with, walk
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     find_chromium() is None,
-    reason="headless Chromium is not installed (apt-get install chromium)")
+    reason="headless Chromium is not installed (apt-get install chromium)")]
 
 
 NEW_YORK = ZoneInfo("America/New_York")

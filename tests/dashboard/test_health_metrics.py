@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import time
 
@@ -19,6 +21,7 @@ from dashboard.metrics import DashboardMetrics, RecordRate
 from .conftest import publish, serve, wait_until, walk
 
 
+@pytest.mark.integration
 def test_healthz_ok_and_metrics(backend, data_settings) -> None:
     publish(backend, PRICES, walk("AAPL", 20))
     publish(backend, PRICES, [walk("AAPL", 1)[0].model_copy(update={"symbol": "aapl"})])  # junk
@@ -82,6 +85,7 @@ class _BrokenOrders(FileBackend):
         return sub
 
 
+@pytest.mark.integration
 def test_healthz_unhealthy_when_a_subscription_fails(data_settings) -> None:
     backend = _BrokenOrders(data_settings.path())
 

@@ -29,6 +29,7 @@ def test_default_periods_are_strategy_toml_s() -> None:
     assert indicator_periods() == _as_page_names({**loaded["indicators"], **loaded["signals"]})
 
 
+@pytest.mark.integration
 def test_snapshot_follows_a_changed_strategy(backend, data_settings, tmp_path: Path) -> None:
     path = strategy_with(tmp_path, OTHER_PERIODS)
     assert indicator_periods(path) == _as_page_names(OTHER_PERIODS)

@@ -17,6 +17,9 @@ from dashboard.feed import Batch
 
 from .conftest import order, publish, receive_json, serve, signal, walk
 
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
+
 GOOD = json.loads(walk("AAPL", 1)[0].to_json())
 
 

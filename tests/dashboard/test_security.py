@@ -17,6 +17,9 @@ from dashboard.security import COOKIE
 
 from .conftest import publish, receive_json, serve, walk
 
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
+
 EVIL = "http://evil.example"
 
 

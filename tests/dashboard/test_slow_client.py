@@ -3,6 +3,8 @@ its per-client bound: its deltas are skipped and counted, then it is disconnecte
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import socket
 import time
@@ -13,7 +15,10 @@ from tradeflow.config import PRICES
 
 from dashboard.snapshot import Limits
 
-from .conftest import publish, receive_json, serve, walk
+from .conftest import publish, receive_json, serve, wait_until, walk
+
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
 
 QUEUE = 4
 
@@ -39,14 +44,18 @@ def test_never_reading_client_is_skipped_counted_and_dropped(backend, data_setti
                          limits=Limits(bars_per_symbol=200)) as (dash, url):
             port = int(url.rsplit(":", 1)[1])
             stalled = _stalled_client(port)
-            await asyncio.sleep(0.2)
-            assert len(dash.hub.clients) == 1
+            await wait_until(lambda: len(dash.hub.clients) == 1)
             async with aiohttp.ClientSession() as http, http.ws_connect(url + "/ws") as ws:
                 snap = await receive_json(ws)
                 seq, minute = snap["seq"], 200
-                deltas, worst_lag, max_depth = 0, 0.0, 0
-                deadline = time.monotonic() + 4.0
-                while time.monotonic() < deadline:
+                # Deltas the good client got while the stalled one was being skipped, still
+                # connected: the stalled one did not hold the others back.
+                deltas, while_skipping, max_depth = 0, 0, 0
+                # A bound for a stuck server, not a timing claim: the disconnect comes after
+                # slow_timeout.
+                guard = time.monotonic() + 60
+                while not dash.hub.slow_disconnects:
+                    assert time.monotonic() < guard, "the stalled client was never disconnected"
                     # Keep the pipeline busy: every tick carries big deltas (all symbols).
                     publish(backend, PRICES,
                             [b for s in symbols for b in walk(s, 40, start_minute=minute)])
@@ -59,10 +68,9 @@ def test_never_reading_client_is_skipped_counted_and_dropped(backend, data_setti
                         assert d["type"] == "delta" and d["seq"] == seq + 1, "good client lost data"
                         seq = d["seq"]
                         deltas += 1
-                        worst_lag = max(worst_lag, time.time() - d["t"])
+                        if dash.hub.dropped and not dash.hub.slow_disconnects:
+                            while_skipping += 1
                     max_depth = max([max_depth] + [c.queue.qsize() for c in dash.hub.clients])
-                    if dash.hub.slow_disconnects:
-                        break
                     await asyncio.sleep(0.01)
                 # The stalled client was skipped (counted), then disconnected.
                 assert dash.hub.dropped > 0
@@ -70,8 +78,9 @@ def test_never_reading_client_is_skipped_counted_and_dropped(backend, data_setti
                 assert len(dash.hub.clients) == 1  # only the good one is left
                 # Its queue never held more than the bound.
                 assert max_depth <= QUEUE
-                # The good client kept receiving every delta, promptly.
-                assert deltas >= 5 and worst_lag < 1.0, (deltas, worst_lag)
+                # The good client kept receiving every delta (no gap in seq, checked above),
+                # also while the stalled one was being skipped.
+                assert deltas >= 5 and while_skipping >= 3, (deltas, while_skipping)
                 # Metrics say so too.
                 async with http.get(url + "/metrics") as r:
                     text = await r.text()

@@ -20,6 +20,7 @@ from tests.conftest import fs_clock_past
 from .conftest import bar, publish, receive_json, serve
 
 
+@pytest.mark.integration
 def test_a_look_back_start_shows_what_was_appended_in_it_and_not_before(
         backend, data_settings, monkeypatch, caplog) -> None:
     # The exact boundary, without the second of margin the file backend normally reads early.

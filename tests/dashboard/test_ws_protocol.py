@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 from html.parser import HTMLParser
 
@@ -10,6 +12,9 @@ import aiohttp
 from tradeflow.config import NEWS, ORDERS, PRICES, SIGNALS
 
 from .conftest import bar, news, order, publish, receive_json, serve, signal, walk
+
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
 
 BAR_KEYS = {"symbol", "t", "o", "h", "l", "c", "v"}
 SNAPSHOT_KEYS = {"type", "seq", "t", "config", "symbols", "bars", "signals", "orders", "news",

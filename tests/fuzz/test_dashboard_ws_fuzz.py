@@ -6,6 +6,8 @@ and never logs an error or a traceback."""
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import contextlib
 import json
@@ -112,6 +114,7 @@ def dashboard_loop(backend, settings: Settings) -> Iterator[tuple[asyncio.Runner
             runner.run(stack.aclose())
 
 
+@pytest.mark.integration
 def test_websocket_survives_any_frame(backend, data_settings, caplog) -> None:
     with caplog.at_level(logging.WARNING), dashboard_loop(backend, data_settings) as (runner, url):
         http = runner.run(_session())

@@ -226,6 +226,7 @@ def test_topic_init_creates_every_topic_of_the_contracts():
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.integration
 def test_shell_scripts_parse():
     for script in DOCKER_DIR.glob("*.sh"):
         proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
@@ -279,6 +280,7 @@ def test_flink_image_opens_every_loopback_address_of_the_config(compose):
 
 
 @pytest.mark.flink
+@pytest.mark.integration
 def test_flink_image_config_rewrite_with_flinks_own_tool(tmp_path):
     """The image's rewrite, run with the same Flink 1.20 tool on a copy of the repo's config:
     the addresses opened, the container's directories and interpreter set, the rest unchanged."""

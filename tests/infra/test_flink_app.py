@@ -37,6 +37,7 @@ def test_offline_build_without_the_connector_is_complete_but_flagged(tmp_path, c
     assert f"flink-connector-kinesis:{version}" in zf.read(app.MISSING_MARKER).decode()
 
 
+@pytest.mark.integration
 def test_the_connector_is_the_flink_kinesis_part_of_the_pom(tmp_path, capsys):
     """The dependency jar carries exactly what `make install` fetched for jvm/pom.xml's
     flink-kinesis profile; the packager pins no version of its own."""

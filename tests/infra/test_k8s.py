@@ -83,6 +83,7 @@ def test_kustomization_lists_every_manifest():
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.integration
 def test_kustomize_renders_offline():
     proc = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
                           timeout=60)

@@ -234,6 +234,7 @@ def test_layout_is_what_terraform_fmt_writes(path):
     close()
 
 
+@pytest.mark.integration
 def test_checkov_passes_with_every_skip_explained():
     if not CHECKOV.exists():
         pytest.skip(f"checkov is not installed in its own virtualenv ({CHECKOV} is absent): "

@@ -3,6 +3,8 @@ decisions and records on /metrics while it keeps running, and the AWS endpoint's
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import signal
 import subprocess
@@ -13,6 +15,9 @@ from tests.conftest import eventually
 from tests.consumer.test_metrics import get, samples, value
 from tradeflow.config import PRICES
 from tradeflow.processes import free_port
+
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,16 @@ handler imports from the zip alone; builds are byte-identical."""
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import zipfile
 
 from lambdas import package
+
+# Starts servers, brokers, subprocesses or a browser.
+pytestmark = pytest.mark.integration
 
 # Run with only the zip ahead of the installed dependencies: every `lambdas` or `tradeflow` module
 # the handler loads must come from the zip, and no other service may load at all.

@@ -3,6 +3,8 @@ every service's health, on a fake clock."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import math
 import os
@@ -17,6 +19,7 @@ from tradeflow.observability import FeedWatch, Health
 from tradeflow.processes import free_port
 
 
+@pytest.mark.integration
 def test_live_simulator_serves_its_counts_and_health(settings):
     port = free_port()
     proc = subprocess.Popen(
@@ -37,6 +40,7 @@ def test_live_simulator_serves_its_counts_and_health(settings):
         proc.wait(10)
 
 
+@pytest.mark.integration
 def test_a_busy_metrics_port_is_one_line(settings):
     port = free_port()
     with subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],

@@ -9,6 +9,7 @@ import pytest
 
 from producers.market_sim import MarketSimulator, SimConfig
 from producers.pacing import Pacer
+from tests.conftest import FakeClock
 
 START = datetime(2024, 3, 4, 14, 30, 17, tzinfo=timezone.utc)
 
@@ -73,20 +74,6 @@ def test_bad_arguments_are_refused():
         MarketSimulator([], start=START)
     with pytest.raises(ValueError, match="time zone"):
         MarketSimulator(["AAPL"], start=datetime(2024, 1, 1))
-
-
-class FakeClock:
-    """A monotonic clock that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now, self.sleeps = 1000.0, []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_pacer_follows_the_speed_factor():

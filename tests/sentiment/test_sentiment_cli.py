@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -83,6 +85,7 @@ def test_eval_can_be_repeated_and_uses_the_chosen_scorer(tmp_path: Path) -> None
     assert "baseline" not in result.output
 
 
+@pytest.mark.integration
 def test_python_dash_m_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "tradeflow.sentiment", "--help"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)

@@ -25,6 +25,8 @@ from tradeflow.topics.base import BackendError, Message, Record, Subscription
 from tradeflow.topics.kinesis import KinesisBackend
 from tradeflow.topics.positions import PositionStore
 
+from tests.conftest import FakeClock, eventually
+
 REGION = "us-east-1"
 PREFIX = "test-"
 TOPIC = "stock-prices"
@@ -40,11 +42,10 @@ def create_stream(client: Any, name: str, shards: int = 1) -> None:
 
 def drain(sub: Subscription, expected: int, timeout: float = 10.0,
           max_records: int = 500) -> list[Message]:
-    """Poll until `expected` messages arrived (or `timeout`), then once more to catch extras."""
+    """Poll until `expected` messages arrived, then once more to catch extras."""
     out: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < expected and time.monotonic() < deadline:
-        out.extend(sub.poll(max_records=max_records, timeout=0.2))
+    eventually(lambda: out.extend(sub.poll(max_records=max_records, timeout=0.2))
+               or len(out) >= expected, f"{expected} messages", timeout, every=0)
     out.extend(sub.poll(max_records=max_records, timeout=0.3))
     return out
 
@@ -266,19 +267,43 @@ def test_missing_stream_is_a_clear_error(kinesis_client, tmp_path):
         backend.subscribe("nope", "g")
 
 
-def test_poll_respects_timeout_and_does_not_spin(backend, monkeypatch):
+def test_poll_respects_timeout_and_does_not_spin(tmp_path):
+    clock = FakeClock()
+    fake = FakeKinesis(shards=3)
     calls = []
-    real = backend.client.get_records
-    monkeypatch.setattr(backend.client, "get_records", lambda **kw: calls.append(1) or real(**kw))
-    backend_idle = make_backend(backend.positions.root.parent, client=backend.client,
-                                idle_poll_seconds=0.25, shard_refresh_seconds=60)
-    with backend_idle.subscribe(TOPIC, "g") as sub:
-        t0 = time.monotonic()
+    real = fake.get_records
+    fake.get_records = lambda **kw: calls.append(kw["ShardIterator"]) or real(**kw)
+    backend = make_backend(tmp_path, client=fake, idle_poll_seconds=0.25,
+                           shard_refresh_seconds=60, monotonic=clock.monotonic, sleep=clock.sleep)
+    with backend.subscribe(TOPIC, "g") as sub:
         assert sub.poll(timeout=1.0) == []
-        elapsed = time.monotonic() - t0
-    assert 0.9 <= elapsed < 1.5
-    # 3 shards, one call each at most every 0.25 s over 1 s: about 12-15 calls, not thousands.
-    assert len(calls) <= 20
+    # It waited out exactly its timeout, resting between rounds rather than spinning...
+    assert clock.waited == pytest.approx(1.0)
+    assert all(s > 0 for s in clock.sleeps)
+    # ...and asked each empty shard at most once per idle_poll_seconds: at 0, 0.25, 0.5, 0.75
+    # and 1.0 (the last round at the deadline).
+    per_shard = defaultdict(int)
+    for it in calls:
+        per_shard[it.split("|")[0]] += 1
+    assert per_shard == {sid: 5 for sid in fake.shards}
+
+
+def test_poll_returns_as_soon_as_records_arrive_without_waiting_out_the_timeout(tmp_path):
+    clock = FakeClock()
+    fake = FakeKinesis(shards=1)
+    backend = make_backend(tmp_path, client=fake, idle_poll_seconds=0.25,
+                           shard_refresh_seconds=60, monotonic=clock.monotonic, sleep=clock.sleep)
+    sub = backend.subscribe(TOPIC, "g")
+    real_sleep = clock.sleep
+
+    def sleep_then_put(seconds: float) -> None:  # a record arrives during the first rest
+        real_sleep(seconds)
+        if len(clock.sleeps) == 1:
+            put_round(fake, 0)
+
+    backend._sleep = sleep_then_put
+    assert ids(sub.poll(timeout=10.0)) == [0]
+    assert clock.waited == pytest.approx(0.25)  # one idle rest, not the 10 s timeout
 
 
 def test_split_shard_while_reading_moves_on_to_the_children(kinesis_client, tmp_path):
@@ -524,6 +549,7 @@ def test_put_records_call_failing_midway_reports_what_was_not_stored(backend, mo
 
 # --- moto as a real local server, through open_backend --------------------------------------
 
+@pytest.mark.integration
 def test_open_backend_honours_aws_endpoint_url_with_a_moto_server(aws_env, monkeypatch, tmp_path):
     from moto.server import ThreadedMotoServer
 

@@ -14,15 +14,45 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import BinaryIO
 
 import click
+
+from .base import Reader
 
 # Without --follow and --timeout: the topic is taken as read once it has been quiet this long.
 DEFAULT_IDLE_S = 1.0
 # Longest single wait inside the loop, so Ctrl-C / SIGTERM end the command within about this.
 TICK_S = 0.25
 BATCH = 500
+
+
+def copy_records(reader: Reader, out: BinaryIO, *, idle: float | None, max_records: int | None,
+                 stop: threading.Event,
+                 monotonic: Callable[[], float] = time.monotonic) -> int:
+    """Write each record's value from `reader` to `out`, a line each, flushed batch by batch,
+    until `stop` is set, `max_records` are written, or (unless `idle` is None) nothing arrived
+    for `idle` seconds since the start or the last record. Returns how many were written."""
+    written = 0
+    last = monotonic()
+    while not stop.is_set():
+        want = BATCH if max_records is None else min(BATCH, max_records - written)
+        wait = TICK_S if idle is None else max(0.0, min(TICK_S, last + idle - monotonic()))
+        batch = reader.poll(max_records=want, timeout=wait)
+        now = monotonic()
+        if batch:
+            last = now
+            out.write(b"".join((m.value if m.value is not None else b"null") + b"\n"
+                               for m in batch))
+            out.flush()
+            written += len(batch)
+            if max_records is not None and written >= max_records:
+                break
+        elif idle is not None and now - last >= idle:
+            break
+    return written
 
 
 @click.group("topic")
@@ -84,26 +114,9 @@ def read_cmd(name: str, from_beginning: bool, follow: bool, timeout: float | Non
     from tradeflow.topics import BackendError, open_backend
 
     out = click.get_binary_stream("stdout")
-    written = 0
     try:
         with open_backend() as backend, backend.read(name, from_beginning) as reader:
-            last = time.monotonic()
-            while not stop.is_set():
-                want = BATCH if max_records is None else min(BATCH, max_records - written)
-                wait = (TICK_S if idle is None
-                        else max(0.0, min(TICK_S, last + idle - time.monotonic())))
-                batch = reader.poll(max_records=want, timeout=wait)
-                now = time.monotonic()
-                if batch:
-                    last = now
-                    out.write(b"".join((m.value if m.value is not None else b"null") + b"\n"
-                                       for m in batch))
-                    out.flush()
-                    written += len(batch)
-                    if max_records is not None and written >= max_records:
-                        break
-                elif idle is not None and now - last >= idle:
-                    break
+            copy_records(reader, out, idle=idle, max_records=max_records, stop=stop)
     except BackendError as e:
         raise click.ClickException(" ".join(str(e).split())) from None
     except BrokenPipeError:

@@ -78,10 +78,12 @@ class KinesisBackend(Backend):
                  positions: PositionStore, client: Any = None, max_attempts: int = 5,
                  retry_base_delay: float = 0.1, retry_max_delay: float = 2.0,
                  idle_poll_seconds: float = 0.5, shard_refresh_seconds: float = 10.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         """`client` replaces the boto3 client (tests); `idle_poll_seconds` is how long a shard
         that returned nothing rests before the next GetRecords; `shard_refresh_seconds` how often
-        an idle subscription re-lists shards to notice resharding."""
+        an idle subscription re-lists shards to notice resharding; `sleep` and `monotonic` are
+        the clock that retries and subscriptions' polls wait on (a fake one in tests)."""
         self.region = region
         self.endpoint_url = endpoint_url or None
         self.stream_prefix = stream_prefix
@@ -100,6 +102,7 @@ class KinesisBackend(Backend):
         self.idle_poll_seconds = idle_poll_seconds
         self.shard_refresh_seconds = shard_refresh_seconds
         self._sleep = sleep
+        self._monotonic = monotonic
 
     def stream_name(self, topic: str) -> str:
         return f"{self.stream_prefix}{topic}"
@@ -314,7 +317,7 @@ class KinesisSubscription(Subscription):
                 break
             kwargs = {"NextToken": token}  # ListShards refuses StreamName next to a token
         self._shards = shards
-        self._listed_at = time.monotonic()
+        self._listed_at = self.backend._monotonic()
 
     def _ours(self, shard_id: str) -> bool:
         return shard_id in self._readers or shard_id in self._pending or shard_id in self._finished
@@ -429,7 +432,7 @@ class KinesisSubscription(Subscription):
         return (_seq(reader.position) or 0) >= shard.ending
 
     def _read(self, reader: _Reader, limit: int, out: list[Message]) -> None:
-        now = time.monotonic()
+        now = self.backend._monotonic()
         if reader.iterator is None:
             reader.iterator = self._iterator(reader)
             if reader.iterator is None:
@@ -465,7 +468,7 @@ class KinesisSubscription(Subscription):
         if self._error is not None:
             error, self._error = self._error, None
             raise error
-        deadline = time.monotonic() + timeout
+        deadline = self.backend._monotonic() + timeout
         while True:
             out: list[Message] = []
             try:
@@ -477,14 +480,14 @@ class KinesisSubscription(Subscription):
                 self._error = e
             if out:
                 return out
-            now = time.monotonic()
+            now = self.backend._monotonic()
             if now - self._listed_at >= self.backend.shard_refresh_seconds:
                 self._refresh()
             if now >= deadline:
                 return []
             wake = min((r.next_at for r in self._readers.values()), default=deadline)
             if wake > now:
-                time.sleep(min(wake, deadline) - now)
+                self.backend._sleep(min(wake, deadline) - now)
 
     def _poll_round(self, max_records: int, out: list[Message]) -> None:
         """One GetRecords on every shard that is due, appending to `out`."""
@@ -493,7 +496,7 @@ class KinesisSubscription(Subscription):
         if readers:  # rotate the start, so one busy shard cannot starve the others
             k = self._turn % len(readers)
             readers = readers[k:] + readers[:k]
-        now = time.monotonic()
+        now = self.backend._monotonic()
         for reader in readers:
             if len(out) >= max_records:
                 break
