@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -223,32 +222,32 @@ def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monke
     broker_pid, cluster_pids = None, []
     try:
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not (broker.pid() and port_open(s.kafka_port)):
+            def up(check):
                 assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.5)
+                return check()
+
+            eventually(lambda: up(lambda: broker.pid() and port_open(s.kafka_port)),
+                       "the run's Kafka broker serving", timeout=120)
             broker_pid = broker.pid()
             assert broker_pid is not None, "the run started no Kafka broker"
             assert port_open(s.kafka_port), "the broker never served"
             assert s.kafka_servers == broker.bootstrap_servers
-            deadline = time.monotonic() + 240
-            running: list[dict] = []
-            while time.monotonic() < deadline and not running:
-                assert proc.poll() is None, proc.stdout.read()
-                running = [j for j in flink_jobs(cluster.port)
-                           if j["name"] == JOB_NAME and j["state"] == "RUNNING"]
-                time.sleep(1)
-            assert running, f"{JOB_NAME} never RUNNING: {flink_jobs(cluster.port)}"
+            eventually(lambda: up(lambda: [j for j in flink_jobs(cluster.port)
+                                           if j["name"] == JOB_NAME and j["state"] == "RUNNING"]),
+                       f"{JOB_NAME} RUNNING", timeout=240, every=1)
             cluster_pids = cluster.running()
             # Through the kafka backend, as the consumer and the dashboard read them.
             backend = open_backend("kafka", s)
             subs = {t: backend.subscribe(t, f"test-run-{t}") for t in (SIGNALS, ORDERS)}
             seen: dict[str, list[bytes]] = {SIGNALS: [], ORDERS: []}
+            def signals_and_orders() -> bool:
+                for topic, sub in subs.items():
+                    seen[topic] += [m.value for m in sub.poll(max_records=1000, timeout=0.5)]
+                return all(seen.values())
+
             try:
-                while time.monotonic() < deadline and not all(seen.values()):
-                    assert proc.poll() is None, proc.stdout.read()
-                    for topic, sub in subs.items():
-                        seen[topic] += [m.value for m in sub.poll(max_records=1000, timeout=0.5)]
+                eventually(lambda: up(signals_and_orders), "signals and orders on Kafka",
+                           timeout=240, every=0)
             finally:
                 for sub in subs.values():
                     sub.close()
@@ -256,9 +255,8 @@ def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monke
             assert seen[SIGNALS], "no signal on trading-signals"
             assert {json.loads(v)["symbol"] for v in seen[SIGNALS]} <= {"AAPL", "MSFT", "SPY"}
             assert seen[ORDERS], "signals, but no order on orders"
-            while time.monotonic() < deadline and not port_open(ports["TRADEFLOW_DASHBOARD_PORT"]):
-                time.sleep(0.5)
-            assert port_open(ports["TRADEFLOW_DASHBOARD_PORT"]), "the dashboard never answered"
+            eventually(lambda: port_open(ports["TRADEFLOW_DASHBOARD_PORT"]),
+                       "the dashboard answering", timeout=120)
         finally:
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=120)

@@ -15,7 +15,7 @@ from tradeflow.topics import Record
 
 from dashboard.feed import Batch
 
-from .conftest import order, publish, receive_json, serve, signal, walk
+from .conftest import order, publish, receive_json, serve, signal, wait_until, walk
 
 # Starts servers, brokers, subprocesses or a browser.
 pytestmark = pytest.mark.integration
@@ -86,10 +86,7 @@ def test_poison_records_do_not_kill_the_feed(backend, data_settings, caplog) -> 
                 publish(backend, PRICES, walk("AAPL", 1, start_minute=10 + n))
                 backend.publish(PRICES, [Record("AAPL", POISON_BARS[0])])
                 backend.flush()
-                deadline = time.monotonic() + 10
-                while dash.feed.status()[PRICES]["records"] < 11 + n:
-                    assert time.monotonic() < deadline
-                    await asyncio.sleep(0.05)
+                await wait_until(lambda: dash.feed.status()[PRICES]["records"] >= 11 + n)
                 async with http.get(url + "/healthz") as r:
                     assert r.status == 200
 

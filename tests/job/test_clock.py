@@ -5,7 +5,6 @@ dead-letter instead of vanishing."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import pytest
 
 from backtest import run_backtest
 from jobs.signal_job import file_job
-from tests.conftest import drain
+from tests.conftest import drain, eventually
+from tradeflow.config import DEAD_LETTER, SIGNALS
 from tradeflow.topics.file import FileBackend
 
 from .stream_time import stream_watermark
@@ -56,12 +56,15 @@ def test_a_final_clock_releases_the_last_bars_and_a_story_behind_its_clock_is_de
     backend = FileBackend(tmp_path, 1 << 20, 1.0)  # reads the job's output as the services do
     got: set[str] = set()
     dead: list[dict] = []
-    deadline = time.monotonic() + 120
+
+    def signals_and_the_dead_letter() -> bool:
+        got.update(json.loads(v)["signal_id"] for v in drain(backend, SIGNALS, "t1"))
+        dead[:] = [json.loads(v) for v in drain(backend, DEAD_LETTER, "t2")]  # all, again
+        return got >= expected and bool(dead)
+
     try:
-        while time.monotonic() < deadline and not (got >= expected and dead):
-            time.sleep(1)
-            got |= {json.loads(v)["signal_id"] for v in drain(backend, "trading-signals", "t1")}
-            dead = [json.loads(v) for v in drain(backend, "dead-letter", "t2")]  # all, again
+        eventually(signals_and_the_dead_letter, "the bounded run's signals and the late story's "
+                   "dead letter", timeout=120, every=1)
     finally:
         result.get_job_client().cancel().result()
     # Every signal of the bounded run, the last bar's included: no later bar was needed.

@@ -7,7 +7,6 @@ then executed by the executor Lambda from the same `trading-signals` stream."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from lambdas.dynamo_store import DynamoStore
 from tools.aws_local import lambda_event
 from producers.replay import replay
 from producers.sink import Publisher
-from tests.conftest import drain, shared_file
+from tests.conftest import drain, eventually, shared_file
 from tests.lambdas.conftest import aws, bound, moto_endpoint, trading  # noqa: F401 (fixtures)
 from tradeflow.config import DEAD_LETTER, SIGNALS
 from tradeflow.topics.kinesis import KinesisBackend
@@ -64,9 +63,12 @@ def test_streaming_job_on_kinesis_gives_the_bounded_runs_signal_ids(aws, trading
         assert len(want) > 100
         sub = backend.subscribe(SIGNALS, "test")
         got: list[dict] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not want <= {s["signal_id"] for s in got}:
-            got += [json.loads(m.value) for m in sub.poll(max_records=1000, timeout=1.0)]
+
+        def every_due_signal() -> bool:
+            got.extend(json.loads(m.value) for m in sub.poll(max_records=1000, timeout=1.0))
+            return want <= {s["signal_id"] for s in got}
+
+        eventually(every_due_signal, "every signal due on the stream", timeout=120, every=0)
         got += [json.loads(m.value) for m in sub.poll(max_records=1000, timeout=3.0)]  # extras?
     finally:
         result.get_job_client().cancel().result()

@@ -6,7 +6,6 @@ import csv
 import json
 import math
 import random
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import talib
 
 from backtest import run_backtest
 from jobs.signal_job import file_job
-from tests.conftest import shared_file
+from tests.conftest import eventually, shared_file
 from tradeflow.contracts import TradingSignal, parse
 from tradeflow.sentiment import score
 
@@ -107,13 +106,13 @@ def test_streaming_run_gives_the_same_signal_ids_at_parallelism_2(bounded, synth
     last = stream_watermark(max(t for t, _, _ in rows))
     want = {k for k, s in expected.items() if datetime.fromisoformat(s["bar_time"].replace("Z", "+00:00")) <= last}
     out = topics / "trading-signals"
-    got: dict[str, dict] = {}
-    deadline = time.monotonic() + 120
+    def every_due_signal() -> dict[str, dict] | None:
+        got = {s["signal_id"]: s for p in out.iterdir() if not p.name.startswith(".")
+               for s in read_jsonl(p)}
+        return got if want <= set(got) else None
+
     try:
-        while time.monotonic() < deadline and not want <= set(got):
-            time.sleep(1)
-            got = {s["signal_id"]: s for p in out.iterdir() if not p.name.startswith(".")
-                   for s in read_jsonl(p)}
+        got = eventually(every_due_signal, "every signal due written", timeout=120, every=1)
     finally:
         result.get_job_client().cancel().result()
     assert want <= set(got)
