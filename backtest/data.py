@@ -23,15 +23,26 @@ DAILY_SPACING = calendar.DAILY_SPACING  # at least this far apart: one bar per d
 WEEKLY_SPACING = timedelta(days=5)
 
 
-def bars_frame(bars: Iterable[PriceBar]) -> pd.DataFrame:
+COLUMNS = ["symbol", "time", "open", "high", "low", "close", "volume"]
+
+
+def bars_table(bars: Iterable[PriceBar]) -> pd.DataFrame:
+    """The bars as they come, one row each: the columns of `bars_frame` and `source`."""
+    rows = [(b.symbol, b.event_time, b.open, b.high, b.low, b.close, b.volume, b.source)
+            for b in bars]
+    df = pd.DataFrame(rows, columns=[*COLUMNS, "source"])
+    df["time"] = pd.to_datetime(df["time"], utc=True)
+    return df
+
+
+def bars_frame(bars: Iterable[PriceBar] | pd.DataFrame) -> pd.DataFrame:
     """symbol, time (UTC), open, high, low, close, volume; one row per (symbol, time), sorted.
+    `bars`: PriceBars or a `bars_table`.
 
     Duplicates keep the first, as the SQL's `prices` view does, so execution sees the bars the
     signals were computed from.
     """
-    rows = [(b.symbol, b.event_time, b.open, b.high, b.low, b.close, b.volume) for b in bars]
-    df = pd.DataFrame(rows, columns=["symbol", "time", "open", "high", "low", "close", "volume"])
-    df["time"] = pd.to_datetime(df["time"], utc=True)
+    df = (bars if isinstance(bars, pd.DataFrame) else bars_table(bars))[COLUMNS]
     df = df.drop_duplicates(["symbol", "time"], keep="first")
     return df.sort_values(["time", "symbol"], kind="stable").reset_index(drop=True)
 

@@ -31,8 +31,8 @@ from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .report import ReportData, SymbolView, render
-from .run import (indicator_order, prepare_inputs, read_parts, run_jobs, signal_order,
-                  write_jsonl)
+from .run import (indicator_line_order, prepare_inputs, read_parts, run_jobs, signal_order,
+                  write_indicators, write_jsonl)
 from .walk_forward import DEFAULT_GRID, expand_grid, make_windows, walk_forward
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,16 @@ def _portfolio(positions: pd.Series, closes: pd.Series, equity: float) -> risk_f
     return risk_figures.Portfolio(values, equity - sum(values.values()))
 
 
-def _symbol_views(bars: pd.DataFrame, indicators: list[dict[str, Any]], res: ExecutionResult,
+def _symbol_views(bars: pd.DataFrame, indicators: list[str], res: ExecutionResult,
                   limit: int) -> list[SymbolView]:
-    ind = pd.DataFrame(indicators)
-    if not ind.empty:
-        ind["time"] = pd.to_datetime(ind["timestamp"], utc=True)
+    """The charts of the `limit` most traded symbols; `indicators`: the run's indicator lines."""
     fills_by = pd.Series([f.symbol for f in res.fills]).value_counts() if res.fills else pd.Series(dtype=int)
     symbols = sorted(bars["symbol"].unique(), key=lambda s: (-int(fills_by.get(s, 0)), s))[:limit]
+    charted = set(symbols)
+    ind = pd.DataFrame([json.loads(line) for line in indicators
+                        if indicator_line_order(line)[0] in charted])
+    if not ind.empty:
+        ind["time"] = pd.to_datetime(ind["timestamp"], utc=True)
     views = []
     for sym in sorted(symbols):
         b = bars[bars["symbol"] == sym].reset_index(drop=True)
@@ -187,8 +190,7 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
                         on_done=lambda i: progress.advance(t_flink))
         runs = [load_signals(d) for d in dirs]
         signals, signal_rows = runs[0]
-        indicators = sorted(read_parts(dirs[0] / "indicators"), key=indicator_order)
-        write_jsonl(indicators, out / "indicators.jsonl")
+        indicators = write_indicators(dirs[0], out / "indicators.jsonl")
         write_jsonl(signal_rows, out / "signals.jsonl")
 
         t_exec = progress.add_task("execute, measure", total=4)
@@ -278,14 +280,8 @@ def _signal_keys() -> set[str]:
 
 def _bh_portfolio(bars: pd.DataFrame, cfg: ExecConfig, bh: pd.DataFrame) -> risk_figures.Portfolio:
     """The buy-and-hold holdings at the end, valued at the last closes (for its risk figures)."""
-    symbols = sorted(bars["symbol"].unique())
-    alloc = cfg.cash / len(symbols)
-    values = {}
-    for sym in symbols:
-        b = bars[bars["symbol"] == sym]
-        paid = b["open"].iloc[0] * (1 + cfg.costs.slippage_bps / 10_000)
-        shares = max(alloc - cfg.costs.fee_per_order, 0.0) / (paid * (1 + cfg.costs.fee_bps / 10_000))
-        values[sym] = float(shares * b["close"].iloc[-1])
+    entries = metrics.buy_and_hold_entries(bars, cfg.cash, cfg.costs)
+    values = {sym: float(e["shares"] * e["close"]) for sym, e in entries.iterrows()}
     return risk_figures.Portfolio(values, float(bh["equity"].iloc[-1]) - sum(values.values()))
 
 

@@ -120,21 +120,31 @@ def exposure_metrics(equity: pd.DataFrame) -> dict[str, Any]:
             "average_gross_exposure": float((equity["gross_exposure"] / equity["equity"]).mean())}
 
 
+def buy_and_hold_entries(bars: pd.DataFrame, cash: float, costs: Costs) -> pd.DataFrame:
+    """Per symbol (sorted): `time` and `open` of its first bar in `bars`, `close` of its last, and
+    the `shares` an equal part of `cash` buys at that open (same slippage and fees as the
+    strategy, fractional shares); `alloc` is that part."""
+    # bars are in time order: a symbol's first and last rows are its first and last bars
+    entries = bars.drop_duplicates("symbol", keep="first").set_index("symbol").sort_index()
+    last = bars.drop_duplicates("symbol", keep="last").set_index("symbol")["close"]
+    alloc = cash / len(entries)
+    paid = entries["open"] * (1 + costs.slippage_bps / 10_000)
+    shares = max(alloc - costs.fee_per_order, 0.0) / (paid * (1 + costs.fee_bps / 10_000))
+    return pd.DataFrame({"time": entries["time"], "open": entries["open"],
+                         "close": last.reindex(entries.index), "shares": shares, "alloc": alloc})
+
+
 def buy_and_hold(bars: pd.DataFrame, cash: float, costs: Costs,
                  grid: pd.DatetimeIndex) -> pd.DataFrame:
-    """Equal cash per symbol, bought at its first open in the period (same slippage and fees as
-    the strategy, fractional shares) and held; marked at the last close on the strategy's grid."""
-    symbols = sorted(bars["symbol"].unique())
-    alloc = cash / len(symbols)
+    """Equal cash per symbol, bought at its first open in the period and held (see
+    `buy_and_hold_entries`); marked at the last close on the strategy's grid."""
+    entries = buy_and_hold_entries(bars, cash, costs)
     closes = bars.pivot(index="time", columns="symbol", values="close").reindex(grid).ffill()
     value = pd.Series(0.0, index=grid)
     gross = pd.Series(0.0, index=grid)
-    for sym in symbols:
-        first = bars[bars["symbol"] == sym].iloc[0]
-        paid = first["open"] * (1 + costs.slippage_bps / 10_000)
-        shares = max(alloc - costs.fee_per_order, 0.0) / (paid * (1 + costs.fee_bps / 10_000))
-        held = grid >= first["time"]
-        worth = (shares * closes[sym]).where(held, alloc).fillna(alloc)
+    for sym, e in entries.iterrows():
+        held = grid >= e["time"]
+        worth = (e["shares"] * closes[sym]).where(held, e["alloc"]).fillna(e["alloc"])
         value += worth
         gross += worth.where(held, 0.0)
     return pd.DataFrame({"equity": value, "gross_exposure": gross}, index=grid)

@@ -1,7 +1,8 @@
 """The bounded Flink runs of a backtest: the signal SQL over history, the same SQL as streaming.
 
-Input files are read and validated in Python with the same readers as the replay producer:
-rows that break the contracts go to DIR/dead-letter.jsonl with a reason and the run goes on.
+Input files are read and validated in Python with the same readers as the replay producer
+(plain price files column by column, to the same bars: price_files.py): rows that break the
+contracts go to DIR/dead-letter.jsonl with a reason and the run goes on.
 Valid rows are written once as NDJSON topic directories; each bounded run (one per parameter
 set) reads them and writes its signals (and, when asked, every bar's indicators) to its own
 directory, whose part files are gathered into JSON-lines files.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,8 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tradeflow.contracts import DeadLetter, NewsItem, PriceBar
+import pandas as pd
+
+from tradeflow.contracts import DeadLetter, NewsItem
 from tradeflow.datasets import Rejected, load
+
+from .data import bars_table
+from .price_files import read_prices, write_ndjson
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +54,7 @@ class BacktestResult:
 class Inputs:
     """Validated input, and where its NDJSON topic directories are."""
 
-    bars: list[PriceBar]
+    bars: pd.DataFrame  # every valid bar, duplicates included (data.bars_table)
     news: list[NewsItem]
     rejected: list[Rejected]
     topics: Path
@@ -72,15 +79,21 @@ def _dead_letters(path: Path, rejected: list[Rejected]) -> None:
             f.write(env.to_json() + b"\n")
 
 
-def read_parts(part_dir: Path) -> list[dict[str, Any]]:
-    """Rows of the committed part files a filesystem sink wrote (hidden in-progress files skipped)."""
-    rows: list[dict[str, Any]] = []
+def read_part_lines(part_dir: Path) -> list[str]:
+    """Lines of the committed part files a filesystem sink wrote (hidden in-progress files
+    skipped), as it wrote them."""
+    lines: list[str] = []
     if not part_dir.exists():
-        return rows
+        return lines
     for part in sorted(part_dir.iterdir()):
         if part.is_file() and not part.name.startswith((".", "_")):
-            rows += [json.loads(line) for line in part.read_text().splitlines() if line.strip()]
-    return rows
+            lines += [line for line in part.read_text().splitlines() if line.strip()]
+    return lines
+
+
+def read_parts(part_dir: Path) -> list[dict[str, Any]]:
+    """Rows of the committed part files a filesystem sink wrote."""
+    return [json.loads(line) for line in read_part_lines(part_dir)]
 
 
 def write_jsonl(rows: list[dict[str, Any]], target: Path) -> int:
@@ -98,21 +111,48 @@ def indicator_order(row: dict[str, Any]) -> tuple[str, str]:
     return row["symbol"], row["timestamp"]
 
 
+# The JSON sink writes the columns in the table's order (sql/tables/indicator_rows.sql).
+_INDICATOR_KEY = re.compile(r'\{"symbol":"([^"\\]*)","timestamp":"([^"\\]*)"')
+
+
+def indicator_line_order(line: str) -> tuple[str, str]:
+    """`indicator_order` of a line as the sink wrote it, without decoding the whole row: a run
+    writes one per bar, and only a few symbols' rows are ever decoded (the report's charts)."""
+    m = _INDICATOR_KEY.match(line)
+    return (m[1], m[2]) if m else indicator_order(json.loads(line))
+
+
+def write_indicators(run_dir: Path, target: Path) -> list[str]:
+    """A run's per-bar indicator rows into `target`, by symbol and time, as the sink wrote them
+    (same values; numbers in Flink's notation); returns the lines written."""
+    lines = sorted(read_part_lines(run_dir / "indicators"), key=indicator_line_order)
+    with open(target, "w") as f:
+        f.writelines(line + "\n" for line in lines)
+    return lines
+
+
 def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work: Path) -> Inputs:
     """Read and validate the CSV files once; every run of the backtest reads the NDJSON written here."""
-    bars, bad_prices = load(prices, "prices")
+    table = read_prices(prices)
+    if table is None:  # a file the column reader leaves to the row reader
+        bars, bad_prices = load(prices, "prices")
+        table = bars_table(bars)  # type: ignore[arg-type]
+    else:
+        bad_prices = []
     stories, bad_news = load(news, "news")
     rejected = bad_prices + bad_news
     out.mkdir(parents=True, exist_ok=True)
     _dead_letters(out / "dead-letter.jsonl", rejected)  # first: the reasons, even if no bar is valid
-    if not bars:
+    if table.empty:
         hint = (f": {len(bad_prices)} price rows rejected, reasons in {out / 'dead-letter.jsonl'}"
                 if bad_prices else "")
         raise ValueError(f"no valid price bars in the input: nothing to backtest{hint}")
     topics = work / "topics"
-    _write_ndjson(topics / "stock-prices" / "input.ndjson", bars)
+    (topics / "stock-prices").mkdir(parents=True, exist_ok=True)
+    with open(topics / "stock-prices" / "input.ndjson", "wb") as f:
+        write_ndjson(f, table)
     _write_ndjson(topics / "market-news" / "input.ndjson", stories)
-    return Inputs(bars, stories, rejected, topics)  # type: ignore[arg-type]
+    return Inputs(table, stories, rejected, topics)  # type: ignore[arg-type]
 
 
 def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
@@ -189,8 +229,7 @@ def run_backtest(prices: list[Path], news: list[Path], out: Path, parallelism: i
     shutil.rmtree(work, ignore_errors=True)
     inputs = prepare_inputs(prices, news, out, work)
     run_job(inputs.topics, work / "run", params, indicators=True, parallelism=parallelism)
-    n_ind = write_jsonl(sorted(read_parts(work / "run" / "indicators"), key=indicator_order),
-                        out / "indicators.jsonl")
+    n_ind = len(write_indicators(work / "run", out / "indicators.jsonl"))
     n_sig = write_jsonl(sorted(read_parts(work / "run" / "signals"), key=signal_order),
                         out / "signals.jsonl")
     shutil.rmtree(work, ignore_errors=True)

@@ -189,13 +189,16 @@ def _gaps_so_far(b: pd.DataFrame, max_move: float) -> np.ndarray:
 def _signal_frame(signals: Sequence[TradingSignal], default_horizon: int | None) -> pd.DataFrame:
     """What each signal says, one row each; a signal without a horizon gets the default."""
     fallback: list[int] = []  # strategy.toml read once, and only when a signal has no horizon
+    setups: dict[str, list[str]] = {}  # a few hundred distinct reasons among many signals
     rows = []
     for sig in signals:
         if sig.horizon_bars is None and not fallback:
             fallback.append(default_horizon or int(_strategy_param("horizon_bars")))
+        if sig.reason not in setups:
+            setups[sig.reason] = setups_of(sig.reason)
         rows.append((sig.signal_id, sig.symbol, sig.bar_time,
                      1 if sig.action is Action.BUY else -1, sig.confidence,
-                     setups_of(sig.reason), tone_of(sig.sentiment),
+                     setups[sig.reason], tone_of(sig.sentiment),
                      sig.horizon_bars or fallback[0]))
     out = pd.DataFrame(rows, columns=["signal_id", "symbol", "time", "direction", "confidence",
                                       "setups", "tone", "h_own"])

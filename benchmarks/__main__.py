@@ -7,6 +7,7 @@ import json
 import sys
 
 from benchmarks import (
+    backtest_bench,
     dashboard_load,
     file_segments_bench,
     job_bench,
@@ -18,6 +19,7 @@ from benchmarks import (
 BENCHES = {
     "sentiment": sentiment_bench.run,  # finance scorer vs plain VADER, headlines/s
     "job": job_bench.run,  # full signal job vs plain SQL SMA job, rows/s
+    "backtest": backtest_bench.run,  # tradeflow backtest end to end vs the plain SQL job, bars/s
     "kafka_job": kafka_job_bench.run,  # the same two jobs on a local Kafka broker, rows/s
     "latency": latency_bench.run,  # bar end to signal and to order at real speed, vs a pass-through
     "dashboard": dashboard_load.run,  # 200 websocket clients vs none, simulator rate

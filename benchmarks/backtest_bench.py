@@ -1,0 +1,119 @@
+"""`tradeflow backtest` end to end against the job benchmark's plain SQL job, on the same bars.
+
+    python -m benchmarks.backtest_bench [--copies 15] [--repeats 2]
+
+Input: the real minute bars of ../shared/data/lean-us-equity-minute (21,259 bars, 10 symbols),
+replicated `copies` times under class-share symbols (AAPL.A, AAPL.B, ...): 318,885 bars by
+default, one CSV in a temp dir. Both run as fresh processes, timed from start to exit:
+
+* plain: job_bench's plain SQL job (SMA(20) with the built-in AVG, one row per bar), over the
+  same bars as NDJSON topics (converted before the clock starts: the backtest's own reading and
+  validation of the CSV is part of its time, the plain job gets its input for free);
+* backtest: `tradeflow backtest --prices <csv> --out <dir>`: reading and validating the CSV, the
+  bounded signal job, executing the signals with the trading engine, the report.
+
+Each runs `repeats` times, alternating; the best of each counts (shared, noisy machine).
+Printed: bars/s of each and the ratio backtest/plain (target >= 0.5) of the best times, and the
+ratio of each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tradeflow.datasets import load
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MINUTE_BARS = REPO_ROOT.parent / "shared" / "data" / "lean-us-equity-minute" / "lean_minute_trade_bars.csv"
+
+
+def make_csv(target: Path, copies: int) -> int:
+    """The minute bars `copies` times, each copy under its own class-share symbols."""
+    with open(MINUTE_BARS, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    with open(target, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for k in range(copies):
+            suffix = f".{chr(65 + k)}"
+            w.writerows([r[0] + suffix, *r[1:]] for r in body)
+    return len(body) * copies
+
+
+def make_topics(prices: Path, topics: Path) -> None:
+    """The same bars in the file backend's layout, as the plain job reads them."""
+    bars, rejected = load([prices], "prices")
+    assert not rejected, rejected[:3]
+    (topics / "stock-prices").mkdir(parents=True)
+    (topics / "market-news").mkdir(parents=True)
+    (topics / "market-news" / "000000000001.ndjson").touch()
+    with open(topics / "stock-prices" / "000000000001.ndjson", "wb") as f:
+        for b in bars:
+            f.write(b.to_json() + b"\n")
+
+
+def _timed(cmd: list[str], log: Path) -> float:
+    t0 = time.perf_counter()
+    with open(log, "wb") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    took = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{cmd} exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+    return took
+
+
+def run(copies: int = 15, repeats: int = 2) -> dict:
+    if not MINUTE_BARS.exists():
+        print(f"skipped: {MINUTE_BARS} is absent")
+        return {"skipped": f"{MINUTE_BARS} is absent"}
+    work = Path(tempfile.mkdtemp(prefix="tradeflow-bench-backtest-"))
+    try:
+        prices = work / "bars.csv"
+        n = make_csv(prices, copies)
+        make_topics(prices, work / "topics")
+        cmds = {
+            "plain": lambda out: [sys.executable, "-c",
+                                  "import sys; from pathlib import Path; "
+                                  "from benchmarks.job_bench import run_plain; "
+                                  "run_plain(Path(sys.argv[1]), Path(sys.argv[2]))",
+                                  str(work / "topics"), str(out)],
+            "backtest": lambda out: [sys.executable, "-c",
+                                     "from tradeflow.cli import main; main()", "backtest",
+                                     "--prices", str(prices), "--out", str(out)],
+        }
+        each: dict[str, list[float]] = {name: [] for name in cmds}
+        for i in range(repeats):
+            for name, cmd in cmds.items():
+                out = work / f"{name}-{i}"
+                each[name].append(round(_timed(cmd(out), work / f"{name}-{i}.log"), 2))
+                shutil.rmtree(out, ignore_errors=True)
+        best = {name: min(s) for name, s in each.items()}
+        result = {
+            "bars": n,
+            **{f"{name}_rows_per_s": round(n / best[name]) for name in cmds},
+            "ratio_backtest_to_plain": round(best["plain"] / best["backtest"], 3),
+            # per round: the two ran back to back, under the same load from other work
+            "ratio_each_repeat": [round(p / b, 3) for p, b in zip(each["plain"], each["backtest"])],
+            "seconds_each_repeat": each,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--copies", type=int, default=15)
+    ap.add_argument("--repeats", type=int, default=2)
+    a = ap.parse_args()
+    run(a.copies, a.repeats)
