@@ -15,9 +15,9 @@ import pytest
 import talib
 from click.testing import CliRunner
 
-import jobs.sql_loader as sql_loader
 from backtest import run_backtest
 from jobs.sql_loader import StrategyError, flat_params, load_strategy, render_sql
+from tradeflow import strategy
 
 from .test_signal_job import read_jsonl
 
@@ -136,7 +136,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def test_unknown_exit_mode_is_a_one_line_error(tmp_path):
-    toml = (sql_loader.STRATEGY_PATH.read_text()
+    toml = (strategy.STRATEGY_PATH.read_text()
             .replace('exit_mode = "percent"', 'exit_mode = "bogus"'))
     assert 'exit_mode = "bogus"' in toml
     (tmp_path / "strategy.toml").write_text(toml)
@@ -157,9 +157,9 @@ def test_unknown_exit_mode_stops_the_backtest_command_with_one_line(tmp_path, mo
     """Before any Flink starts: what `tradeflow backtest` prints is the error, one line."""
     from backtest.cli import backtest
 
-    toml = sql_loader.STRATEGY_PATH.read_text().replace('exit_mode = "percent"', 'exit_mode = "bogus"')
+    toml = strategy.STRATEGY_PATH.read_text().replace('exit_mode = "percent"', 'exit_mode = "bogus"')
     (tmp_path / "strategy.toml").write_text(toml)
-    monkeypatch.setattr(sql_loader, "STRATEGY_PATH", tmp_path / "strategy.toml")
+    monkeypatch.setattr(strategy, "STRATEGY_PATH", tmp_path / "strategy.toml")
     (tmp_path / "prices.csv").write_text(
         "symbol,timestamp,open,high,low,close,volume\nAAA,2024-01-02T14:31:00Z,1,1,1,1,1\n")
     result = CliRunner().invoke(backtest, ["--prices", str(tmp_path / "prices.csv"),
