@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -42,21 +43,27 @@ from typing import Callable, Iterator
 from pyflink.table import TableResult
 
 from jobs.signal_job import SignalJob, define, file_job
-from jobs.sql_loader import flat_params, load_strategy, split_statements
+from jobs.sql_loader import SQL_DIR, flat_params, load_strategy, split_statements
 from producers.market_sim import MarketSimulator, SimConfig
 
 SYMBOLS = [f"S{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(20)]
 
-PLAIN_SQL = """
-INSERT INTO indicator_rows
-SELECT symbol, event_time, `close`,
-       AVG(`close`) OVER (PARTITION BY symbol ORDER BY timeline_time
-                          ROWS BETWEEN 19 PRECEDING AND CURRENT ROW),
-       CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),
-       CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE),
-       CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE)
-FROM stock_prices
-"""
+def indicator_rows_insert(*values: str, where: str = "") -> str:
+    """`INSERT INTO indicator_rows` of `values` (symbol, time, close, ...) from stock_prices, the
+    sink's remaining columns NULL: counted from its DDL, so a new indicator column never breaks
+    the baselines."""
+    ddl = (SQL_DIR / "tables" / "indicator_rows.sql").read_text()
+    columns = re.findall(r"^\s+`?\w+`?\s+(?:STRING|DOUBLE|TIMESTAMP_LTZ)", ddl, re.M)
+    filled = [*values, *["CAST(NULL AS DOUBLE)"] * (len(columns) - len(values))]
+    return (f"INSERT INTO indicator_rows\nSELECT {', '.join(filled)}\nFROM stock_prices\n"
+            f"{where}\n")
+
+
+# The baseline: the built-in AVG as a 20-bar SMA, one row per bar.
+PLAIN_SQL = indicator_rows_insert(
+    "symbol", "event_time", "`close`",
+    "AVG(`close`) OVER (PARTITION BY symbol ORDER BY timeline_time "
+    "ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)")
 
 
 def simulated(rows: int) -> Iterator[tuple[list, list]]:

@@ -26,24 +26,20 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks.job_bench import submit_sql
+from benchmarks.job_bench import indicator_rows_insert, submit_sql
 from jobs.signal_job import file_job, kafka_job
 from producers.cli import run_simulator
 from producers.market_sim import MarketSimulator, SimConfig
 from producers.pacing import WallClock
 from producers.sink import Publisher
-from tradeflow.config import ConsumerSettings, Settings
+from tradeflow.config import PRICES, SIGNALS, ConsumerSettings, Settings
 from tradeflow.contracts import is_clock
 from tradeflow.processes import free_port
 from tradeflow.topics import Backend, open_backend
 
 FLOOR = "latency-floor"
-FLOOR_SQL = f"""
-INSERT INTO indicator_rows
-SELECT symbol, event_time, `close`, {", ".join(["CAST(NULL AS DOUBLE)"] * 11)}
-FROM stock_prices
-WHERE event_time IS NOT NULL
-"""
+FLOOR_SQL = indicator_rows_insert("symbol", "event_time", "`close`",
+                                  where="WHERE event_time IS NOT NULL")
 HISTORY_BARS = 70  # the job signals from bar 51 on
 
 
@@ -152,6 +148,7 @@ def run_backend(name: str, minutes: int, symbols: int, work: Path) -> dict:
 def _consume(shared: Settings, cs: ConsumerSettings, stop: threading.Event,
              decided: list[tuple[float, datetime]]) -> None:
     from consumer.service import build_consumer
+    from tradeflow.observability import FeedWatch
     from tradeflow.contracts import TradingSignal, parse
 
     backend = open_backend(shared.backend, shared)
@@ -164,8 +161,10 @@ def _consume(shared: Settings, cs: ConsumerSettings, stop: threading.Event,
         return outcome
 
     consumer.handle_raw = timed  # type: ignore[method-assign]
+    # Watching its feeds as `tradeflow consume` does (lag gauges and /healthz).
+    feeds = {t: FeedWatch(t, shared.feed_stale_seconds) for t in (PRICES, SIGNALS)}
     try:
-        consumer.run(stop=stop, poll_timeout=0.05)
+        consumer.run(stop=stop, poll_timeout=0.05, feeds=feeds)
     finally:
         consumer.close()
         backend.close()
