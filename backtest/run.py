@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from tradeflow.config import NEWS, PRICES
 from tradeflow.contracts import DeadLetter, NewsItem
 from tradeflow.datasets import Rejected, load
 
@@ -148,17 +149,17 @@ def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work
                 if bad_prices else "")
         raise ValueError(f"no valid price bars in the input: nothing to backtest{hint}")
     topics = work / "topics"
-    (topics / "stock-prices").mkdir(parents=True, exist_ok=True)
-    with open(topics / "stock-prices" / "input.ndjson", "wb") as f:
+    (topics / PRICES).mkdir(parents=True, exist_ok=True)
+    with open(topics / PRICES / "input.ndjson", "wb") as f:
         write_ndjson(f, table)
-    _write_ndjson(topics / "market-news" / "input.ndjson", stories)
+    _write_ndjson(topics / NEWS / "input.ndjson", stories)
     return Inputs(table, stories, rejected, topics)  # type: ignore[arg-type]
 
 
 def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
             indicators: bool = True, parallelism: int = 1) -> None:
     """One bounded run in this process: signals to out_dir/signals, indicators to out_dir/indicators."""
-    from jobs.signal_job import SignalJob
+    from jobs.signal_job import file_job
 
     from jobs.sql_loader import flat_params, load_strategy
 
@@ -166,10 +167,10 @@ def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     (out_dir / "signals").mkdir(parents=True)
     merged = {**flat_params(load_strategy()), **(params or {})}
-    job = SignalJob(mode="bounded", backend="file", prices=str(topics / "stock-prices"),
-                    news=str(topics / "market-news"), signals=str(out_dir / "signals"),
-                    indicators=str(out_dir / "indicators") if indicators else None,
-                    parallelism=parallelism, name="tradeflow-backtest", params=merged)
+    # The records the job refuses were refused when the input was read (prepare_inputs).
+    job = file_job("bounded", topics, signals=str(out_dir / "signals"), dead_letter="",
+                   indicators=str(out_dir / "indicators") if indicators else None,
+                   parallelism=parallelism, name="tradeflow-backtest", params=merged)
     job.run(wait=True)
 
 

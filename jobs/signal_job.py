@@ -252,13 +252,16 @@ def define(env: TableEnvironment, ddl: list[str]) -> None:
 
 
 def file_job(mode: Mode, topics_dir: Path, **kw: Any) -> SignalJob:
-    """The job on the file backend, reading and writing the topic directories under topics_dir."""
-    for topic in ("stock-prices", "market-news", "trading-signals", "dead-letter"):
-        (topics_dir / topic).mkdir(parents=True, exist_ok=True)
-    return SignalJob(mode=mode, backend="file", prices=str(topics_dir / "stock-prices"),
-                     news=str(topics_dir / "market-news"),
-                     signals=str(topics_dir / "trading-signals"),
-                     dead_letter=str(topics_dir / "dead-letter"), **kw)
+    """The job on the file backend, reading and writing the topic directories under topics_dir
+    (a location given in kw, such as the backtest's own signals directory, takes its place)."""
+    from tradeflow.config import DEAD_LETTER, NEWS, PRICES, SIGNALS
+
+    locations = {"prices": PRICES, "news": NEWS, "signals": SIGNALS, "dead_letter": DEAD_LETTER}
+    for role, topic in locations.items():
+        if role not in kw:
+            kw[role] = str(topics_dir / topic)
+            (topics_dir / topic).mkdir(parents=True, exist_ok=True)
+    return SignalJob(mode=mode, backend="file", **kw)
 
 
 def kafka_job(mode: Mode, bootstrap_servers: str, **kw: Any) -> SignalJob:

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from tradeflow.config import Settings, forget_settings, get_settings
+from tradeflow.config import Settings, get_settings, set_command_line
 from tradeflow.contracts import is_clock
 from tradeflow.processes import free_port
 from tradeflow.topics.local_kafka import LocalKafka
@@ -99,10 +99,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _settings_of_this_test() -> Iterator[None]:
-    """No test sees settings another test read (every getter caches what it read)."""
-    forget_settings()
+    """No test sees settings another test read (every getter caches what it read), nor the flags
+    of another test's command line."""
+    set_command_line()
     yield
-    forget_settings()
+    set_command_line()
 
 
 @pytest.fixture

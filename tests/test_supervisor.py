@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -134,7 +135,8 @@ def test_run_help_documents_the_producer_options():
 @pytest.fixture
 def stand_ins(monkeypatch, tmp_path):
     """Services whose command is a tiny Python script: args[1] is its code."""
-    monkeypatch.setattr(supervisor, "_command", lambda args: [sys.executable, "-c", args[1]])
+    monkeypatch.setattr(supervisor, "_command",
+                        lambda args, settings: [sys.executable, "-c", args[1]])
     monkeypatch.setattr(supervisor, "_installed", lambda: {"produce", "consume"})
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     yield tmp_path
@@ -186,3 +188,14 @@ def test_a_simulation_faster_than_real_time_widens_the_consumers_clock_skew(sett
     monkeypatch.setenv("TRADEFLOW_RISK_MAX_CLOCK_SKEW_SECONDS", "120")
     forget_settings()
     assert consumer_env("sim") == {}
+
+
+def test_services_get_the_backend_and_data_directory_as_flags(settings, tmp_path, monkeypatch):
+    """`tradeflow --backend kafka --data-dir D run` hands both to every service on its command
+    line: a child reading its settings sees them even where the environment says otherwise."""
+    chosen = settings.with_values(backend="kafka", data_dir=tmp_path / "chosen")
+    monkeypatch.setenv("TRADEFLOW_BACKEND", "kinesis")
+    out = subprocess.run(supervisor._command(("config",), chosen), capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert "TRADEFLOW_BACKEND=kafka" in out
+    assert f"TRADEFLOW_DATA_DIR={tmp_path / 'chosen'}" in out

@@ -3,7 +3,6 @@ entry-point group (see pyproject.toml), so this package never imports a service.
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib.metadata import entry_points
 from importlib.util import find_spec
@@ -14,7 +13,8 @@ from dotenv import load_dotenv
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from tradeflow.config import BackendName, get_settings, settings_lines, settings_markdown
+from tradeflow.config import (BackendName, get_settings, set_command_line, settings_lines,
+                             settings_markdown)
 from tradeflow.logs import setup_logging
 from tradeflow.observability import ServeError
 from tradeflow.trading.store import StoreError
@@ -109,12 +109,7 @@ def cli(backend: str | None, data_dir: Path | None) -> None:
     dotenv = Path.cwd() / ".env"
     if dotenv.is_file():
         load_dotenv(dotenv, override=False)
-    # Set through the environment so child processes (the pipeline's services) inherit them.
-    if backend:
-        os.environ["TRADEFLOW_BACKEND"] = backend
-    if data_dir:
-        os.environ["TRADEFLOW_DATA_DIR"] = str(data_dir.resolve())
-    get_settings.cache_clear()
+    set_command_line(backend=backend, data_dir=data_dir.resolve() if data_dir else None)
     setup_logging(get_settings().log_level)
 
 

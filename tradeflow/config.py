@@ -619,9 +619,26 @@ def get_job_settings() -> JobSettings:
     return JobSettings()
 
 
+# What this process's command line set (`--backend`, `--data-dir`): above the environment and
+# `.env`. `tradeflow run` hands them to its services as the same flags.
+_COMMAND_LINE: dict[str, Any] = {}
+
+
+def set_command_line(**values: Any) -> None:
+    """The shared settings the command line gives (None = not given), for the rest of this process."""
+    _COMMAND_LINE.clear()
+    _COMMAND_LINE.update({k: v for k, v in values.items() if v is not None})
+    forget_settings()
+
+
+def command_line_args(settings: Settings) -> list[str]:
+    """The flags that give a child `tradeflow` process these settings' backend and data directory."""
+    return ["--backend", settings.backend.value, "--data-dir", str(settings.data_dir.resolve())]
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings().with_values(**_COMMAND_LINE) if _COMMAND_LINE else Settings()
 
 
 SETTINGS_CLASSES = (Settings, ConsumerSettings, DashboardSettings, AwsSettings, JobSettings)
@@ -639,7 +656,7 @@ def settings_lines() -> list[str]:
     secrets as ********, unset as nothing after the `=`."""
     lines = []
     for model in SETTINGS_CLASSES:
-        values = model()
+        values = get_settings() if model is Settings else model()
         for name, field in model.model_fields.items():
             value = getattr(values, name)
             shown = ("" if value is None else value.value if isinstance(value, Enum)

@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from tradeflow.config import DEAD_LETTER, NEWS, ORDERS, PRICES, SIGNALS
+
 SCHEMA_VERSION = 1
 # Kafka's default largest message and a Kinesis record are both about 1 MB: a record that could
 # not travel on them is refused everywhere, before anyone parses, stores or acts on it.
@@ -264,11 +266,11 @@ class DeadLetter(Contract):
 
 
 TOPIC_CONTRACTS: dict[str, type[Contract]] = {
-    "stock-prices": PriceBar,
-    "market-news": NewsItem,
-    "trading-signals": TradingSignal,
-    "orders": Order,
-    "dead-letter": DeadLetter,
+    PRICES: PriceBar,
+    NEWS: NewsItem,
+    SIGNALS: TradingSignal,
+    ORDERS: Order,
+    DEAD_LETTER: DeadLetter,
 }
 
 C = TypeVar("C", bound=Contract)

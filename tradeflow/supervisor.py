@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from tradeflow.config import (BackendName, Settings, get_consumer_settings,
+from tradeflow.config import (BackendName, Settings, command_line_args, get_consumer_settings,
                               get_dashboard_settings)
 from tradeflow.processes import port_in_use
 
@@ -101,8 +101,8 @@ def _installed() -> set[str]:
     return {ep.name for ep in entry_points(group="tradeflow.commands")}
 
 
-def _command(args: tuple[str, ...]) -> list[str]:
-    return [sys.executable, "-m", "tradeflow.cli", *args]
+def _command(args: tuple[str, ...], settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "tradeflow.cli", *command_line_args(settings), *args]
 
 
 class _Child:
@@ -111,7 +111,7 @@ class _Child:
         logs = settings.path("logs")
         logs.mkdir(parents=True, exist_ok=True)
         self.logfile = open(logs / f"{svc.name}.log", "ab")
-        self.proc = subprocess.Popen(_command(svc.args), stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(_command(svc.args, settings), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      env={**os.environ, **dict(svc.env)})
         self.pump = threading.Thread(target=self._pump, daemon=True)
@@ -208,6 +208,6 @@ def run_pipeline(settings: Settings, services: tuple[Service, ...] | None = None
             child.stop()
         for svc in reversed(undo):
             assert svc.stop_args is not None
-            subprocess.run(_command(svc.stop_args), check=False)
+            subprocess.run(_command(svc.stop_args, settings), check=False)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     return 0
