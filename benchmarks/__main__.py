@@ -3,6 +3,7 @@ side by side (never absolute targets: these machines are shared and noisy)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -27,7 +28,15 @@ BENCHES = {
 }
 
 
-def main(names: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    # no `choices`: with nargs="*" Python 3.11 rejects an empty list against them
+    ap.add_argument("names", nargs="*", metavar="NAME",
+                    help="benchmarks to run, each with its defaults (all when none): "
+                    + ", ".join(BENCHES))
+    names = ap.parse_args(argv).names
+    if unknown := [name for name in names if name not in BENCHES]:
+        ap.error(f"unknown benchmark: {', '.join(unknown)} (choose from {', '.join(BENCHES)})")
     results = {}
     for name in names or list(BENCHES):
         print(f"== {name}", flush=True)

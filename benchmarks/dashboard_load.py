@@ -15,7 +15,6 @@ server's dropped-message and slow-disconnect counters. Bounded: N clients, `dura
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -28,6 +27,9 @@ import time
 from pathlib import Path
 
 import aiohttp
+
+from benchmarks.common import cli, report
+from tradeflow.config import PRICES
 
 REPO = Path(__file__).resolve().parents[1]
 SYMBOLS = "AAPL,MSFT,GOOG,AMZN,SPY"
@@ -163,7 +165,7 @@ async def _one_run(clients: int, duration: float, speed: float) -> dict:
                 stop.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
             metrics = await _scrape(base)
-            bars = _count_lines(data / "topics" / "stock-prices")
+            bars = _count_lines(data / "topics" / PRICES)
             lat, lat_in = stats["lat"], stats["lat_in"]
             return {
                 "clients": clients, "seconds": round(elapsed, 1),
@@ -206,13 +208,8 @@ def run(duration: float = 30.0, clients: int = 200, speed: float = 600.0) -> dic
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="dashboard websocket load check")
-    ap.add_argument("--duration", type=float, default=30.0)
-    ap.add_argument("--clients", type=int, default=200)
-    ap.add_argument("--speed", type=float, default=600.0,
-                    help="simulator speed (simulated seconds per second; 600 = 10 bars/s/symbol)")
-    args = ap.parse_args()
-    print(json.dumps(run(args.duration, args.clients, args.speed), indent=2))
+    report(cli(run, "dashboard websocket load check", "duration", "clients", "speed",
+               speed="simulator speed (simulated seconds per second; 600 = 10 bars/s/symbol)"))
 
 
 if __name__ == "__main__":

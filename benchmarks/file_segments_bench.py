@@ -15,10 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import cli
+from tradeflow.config import PRICES
 from tradeflow.topics import Record
 from tradeflow.topics.file import FileBackend
 
-TOPIC = "stock-prices"
+TOPIC = PRICES
 PASSES = 3  # best of
 
 
@@ -61,4 +63,4 @@ def run(counts: tuple[int, ...] = (1000, 4000)) -> dict:
 
 
 if __name__ == "__main__":
-    run()
+    cli(run, __doc__)

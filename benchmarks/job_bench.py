@@ -28,8 +28,6 @@ Printed: rows/s of each and the ratios to plain (target >= 0.8).
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import shutil
 import tempfile
@@ -42,9 +40,11 @@ from typing import Callable, Iterator
 
 from pyflink.table import TableResult
 
+from benchmarks.common import Phases, best_of, cli, report
 from jobs.signal_job import SignalJob, define, file_job
 from jobs.sql_loader import SQL_DIR, flat_params, load_strategy, split_statements
 from producers.market_sim import MarketSimulator, SimConfig
+from tradeflow.config import NEWS, PRICES, SIGNALS
 
 SYMBOLS = [f"S{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(20)]
 
@@ -80,10 +80,10 @@ def simulated(rows: int) -> Iterator[tuple[list, list]]:
 
 def make_input(topics: Path, rows: int) -> int:
     n = 0
-    (topics / "stock-prices").mkdir(parents=True)
-    (topics / "market-news").mkdir(parents=True)
-    with open(topics / "stock-prices" / "000000000001.ndjson", "wb") as p, \
-            open(topics / "market-news" / "000000000001.ndjson", "wb") as m:
+    (topics / PRICES).mkdir(parents=True)
+    (topics / NEWS).mkdir(parents=True)
+    with open(topics / PRICES / "000000000001.ndjson", "wb") as p, \
+            open(topics / NEWS / "000000000001.ndjson", "wb") as m:
         for bars, news in simulated(rows):
             for b in bars:
                 p.write(b.to_json() + b"\n")
@@ -145,24 +145,24 @@ JOBS = {"plain": run_plain, "full": run_full, "full_bar_rows": partial(run_full,
 
 
 def run(rows: int = 1_000_000, repeats: int = 3) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="tradeflow-bench-"))
-    topics = work / "topics"
-    try:
+    with tempfile.TemporaryDirectory(prefix="tradeflow-bench-",
+                                     ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        topics = work / "topics"
         n = make_input(topics, rows)
-        best = {name: (float("inf"), float("inf")) for name in JOBS}
         # Rows each run wrote: the same input must give the same rows every time.
         written: dict[str, dict[str, list[int]]] = {
             name: {"bar_rows": [], "signals": []} for name in JOBS}
-        each: dict[str, list[float]] = {name: [] for name in JOBS}  # the first run has a cold JVM
-        for i in range(repeats):
-            for name, fn in JOBS.items():
-                out = work / f"{name}-{i}"
-                shutil.rmtree(topics / "trading-signals", ignore_errors=True)
-                phases = fn(topics, out)
-                each[name].append(round(sum(phases), 2))
-                best[name] = min(best[name], phases, key=sum)
-                written[name]["bar_rows"].append(count_rows(out / "indicators"))
-                written[name]["signals"].append(count_rows(topics / "trading-signals"))
+
+        def one(name: str, i: int) -> Phases:
+            out = work / f"{name}-{i}"
+            shutil.rmtree(topics / SIGNALS, ignore_errors=True)
+            phases = JOBS[name](topics, out)
+            written[name]["bar_rows"].append(count_rows(out / "indicators"))
+            written[name]["signals"].append(count_rows(topics / SIGNALS))
+            return phases
+
+        best, each = best_of(repeats, JOBS, one)
         total = {name: sum(phases) for name, phases in best.items()}
         result = {
             "rows": n,
@@ -173,15 +173,8 @@ def run(rows: int = 1_000_000, repeats: int = 3) -> dict:
             "seconds_each_repeat": each,
             "rows_written_each_repeat": written,
         }
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(result, indent=2))
-    return result
+    return report(result)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--repeats", type=int, default=3)
-    a = ap.parse_args()
-    run(a.rows, a.repeats)
+    cli(run, __doc__, "rows", "repeats")

@@ -16,11 +16,10 @@ Printed: rows/s of each (best of the repeats) and the ratio full / plain.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 from pathlib import Path
 
+from benchmarks.common import best_of, cli, report
 from benchmarks.job_bench import PLAIN_SQL, _timed, simulated, submit_sql
 from jobs.signal_job import kafka_job
 from tradeflow.config import NEWS, PRICES
@@ -68,13 +67,8 @@ def run(rows: int = 300_000, repeats: int = 2) -> dict:
             admin.close()
             n = publish_input(broker.bootstrap_servers, rows)
             jobs = {"plain": run_plain, "full": run_full}
-            best = {name: (float("inf"), float("inf")) for name in jobs}
-            each: dict[str, list[float]] = {name: [] for name in jobs}
-            for _ in range(repeats):
-                for name, fn in jobs.items():
-                    phases = fn(broker.bootstrap_servers)
-                    each[name].append(round(sum(phases), 2))
-                    best[name] = min(best[name], phases, key=sum)
+            servers = broker.bootstrap_servers
+            best, each = best_of(repeats, jobs, lambda name, _: jobs[name](servers))
         finally:
             broker.stop()
     total = {name: sum(p) for name, p in best.items()}
@@ -86,13 +80,8 @@ def run(rows: int = 300_000, repeats: int = 2) -> dict:
         "best_seconds_startup_run": {name: [round(p, 2) for p in best[name]] for name in best},
         "seconds_each_repeat": each,
     }
-    print(json.dumps(result, indent=2))
-    return result
+    return report(result)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=300_000)
-    ap.add_argument("--repeats", type=int, default=2)
-    a = ap.parse_args()
-    run(a.rows, a.repeats)
+    cli(run, __doc__, "rows", "repeats")

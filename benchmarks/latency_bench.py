@@ -17,7 +17,6 @@ decided, bar end -> floor row visible; p50, p95, p99 and max in seconds, with th
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -26,6 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.common import cli, report
 from benchmarks.job_bench import indicator_rows_insert, submit_sql
 from jobs.signal_job import file_job, kafka_job
 from producers.cli import run_simulator
@@ -102,7 +102,7 @@ def run_backend(name: str, minutes: int, symbols: int, work: Path) -> dict:
         floor_sink = FLOOR if name == "kafka" else str(shared.path("topics", FLOOR))
         results = [job.run(wait=False), submit_sql(job, floor_sink, FLOOR_SQL)]
         watchers = {topic: Watcher(open_backend(name, shared), topic, stop)
-                    for topic in ("trading-signals", FLOOR)}
+                    for topic in (SIGNALS, FLOOR)}
         for w in watchers.values():
             w.start()
             w.ready.wait(30)
@@ -134,7 +134,7 @@ def run_backend(name: str, minutes: int, symbols: int, work: Path) -> dict:
                 pass
         if broker:
             broker.stop()
-    live = [(t, s) for t, s in watchers["trading-signals"].seen if _utc(s["bar_time"]) > live_from]
+    live = [(t, s) for t, s in watchers[SIGNALS].seen if _utc(s["bar_time"]) > live_from]
     floor = [(t, r) for t, r in watchers[FLOOR].seen if _utc(r["timestamp"]) > live_from]
     return {
         "bar_to_signal_visible_s": percentiles([t - _utc(s["bar_time"]).timestamp() for t, s in live]),
@@ -176,14 +176,8 @@ def run(minutes: int = 4, symbols: int = 30, backends: str = "file,kafka") -> di
         with tempfile.TemporaryDirectory(prefix=f"tradeflow-latency-{name}-") as work:
             result[name] = run_backend(name, minutes, symbols, Path(work))
         print(json.dumps({name: result[name]}, indent=2), flush=True)
-    print(json.dumps(result, indent=2))
-    return result
+    return report(result)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=int, default=4)
-    ap.add_argument("--symbols", type=int, default=30)
-    ap.add_argument("--backends", default="file,kafka")
-    a = ap.parse_args()
-    run(a.minutes, a.symbols, a.backends)
+    cli(run, __doc__, "minutes", "symbols", "backends")

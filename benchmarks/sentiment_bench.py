@@ -14,6 +14,7 @@ import itertools
 import time
 from pathlib import Path
 
+from benchmarks.common import cli
 from tradeflow.sentiment import get_scorer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,4 +92,4 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    run()
+    cli(run, __doc__)

@@ -10,7 +10,8 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -50,30 +51,28 @@ def value(found: dict, name: str, **labels: str) -> float:
     return found.get((name, frozenset(labels.items())), 0.0)
 
 
-class Pulse:
-    """A producer's clock on stock-prices every 0.2 s, as `tradeflow produce` sends between bars,
-    until `stop()`: the consumer's feed."""
+@contextmanager
+def pulse(backend: FileBackend) -> Iterator[Callable[[], None]]:
+    """A producer's clock on stock-prices every 0.2 s, as `tradeflow produce` sends between bars:
+    the consumer's feed. It beats until the block ends or the `stop` it yields is called."""
+    done = threading.Event()
 
-    def __init__(self, backend: FileBackend) -> None:
-        self.backend, self.done = backend, threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-        self.thread.start()
+    def beat() -> None:
+        while not done.wait(0.2):
+            backend.broadcast(PRICES, Clock(clock=datetime.now(timezone.utc), source="test").to_json())
+            backend.flush()
 
-    def _beat(self) -> None:
-        while not self.done.wait(0.2):
-            self.backend.broadcast(PRICES, Clock(clock=datetime.now(timezone.utc),
-                                                 source="test").to_json())
-            self.backend.flush()
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
 
-    def stop(self) -> None:
-        self.done.set()
-        self.thread.join()
+    def stop() -> None:
+        done.set()
+        thread.join()
 
-    def __enter__(self) -> "Pulse":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    try:
+        yield stop
+    finally:
+        stop()
 
 
 @pytest.fixture
@@ -94,7 +93,7 @@ def consumer_port(settings) -> Iterator[int]:
 
 def test_consumer_metrics_move_as_it_decides_and_health_follows_its_feed(settings, consumer_port):
     port = consumer_port
-    with FileBackend(settings.path(), 1 << 20, 0.05) as backend, Pulse(backend) as pulse:
+    with FileBackend(settings.path(), 1 << 20, 0.05) as backend, pulse(backend) as stop_pulse:
         backend.publish(SIGNALS, [Record("AAPL", line()), Record("MSFT", line(symbol="MSFT")),
                                   Record("X", b'{"not": "a signal"}')])
         backend.flush()
@@ -116,13 +115,13 @@ def test_consumer_metrics_move_as_it_decides_and_health_follows_its_feed(setting
         status, body = get(port, "/healthz")
         assert status == 200 and json.loads(body)["checks"] == {"feed": "ok"}
 
-        pulse.stop()  # the feed dies
+        stop_pulse()  # the feed dies
         status, body = eventually(lambda: (r := get(port, "/healthz"))[0] == 503 and r,
                                   "/healthz unhealthy after the feed stopped", timeout=60)
         assert json.loads(body)["checks"]["feed"].startswith(f"{PRICES}: silent for")
         assert value(samples(port), "tradeflow_feed_idle_seconds", topic=PRICES) > 2
 
-        with Pulse(backend):  # and comes back
+        with pulse(backend):  # and comes back
             eventually(lambda: get(port, "/healthz")[0] == 200, "/healthz healthy again",
                        timeout=60)
     assert get(port, "/nowhere")[0] == 404

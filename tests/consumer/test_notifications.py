@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from tradeflow.trading.audit import query
 from tradeflow.trading.notifiers.slack import decision_blocks
 from tests.consumer.conftest import IN_SESSION, client_order_id, fill, line
@@ -38,23 +40,18 @@ def test_slow_slack_costs_at_most_its_timeout(h, alpaca, slack, caplog):
     assert "slack paused after a failure" in caplog.text
 
 
-def test_slack_errors_429_and_5xx_are_caught(h, slack, caplog):
+@pytest.mark.parametrize("retry_after", [
+    pytest.param("30", id="retry-after-seconds"),
+    pytest.param("soon", id="retry-after-not-a-number"),  # pauses as a numeric one does
+])
+def test_a_slack_429_is_caught_and_the_order_still_filled(h, slack, caplog, retry_after):
     h.slack(slack)
-    slack.fail("POST", "/api/chat.postMessage", 429, retry_after="30")
-    c = h.consumer()
-    with caplog.at_level(logging.WARNING):
-        assert fill(c, line(bar_time=IN_SESSION)) == "approved"
-    assert "HTTP 429 ratelimited" in caplog.text
-    assert c.store.order(next(iter(c.store.all_orders())).client_order_id).phase == "final"
-
-
-def test_a_slack_retry_after_that_is_not_a_number_pauses_as_a_429_does(h, slack, caplog):
-    h.slack(slack)
-    slack.fail("POST", "/api/chat.postMessage", 429, retry_after="soon")
+    slack.fail("POST", "/api/chat.postMessage", 429, retry_after=retry_after)
     c = h.consumer()
     with caplog.at_level(logging.WARNING):
         assert fill(c, line(bar_time=IN_SESSION)) == "approved"
     assert "HTTP 429 ratelimited" in caplog.text and "ValueError" not in caplog.text
+    assert c.store.order(next(iter(c.store.all_orders())).client_order_id).phase == "final"
 
 
 def test_wrong_slack_token_is_reported_without_the_token(h, slack, caplog):

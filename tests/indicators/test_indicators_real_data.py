@@ -8,7 +8,6 @@ import talib
 
 from .indicator_harness import (
     MINUTE_BARS,
-    assert_partitioned_by_symbol,
     assert_same_rows,
     compare_to_talib,
     default_params,
@@ -43,16 +42,10 @@ def test_batch_matches_talib_on_every_symbol(minute_bars, batch_result, report):
     report(f"real minute bars, batch, {len(result)} rows, {result['symbol'].nunique()} symbols", worst)
 
 
-def test_streaming_parallelism_2_gives_identical_rows(stream_runner, minute_bars, batch_result, report):
+def test_streaming_parallelism_2_gives_identical_rows(streamed_at_parallelism_2, minute_bars, batch_result,
+                                                     report):
     """Partitioned by symbol, two subtasks must produce exactly what one batch task does."""
-    batch = batch_result
-    streamed = stream_runner.run(minute_bars, parallelism=2)
-
-    assert_partitioned_by_symbol(streamed, subtasks=2)
-    key = ["symbol", "event_time"]
-    a = batch.sort_values(key).reset_index(drop=True)
-    b = streamed.sort_values(key).reset_index(drop=True)
-    assert a.equals(b), "parallelism-2 streaming output differs from the batch output"
+    streamed = streamed_at_parallelism_2(minute_bars, batch_result, "the batch output")
     report("real minute bars, streaming p=2", compare_to_talib(streamed, default_params()))
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from .indicator_harness import (
     INDICATOR_COLUMNS,
-    assert_partitioned_by_symbol,
     assert_same_rows,
     compare_to_talib,
     default_params,
@@ -35,14 +34,8 @@ def test_streaming_matches_talib(walk, streamed_p1, report):
     report(f"random walk, streaming p=1, {len(streamed_p1)} rows", worst)
 
 
-def test_streaming_parallelism_2_is_identical(stream_runner, walk, streamed_p1):
-    streamed_p2 = stream_runner.run(walk, parallelism=2)
-
-    assert_partitioned_by_symbol(streamed_p2, subtasks=2)
-    key = ["symbol", "event_time"]
-    a = streamed_p1.sort_values(key).reset_index(drop=True)
-    b = streamed_p2.sort_values(key).reset_index(drop=True)
-    assert a.equals(b), "parallelism 2 changed the indicator values"
+def test_streaming_parallelism_2_is_identical(streamed_at_parallelism_2, walk, streamed_p1):
+    streamed_at_parallelism_2(walk, streamed_p1, "the output at parallelism 1")
 
 
 def test_warm_up_rows_are_null_and_flat_stretches_match(streamed_p1):

@@ -36,24 +36,21 @@ def replay_with_one_bad_row(settings, tmp_path, header: str, bad: str,
     return bars, letters
 
 
-@pytest.mark.parametrize("header,bad,reason", [
-    pytest.param(NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9," + "1" * 200_000 + ",100",
-                 "unreadable CSV row: field larger than field limit", id="monstrous-field"),
-    pytest.param(NORMALIZED, "AAPL,0001-01-01T00:00:00+01:00,10,11,9,10.5,100",
-                 "timestamp out of range", id="date-out-of-range"),
-    pytest.param(LEAN, "AAPL,9999-12-31 23:59:00,10,11,9,10.5,100",
-                 "time out of range", id="lean-plus-one-minute-overflow"),
-    pytest.param(NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9,12,100",
-                 "close 12 outside [low 9, high 11]", id="close-above-high"),
-    pytest.param(NORMALIZED, "AAPL,2024-01-02T14:32:00Z,8,11,9,10,100",
-                 "open 8 outside [low 9, high 11]", id="open-below-low"),
-    pytest.param(NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9,10,100_0",
-                 "volume is not a number: '100_0'", id="underscore-number"),
-    pytest.param(NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9,10,١٠٠",
-                 "volume is not a number: '١٠٠'", id="non-ascii-digits"),
-    pytest.param(LEAN, "AAPL,2014-06-05 09:31:00-04:00,10,11,9,10.5,100",
-                 "bar_start_et carries its own offset", id="lean-time-with-offset"),
-])
+# id: (header, the one bad row, what its dead letter's reason says)
+BAD_ROWS = {
+    "monstrous-field": (NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9," + "1" * 200_000 + ",100",
+                        "unreadable CSV row: field larger than field limit"),
+    "date-out-of-range": (NORMALIZED, "AAPL,0001-01-01T00:00:00+01:00,10,11,9,10.5,100", "timestamp out of range"),
+    "lean-plus-one-minute-overflow": (LEAN, "AAPL,9999-12-31 23:59:00,10,11,9,10.5,100", "time out of range"),
+    "close-above-high": (NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9,12,100", "close 12 outside [low 9, high 11]"),
+    "open-below-low": (NORMALIZED, "AAPL,2024-01-02T14:32:00Z,8,11,9,10,100", "open 8 outside [low 9, high 11]"),
+    "underscore-number": (NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9,10,100_0", "volume is not a number: '100_0'"),
+    "non-ascii-digits": (NORMALIZED, "AAPL,2024-01-02T14:32:00Z,10,11,9,10,١٠٠", "volume is not a number: '١٠٠'"),
+    "lean-time-with-offset": (LEAN, "AAPL,2014-06-05 09:31:00-04:00,10,11,9,10.5,100", "bar_start_et carries its own offset"),
+}
+
+
+@pytest.mark.parametrize("header,bad,reason", BAD_ROWS.values(), ids=BAD_ROWS.keys())
 def test_a_bad_row_is_dead_lettered_and_the_rest_published(settings, tmp_path, header, bad, reason):
     bars, letters = replay_with_one_bad_row(settings, tmp_path, header, bad)
     assert len(bars) == 2 and {b.symbol for b in bars} == {"AAPL"}
