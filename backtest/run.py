@@ -7,9 +7,9 @@ Valid rows are written once as NDJSON topic directories; each bounded run (one p
 set) reads them and writes its signals (and, when asked, every bar's indicators) to its own
 directory, whose part files are gathered into JSON-lines files.
 
-Several parameter sets (the walk-forward grid) run as separate processes, at most
-`max_parallel` at a time: a PyFlink mini-cluster lives and dies with its Python process, and
-two processes use the two cores of these machines.
+Several parameter sets (the walk-forward grid) run as one job per worker process (at most
+`max_parallel` workers, two by default: a PyFlink mini-cluster lives and dies with its Python
+process, and two use the two cores of these machines), sharing what the sets have in common.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,6 +36,9 @@ from tradeflow.datasets import Rejected, load
 
 from .data import bars_table
 from .price_files import read_prices, write_ndjson
+
+if TYPE_CHECKING:
+    from jobs.signal_job import SignalJob
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -156,11 +159,11 @@ def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work
     return Inputs(table, stories, rejected, topics)  # type: ignore[arg-type]
 
 
-def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
-            indicators: bool = True, parallelism: int = 1) -> None:
-    """One bounded run in this process: signals to out_dir/signals, indicators to out_dir/indicators."""
+def bounded_job(topics: Path, out_dir: Path, params: dict[str, Any] | None, indicators: bool,
+         parallelism: int) -> SignalJob:
+    """The bounded job of one parameter set: signals to out_dir/signals, indicators (when
+    asked) to out_dir/indicators."""
     from jobs.signal_job import file_job
-
     from jobs.sql_loader import flat_params, load_strategy
 
     for sub in ("signals", "indicators"):
@@ -168,50 +171,68 @@ def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
     (out_dir / "signals").mkdir(parents=True)
     merged = {**flat_params(load_strategy()), **(params or {})}
     # The records the job refuses were refused when the input was read (prepare_inputs).
-    job = file_job("bounded", topics, signals=str(out_dir / "signals"), dead_letter="",
-                   indicators=str(out_dir / "indicators") if indicators else None,
-                   parallelism=parallelism, name="tradeflow-backtest", params=merged)
-    job.run(wait=True)
+    return file_job("bounded", topics, signals=str(out_dir / "signals"), dead_letter="",
+                    indicators=str(out_dir / "indicators") if indicators else None,
+                    parallelism=parallelism, name="tradeflow-backtest", params=merged)
+
+
+def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
+            indicators: bool = True, parallelism: int = 1) -> None:
+    """One bounded run in this process: signals to out_dir/signals, indicators to out_dir/indicators."""
+    bounded_job(topics, out_dir, params, indicators, parallelism).run(wait=True)
+
+
+def run_sweep(topics: Path, runs: Sequence[dict[str, Any]], parallelism: int = 1) -> None:
+    """Several parameter sets as one bounded job in this process (jobs/sweep.py). Each run:
+    {"out": its directory, "params": its overrides, "indicators": whether it writes them}."""
+    from jobs.sweep import run_sweep as run_jobs_as_one
+
+    run_jobs_as_one([bounded_job(topics, Path(r["out"]), r["params"], r["indicators"], parallelism)
+                     for r in runs])
 
 
 def run_jobs(topics: Path, work: Path, param_sets: Sequence[dict[str, Any]],
              indicators_for: int | None = 0, max_parallel: int = 2, parallelism: int = 1,
              on_done: Callable[[int], None] | None = None) -> list[Path]:
-    """Run the job once per parameter set, in worker processes; returns each run's directory.
+    """Run the job for every parameter set; returns each run's directory.
 
-    Only run `indicators_for` writes per-bar indicators: they do not depend on the rule
-    parameters a grid varies, and writing them costs time.
+    The sets are dealt to at most `max_parallel` worker processes, each running its share as
+    one job (run_sweep): the input is read and the indicators computed once per worker, not
+    once per set. Only run `indicators_for` writes per-bar indicators: they do not depend on
+    the rule parameters a grid varies, and writing them costs time.
     """
     dirs = [work / f"run-{i:02d}" for i in range(len(param_sets))]
-    pending = list(range(len(param_sets)))
+    workers = max(1, min(max_parallel, len(param_sets)))
+    shares = [list(range(w, len(param_sets), workers)) for w in range(workers)]
     running: dict[int, tuple[subprocess.Popen, Any]] = {}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO_ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     failed: list[str] = []
     try:
-        while pending or running:
-            while pending and len(running) < max(1, max_parallel):
-                i = pending.pop(0)
+        for w, share in enumerate(shares):
+            runs = [{"out": str(dirs[i]), "params": param_sets[i], "indicators": i == indicators_for}
+                    for i in share]
+            for i in share:
                 dirs[i].mkdir(parents=True, exist_ok=True)
-                logf = open(dirs[i] / "flink.log", "wb")
-                cmd = [sys.executable, "-m", "backtest.run", "--topics", str(topics),
-                       "--out", str(dirs[i]), "--params", json.dumps(param_sets[i]),
-                       "--parallelism", str(parallelism)]
-                if i == indicators_for:
-                    cmd.append("--indicators")
-                running[i] = (subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                               env=env, cwd=REPO_ROOT), logf)
+            logf = open(work / f"worker-{w}.log", "wb")
+            cmd = [sys.executable, "-m", "backtest.run", "--topics", str(topics),
+                   "--runs", json.dumps(runs), "--parallelism", str(parallelism)]
+            running[w] = (subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                           env=env, cwd=REPO_ROOT), logf)
+        while running:
             time.sleep(0.2)
-            for i, (proc, logf) in list(running.items()):
+            for w, (proc, logf) in list(running.items()):
                 if proc.poll() is None:
                     continue
                 logf.close()
-                del running[i]
+                del running[w]
                 if proc.returncode != 0:
-                    tail = (dirs[i] / "flink.log").read_text(errors="replace")[-2000:]
-                    failed.append(f"run {i} ({param_sets[i]}) exited {proc.returncode}:\n{tail}")
+                    tail = (work / f"worker-{w}.log").read_text(errors="replace")[-2000:]
+                    sets = [param_sets[i] for i in shares[w]]
+                    failed.append(f"runs {shares[w]} ({sets}) exited {proc.returncode}:\n{tail}")
                 elif on_done:
-                    on_done(i)
+                    for i in shares[w]:
+                        on_done(i)
     finally:
         for proc, logf in running.values():  # only on an error above: end what we started
             proc.kill()
@@ -238,19 +259,16 @@ def run_backtest(prices: list[Path], news: list[Path], out: Path, parallelism: i
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """Worker entry point: one bounded run (used by run_jobs)."""
+    """Worker entry point: parameter sets as one bounded job (used by run_jobs)."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m backtest.run")
     ap.add_argument("--topics", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--params", default="{}")
+    ap.add_argument("--runs", required=True, help="JSON list of {out, params, indicators}")
     ap.add_argument("--parallelism", type=int, default=1)
-    ap.add_argument("--indicators", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    run_job(a.topics, a.out, json.loads(a.params), indicators=a.indicators,
-            parallelism=a.parallelism)
+    run_sweep(a.topics, json.loads(a.runs), a.parallelism)
     return 0
 
 

@@ -200,14 +200,7 @@ class SignalJob:
         `tradeflow run` runs it, but ending with its input (the job benchmark, tests)."""
         ddl, inserts = self.statements(runtime)
         env = (replace(self, mode=runtime) if runtime else self).environment()
-        define(env, ddl)
-        stmt_set: StatementSet = env.create_statement_set()
-        for insert in inserts:
-            stmt_set.add_insert_sql(insert)
-        result = stmt_set.execute()
-        if wait:
-            result.wait()
-        return result
+        return execute(env, ddl, inserts, wait)
 
 
 def _stream_environment(conf: Configuration, job_jars: list[str]) -> StreamExecutionEnvironment:
@@ -249,6 +242,19 @@ def define(env: TableEnvironment, ddl: list[str]) -> None:
             env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
         else:
             env.execute_sql(stmt)
+
+
+def execute(env: TableEnvironment, ddl: list[str], inserts: list[str],
+            wait: bool = True) -> TableResult:
+    """Define the job's objects and run its INSERTs as one statement set (one Flink job)."""
+    define(env, ddl)
+    stmt_set: StatementSet = env.create_statement_set()
+    for insert in inserts:
+        stmt_set.add_insert_sql(insert)
+    result = stmt_set.execute()
+    if wait:
+        result.wait()
+    return result
 
 
 def file_job(mode: Mode, topics_dir: Path, **kw: Any) -> SignalJob:
