@@ -3,8 +3,6 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.data.RowData;
-import org.apache.flink.table.functions.AggregateFunction;
 
 /**
  * ATR(high, low, close, event_time, period): the Average True Range with Wilder smoothing, as
@@ -25,14 +23,10 @@ import org.apache.flink.table.functions.AggregateFunction;
  *
  * <p>State: previous close, the seed sum or running average, and a counter.
  */
-@FunctionHint(
-        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Atr.Acc.class),
-        output = @DataTypeHint(value = "ROW<this_bar DOUBLE, prev_bar DOUBLE>", bridgedTo = RowData.class))
-public class Atr extends AggregateFunction<RowData, Atr.Acc> {
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Atr.Acc.class))
+public class Atr extends ScalarIndicator<Atr.Acc> {
 
     public static class Acc extends ScalarAcc {
-        public int period;
-        public long count;
         public double prevClose;
         public double seedSum;
         /** Wilder's weight of the previous ATR, (period-1)/period, and of the new true range. */
@@ -40,30 +34,18 @@ public class Atr extends AggregateFunction<RowData, Atr.Acc> {
         public double take;
     }
 
-    @Override
-    public Acc createAccumulator() {
-        return new Acc();
-    }
-
     public void accumulate(Acc acc, Double high, Double low, Double close, Instant barTime, Integer period) {
-        if (!acc.takes(close, barTime)) {
+        if (!acc.startBar(close, barTime, period, "ATR period")) {
             return;
         }
         if (high == null || low == null) {
             // checks.sql refuses such bars before the window; anything else is a bug upstream.
             throw new IllegalArgumentException("ATR needs the bar's high and low");
         }
-        int n = Periods.require(period, "ATR period");
-        acc.beginBar(defined(acc));
-        if (acc.period == 0) {
-            acc.period = n;
+        int n = acc.period;
+        if (acc.count == 1) {
             acc.keep = (double) (n - 1) / (double) n;
             acc.take = 1.0 - acc.keep;
-        } else {
-            Periods.sameAsBefore(acc.period, n, "ATR period");
-        }
-        acc.count++;
-        if (acc.count == 1) {
             acc.prevClose = close;
             return;
         }
@@ -72,10 +54,10 @@ public class Atr extends AggregateFunction<RowData, Atr.Acc> {
         if (acc.count <= n + 1) {
             acc.seedSum += tr;
             if (acc.count == n + 1) {
-                acc.value = acc.seedSum / n;
+                acc.setValue(acc.seedSum / n);
             }
         } else {
-            acc.value = Math.fma(acc.value, acc.keep, tr * acc.take);
+            acc.setValue(Math.fma(acc.value, acc.keep, tr * acc.take));
         }
     }
 
@@ -93,11 +75,7 @@ public class Atr extends AggregateFunction<RowData, Atr.Acc> {
     }
 
     @Override
-    public RowData getValue(Acc acc) {
-        return acc.result(defined(acc));
-    }
-
-    private static boolean defined(Acc acc) {
-        return acc.period > 0 && acc.count > acc.period;
+    public Acc createAccumulator() {
+        return new Acc();
     }
 }

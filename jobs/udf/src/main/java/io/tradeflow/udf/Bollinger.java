@@ -3,7 +3,6 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
 
@@ -26,17 +25,11 @@ import org.apache.flink.table.functions.AggregateFunction;
                 + "prev_bb_upper DOUBLE, prev_bb_middle DOUBLE, prev_bb_lower DOUBLE>", bridgedTo = RowData.class))
 public class Bollinger extends AggregateFunction<RowData, Bollinger.Acc> {
 
-    public static class Acc extends BarAcc {
-        public double[] ring;
-        public long count;
-        public double runningSum;
-        public double middle;
+    /** An SMA's state, whose value is the middle band, plus the deviation of the same closes. */
+    public static class Acc extends Sma.Acc {
         public double stddev;
-        public double nbdev;
-        // The bands at the previous bar.
-        public boolean prevDefined;
-        public double prevMiddle;
         public double prevStddev;
+        public double nbdev;
     }
 
     @Override
@@ -45,33 +38,19 @@ public class Bollinger extends AggregateFunction<RowData, Bollinger.Acc> {
     }
 
     public void accumulate(Acc acc, Double close, Instant barTime, Integer period, Double nbdev) {
-        if (!acc.takes(close, barTime)) {
+        if (!acc.startBar(close, barTime, period, "Bollinger period")) {
             return;
         }
-        acc.prevDefined = defined(acc);
-        acc.prevMiddle = acc.middle;
-        acc.prevStddev = acc.stddev;
-        int n = Periods.require(period, "Bollinger period");
         if (nbdev == null || nbdev.isNaN() || nbdev < 0) {
             throw new IllegalArgumentException("Bollinger stddev multiplier must be >= 0, got " + nbdev);
         }
-        if (acc.ring == null) {
-            acc.ring = new double[n];
-        } else {
-            Periods.sameAsBefore(acc.ring.length, n, "Bollinger period");
-        }
+        acc.prevStddev = acc.stddev;
         acc.nbdev = nbdev;
-        double x = close;
-        acc.ring[(int) (acc.count % n)] = x;
-        acc.count++;
-        acc.runningSum += x;
-        if (acc.count < n) {
-            return;
+        Sma.addClose(acc, close);
+        if (acc.defined) {
+            // The slot after the newest holds the oldest close of the window.
+            acc.stddev = populationStddev(acc.ring, (int) (acc.count % acc.period));
         }
-        acc.middle = acc.runningSum / n;
-        int oldest = (int) (acc.count % n);
-        acc.stddev = populationStddev(acc.ring, oldest);
-        acc.runningSum -= acc.ring[oldest];
     }
 
     /**
@@ -97,20 +76,12 @@ public class Bollinger extends AggregateFunction<RowData, Bollinger.Acc> {
 
     @Override
     public RowData getValue(Acc acc) {
-        boolean now = defined(acc);
-        boolean prev = acc.prevDefined;
-        double width = acc.stddev * acc.nbdev;
-        double prevWidth = acc.prevStddev * acc.nbdev;
-        return GenericRowData.of(
-                now ? acc.middle + width : null,
-                now ? acc.middle : null,
-                now ? acc.middle - width : null,
-                prev ? acc.prevMiddle + prevWidth : null,
-                prev ? acc.prevMiddle : null,
-                prev ? acc.prevMiddle - prevWidth : null);
+        return Rows.thisAndPrevBar(
+                acc.defined, bands(acc.value, acc.stddev * acc.nbdev),
+                acc.prevDefined, bands(acc.prevValue, acc.prevStddev * acc.nbdev));
     }
 
-    private static boolean defined(Acc acc) {
-        return acc.ring != null && acc.count >= acc.ring.length;
+    private static double[] bands(double middle, double width) {
+        return new double[] {middle + width, middle, middle - width};
     }
 }

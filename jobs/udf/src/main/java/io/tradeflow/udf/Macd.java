@@ -3,7 +3,6 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.functions.AggregateFunction;
 
@@ -96,8 +95,8 @@ public class Macd extends AggregateFunction<RowData, Macd.Acc> {
             acc.slowEma = acc.slowSeed / s;
             acc.fastEma = acc.fastSeed / f;
         } else {
-            acc.slowEma = ((x - acc.slowEma) * Periods.emaK(s)) + acc.slowEma;
-            acc.fastEma = ((x - acc.fastEma) * Periods.emaK(f)) + acc.fastEma;
+            acc.slowEma = Ema.step(acc.slowEma, x, s);
+            acc.fastEma = Ema.step(acc.fastEma, x, f);
         }
         acc.line = acc.fastEma - acc.slowEma;
 
@@ -108,21 +107,20 @@ public class Macd extends AggregateFunction<RowData, Macd.Acc> {
             acc.signalSeed += acc.line;
             acc.signalEma = acc.signalSeed / g;
         } else {
-            acc.signalEma = ((acc.line - acc.signalEma) * Periods.emaK(g)) + acc.signalEma;
+            acc.signalEma = Ema.step(acc.signalEma, acc.line, g);
         }
     }
 
     @Override
     public RowData getValue(Acc acc) {
-        boolean now = defined(acc);
-        boolean prev = acc.prevDefined;
-        return GenericRowData.of(
-                now ? acc.line : null,
-                now ? acc.signalEma : null,
-                now ? acc.line - acc.signalEma : null,
-                prev ? acc.prevLine : null,
-                prev ? acc.prevSignalEma : null,
-                prev ? acc.prevLine - acc.prevSignalEma : null);
+        return Rows.thisAndPrevBar(
+                defined(acc), lines(acc.line, acc.signalEma),
+                acc.prevDefined, lines(acc.prevLine, acc.prevSignalEma));
+    }
+
+    /** macd, signal, histogram. */
+    private static double[] lines(double macd, double signal) {
+        return new double[] {macd, signal, macd - signal};
     }
 
     private static boolean defined(Acc acc) {

@@ -3,8 +3,6 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.data.RowData;
-import org.apache.flink.table.functions.AggregateFunction;
 
 /**
  * RSI(close, event_time, period) with Wilder smoothing, as TA-Lib computes it.
@@ -15,40 +13,24 @@ import org.apache.flink.table.functions.AggregateFunction;
  * RSI is 0 (not NaN) when both averages are (nearly) zero, e.g. a run of identical pre-market
  * prints. State: previous close, the two averages and a counter.
  */
-@FunctionHint(
-        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Rsi.Acc.class),
-        output = @DataTypeHint(value = "ROW<this_bar DOUBLE, prev_bar DOUBLE>", bridgedTo = RowData.class))
-public class Rsi extends AggregateFunction<RowData, Rsi.Acc> {
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Rsi.Acc.class))
+public class Rsi extends ScalarIndicator<Rsi.Acc> {
 
     /** TA-Lib treats |x| below this as zero (its TA_IS_ZERO). */
     private static final double EPSILON = 1e-8;
 
     public static class Acc extends ScalarAcc {
-        public int period;
-        public long count;
         public double prevClose;
         public double avgGain;
         public double avgLoss;
     }
 
-    @Override
-    public Acc createAccumulator() {
-        return new Acc();
-    }
-
     public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
-        if (!acc.takes(close, barTime)) {
+        if (!acc.startBar(close, barTime, period, "RSI period")) {
             return;
         }
-        int n = Periods.require(period, "RSI period");
-        acc.beginBar(defined(acc));
-        if (acc.period == 0) {
-            acc.period = n;
-        } else {
-            Periods.sameAsBefore(acc.period, n, "RSI period");
-        }
+        int n = acc.period;
         double x = close;
-        acc.count++;
         if (acc.count == 1) {
             acc.prevClose = x;
             return;
@@ -60,7 +42,7 @@ public class Rsi extends AggregateFunction<RowData, Rsi.Acc> {
             if (acc.count == n + 1) {
                 acc.avgLoss /= n;
                 acc.avgGain /= n;
-                acc.value = rsi(acc);
+                acc.setValue(rsi(acc));
             }
         } else {
             acc.avgLoss *= (n - 1);
@@ -68,7 +50,7 @@ public class Rsi extends AggregateFunction<RowData, Rsi.Acc> {
             addChange(acc, change);
             acc.avgLoss /= n;
             acc.avgGain /= n;
-            acc.value = rsi(acc);
+            acc.setValue(rsi(acc));
         }
     }
 
@@ -86,11 +68,7 @@ public class Rsi extends AggregateFunction<RowData, Rsi.Acc> {
     }
 
     @Override
-    public RowData getValue(Acc acc) {
-        return acc.result(defined(acc));
-    }
-
-    private static boolean defined(Acc acc) {
-        return acc.period > 0 && acc.count > acc.period;
+    public Acc createAccumulator() {
+        return new Acc();
     }
 }

@@ -3,8 +3,6 @@ package io.tradeflow.udf;
 import java.time.Instant;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.data.RowData;
-import org.apache.flink.table.functions.AggregateFunction;
 
 /**
  * SMA(close, event_time, period): simple moving average of the last {@code period} closes, NULL
@@ -16,50 +14,37 @@ import org.apache.flink.table.functions.AggregateFunction;
  * exactly TA-Lib's order (add the new close, divide, then drop the oldest) so results agree with
  * {@code talib.SMA} to the last bit rather than drifting apart over a long series.
  */
-@FunctionHint(
-        accumulator = @DataTypeHint(value = "RAW", bridgedTo = Sma.Acc.class),
-        output = @DataTypeHint(value = "ROW<this_bar DOUBLE, prev_bar DOUBLE>", bridgedTo = RowData.class))
-public class Sma extends AggregateFunction<RowData, Sma.Acc> {
+@FunctionHint(accumulator = @DataTypeHint(value = "RAW", bridgedTo = Sma.Acc.class))
+public class Sma extends ScalarIndicator<Sma.Acc> {
 
     public static class Acc extends ScalarAcc {
         public double[] ring;
-        public long count;
         public double runningSum;
     }
 
-    @Override
-    public Acc createAccumulator() {
-        return new Acc();
+    public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
+        if (acc.startBar(close, barTime, period, "SMA period")) {
+            addClose(acc, close);
+        }
     }
 
-    public void accumulate(Acc acc, Double close, Instant barTime, Integer period) {
-        if (!acc.takes(close, barTime)) {
-            return; // a news row of the timeline, or a repeated bar
-        }
-        int n = Periods.require(period, "SMA period");
-        acc.beginBar(defined(acc));
+    /** Bollinger's middle band too, so that it equals the SMA of the same period bit for bit. */
+    static void addClose(Acc acc, double x) {
+        int n = acc.period;
         if (acc.ring == null) {
             acc.ring = new double[n];
-        } else {
-            Periods.sameAsBefore(acc.ring.length, n, "SMA period");
         }
-        double x = close;
-        acc.ring[(int) (acc.count % n)] = x;
-        acc.count++;
+        acc.ring[(int) ((acc.count - 1) % n)] = x;
         acc.runningSum += x;
         if (acc.count >= n) {
-            acc.value = acc.runningSum / n;
+            acc.setValue(acc.runningSum / n);
             // The slot after the newest holds the oldest close of the current window.
             acc.runningSum -= acc.ring[(int) (acc.count % n)];
         }
     }
 
     @Override
-    public RowData getValue(Acc acc) {
-        return acc.result(defined(acc));
-    }
-
-    private static boolean defined(Acc acc) {
-        return acc.ring != null && acc.count >= acc.ring.length;
+    public Acc createAccumulator() {
+        return new Acc();
     }
 }
