@@ -31,8 +31,7 @@ from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .report import ReportData, SymbolView, render
-from .run import (indicator_line_order, prepare_inputs, read_parts, run_jobs, signal_order,
-                  write_indicators, write_jsonl)
+from .run import indicator_line_order, prepare_inputs, read_part_lines, run_jobs, write_indicators
 from .walk_forward import DEFAULT_GRID, expand_grid, make_windows, walk_forward
 
 log = logging.getLogger(__name__)
@@ -65,15 +64,18 @@ def _default_params() -> dict[str, Any]:
     return flat_params(load_strategy())
 
 
-def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[dict[str, Any]]]:
-    rows = sorted(read_parts(run_dir / "signals"), key=signal_order)
-    sigs = []
-    for row in rows:
+def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[str]]:
+    """A run's signals by bar time and symbol, and their lines as the sink wrote them in the
+    same order (parsed once: a grid's runs hold tens of thousands of signals each)."""
+    parsed, broken = [], []
+    for line in read_part_lines(run_dir / "signals"):
         try:
-            sigs.append(parse(TradingSignal, json.dumps(row)))
+            parsed.append((parse(TradingSignal, line), line))
         except ContractError as err:  # the job's output breaking the contract is a bug: say it
-            log.error("signal %s breaks the contract: %s", row.get("signal_id"), err)
-    return sigs, rows
+            log.error("a signal breaks the contract: %s", err)
+            broken.append(line)
+    parsed.sort(key=lambda pair: (pair[0].bar_time, pair[0].symbol))
+    return [sig for sig, _ in parsed], [line for _, line in parsed] + broken
 
 
 def _curve_frame(res: ExecutionResult, bh: pd.DataFrame) -> pd.DataFrame:
@@ -189,9 +191,9 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
                         max_parallel=opts.max_parallel, parallelism=opts.parallelism,
                         on_done=lambda i: progress.advance(t_flink))
         runs = [load_signals(d) for d in dirs]
-        signals, signal_rows = runs[0]
+        signals, signal_lines = runs[0]
         indicators = write_indicators(dirs[0], out / "indicators.jsonl")
-        write_jsonl(signal_rows, out / "signals.jsonl")
+        (out / "signals.jsonl").write_text("".join(line + "\n" for line in signal_lines))
 
         t_exec = progress.add_task("execute, measure", total=4)
         ann = bars_per_year(bars)

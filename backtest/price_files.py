@@ -130,6 +130,10 @@ def write_ndjson(f: IO[bytes], table: pd.DataFrame) -> int:
 
 
 def _wire_times(times: pd.DatetimeIndex) -> Iterable[str]:
-    if (times.microsecond == 0).all() and (times.nanosecond == 0).all() and times.year.min() >= 1000:
-        return times.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return [to_wire_time(t) for t in times.to_pydatetime()]
+    # Each distinct time formatted once: the symbols of a file share their minutes.
+    which, each = pd.factorize(times)
+    if (each.microsecond == 0).all() and (each.nanosecond == 0).all() and each.year.min() >= 1000:
+        texts = np.asarray(each.strftime("%Y-%m-%dT%H:%M:%SZ"), dtype=object)
+    else:
+        texts = np.array([to_wire_time(t) for t in each.to_pydatetime()], dtype=object)
+    return texts[which].tolist()

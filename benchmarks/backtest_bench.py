@@ -12,9 +12,16 @@ default, one CSV in a temp dir. Both run as fresh processes, timed from start to
 * backtest: `tradeflow backtest --prices <csv> --out <dir>`: reading and validating the CSV, the
   bounded signal job, executing the signals with the trading engine, the report.
 
+and the grid's cost, over the same NDJSON topics as the plain job:
+
+* one_run: the backtest's bounded signal job alone (backtest.run.run_jobs, one parameter set);
+* sweep: the same with a 20-point grid (rsi_oversold x rsi_overbought), as `tradeflow backtest
+  --walk-forward` and `tradeflow optimize` run it: one job per worker, two workers.
+
 Each runs `repeats` times, alternating; the best of each counts (shared, noisy machine).
-Printed: bars/s of each and the ratio backtest/plain (target >= 0.5) of the best times, and the
-ratio of each round.
+Printed: bars/s of each and the ratio backtest/plain (target >= 0.5) of the best times, the
+ratio of each round, and the sweep's seconds per parameter set against one run and against the
+whole backtest.
 """
 
 from __future__ import annotations
@@ -61,6 +68,18 @@ def make_topics(prices: Path, topics: Path) -> None:
             f.write(b.to_json() + b"\n")
 
 
+SWEEP_POINTS = 20
+GRID = {"rsi_oversold": [25, 30, 35, 40], "rsi_overbought": [60, 65, 70, 75, 80]}
+
+
+def run_grid(topics: Path, work: Path, points: int) -> None:
+    """The backtest's bounded runs of the first `points` sets of GRID (a worker's process)."""
+    from backtest.run import run_jobs
+    from backtest.walk_forward import expand_grid
+
+    run_jobs(topics, work, expand_grid(GRID)[:points], indicators_for=None)
+
+
 def _timed(cmd: list[str], log: Path) -> float:
     t0 = time.perf_counter()
     with open(log, "wb") as f:
@@ -90,6 +109,12 @@ def run(copies: int = 15, repeats: int = 2) -> dict:
             "backtest": lambda out: [sys.executable, "-c",
                                      "from tradeflow.cli import main; main()", "backtest",
                                      "--prices", str(prices), "--out", str(out)],
+            **{name: (lambda out, points=points: [
+                sys.executable, "-c", "import sys; from pathlib import Path; "
+                "from benchmarks.backtest_bench import run_grid; "
+                "run_grid(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))",
+                str(work / "topics"), str(out), str(points)])
+               for name, points in (("one_run", 1), ("sweep", SWEEP_POINTS))},
         }
 
         def one(name: str, i: int) -> tuple[float]:
@@ -103,11 +128,15 @@ def run(copies: int = 15, repeats: int = 2) -> dict:
         best = {name: min(s) for name, s in each.items()}
         result = {
             "bars": n,
-            **{f"{name}_rows_per_s": round(n / best[name]) for name in cmds},
+            **{f"{name}_rows_per_s": round(n / best[name]) for name in ("plain", "backtest")},
             "ratio_backtest_to_plain": round(best["plain"] / best["backtest"], 3),
             # per round: the two ran back to back, under the same load from other work
             "ratio_each_repeat": [round(p / b, 3) for p, b in zip(each["plain"], each["backtest"])],
             "seconds_each_repeat": each,
+            "sweep_points": SWEEP_POINTS,
+            "sweep_seconds_per_point": round(best["sweep"] / SWEEP_POINTS, 2),
+            "sweep_point_to_one_run": round(best["sweep"] / SWEEP_POINTS / best["one_run"], 3),
+            "sweep_point_to_backtest": round(best["sweep"] / SWEEP_POINTS / best["backtest"], 3),
         }
     return report(result)
 
