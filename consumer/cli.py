@@ -17,6 +17,7 @@ from typing import IO
 import click
 
 from tradeflow import durations
+from tradeflow.cli import interruptible
 from tradeflow.config import PRICES, SIGNALS, BrokerChoice, get_consumer_settings, get_settings
 from tradeflow.logs import register_settings, setup_logging
 from tradeflow.observability import FeedWatch, Health, serve
@@ -111,12 +112,9 @@ def consume(ctx: click.Context, from_file: Path | None, once: bool, broker: str 
             raise click.ClickException(str(err)) from None
         stats: Counter[str] = consumer.stats
         try:
-            stats = (consumer.run_file(from_file) if from_file
-                     else consumer.run(once=once, poll_timeout=0.2 if once else 1.0, feeds=feeds))
-        except KeyboardInterrupt:
-            log.info("stopping (interrupted)")
-        except BackendError as err:
-            raise click.ClickException(str(err)) from None
+            with interruptible(log):
+                stats = (consumer.run_file(from_file) if from_file else
+                         consumer.run(once=once, poll_timeout=0.2 if once else 1.0, feeds=feeds))
         finally:
             consumer.close()
             backend.close()

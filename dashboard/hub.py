@@ -99,19 +99,17 @@ class Client:
         return str(self.request.remote)
 
 
+@dataclass(eq=False)
 class Hub:
-    def __init__(self, metrics: DashboardMetrics, snapshot: Callable[[], str],
-                 queue_size: int = 32, slow_timeout: float = 10.0,
-                 heartbeat: float | None = 30.0, send_buffer: int | None = 256 * 1024) -> None:
-        self.metrics = metrics
-        self.snapshot = snapshot
-        self.queue_size = queue_size
-        self.slow_timeout = slow_timeout
-        self.heartbeat = heartbeat
-        self.send_buffer = send_buffer
-        self.clients: set[Client] = set()
-        self.dropped = 0
-        self.slow_disconnects = 0
+    metrics: DashboardMetrics
+    snapshot: Callable[[], str]
+    queue_size: int = 32
+    slow_timeout: float = 10.0
+    heartbeat: float | None = 30.0
+    send_buffer: int | None = 256 * 1024
+    clients: set[Client] = field(default_factory=set, init=False)
+    dropped: int = field(default=0, init=False)
+    slow_disconnects: int = field(default=0, init=False)
 
     # --- fan-out ----------------------------------------------------------------------------
     def broadcast(self, message: str) -> None:

@@ -26,7 +26,7 @@ import pyflink
 import yaml
 
 from tradeflow.config import Settings, port_range
-from tradeflow.processes import alive, port_in_use
+from tradeflow.processes import alive, home_path, port_in_use
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FLINK_CONFIG = REPO_ROOT / "infra" / "flink" / "config.yaml"
@@ -69,21 +69,10 @@ class LocalCluster:
     def from_settings(cls, s: Settings) -> "LocalCluster":
         return cls(s.path("flink"), s.flink_rest_port, s.flink_rpc_port, s.flink_port_range)
 
-    @property
-    def conf_dir(self) -> Path:
-        return self.home / "conf"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "log"
-
-    @property
-    def pid_dir(self) -> Path:
-        return self.home / "pids"
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.home / "checkpoints"
+    conf_dir = home_path("conf")
+    log_dir = home_path("log")
+    pid_dir = home_path("pids")
+    checkpoint_dir = home_path("checkpoints")
 
     @property
     def url(self) -> str:

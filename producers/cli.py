@@ -12,11 +12,12 @@ from pathlib import Path
 
 import click
 
+from tradeflow.cli import interruptible
 from tradeflow.config import NEWS, PRICES, get_settings
 from tradeflow.contracts import SYMBOL_RE
 from tradeflow.observability import Health, serve
 from tradeflow.trading.calendar import MAX_YEAR, MIN_YEAR
-from tradeflow.topics import BackendError, open_backend
+from tradeflow.topics import open_backend
 from tradeflow.topics.positions import write_atomic
 
 from .market_sim import MarketSimulator, SimConfig
@@ -45,12 +46,9 @@ def publisher_for(component: str) -> Iterator[Publisher]:
     ctx = click.get_current_context(silent=True)
     server = None
     try:
-        server = serve(ctx.meta.get(METRICS_PORT, 0) if ctx else 0, health, s.metrics_host)
-        yield pub
-    except KeyboardInterrupt:
-        log.info("stopping (interrupted)")
-    except BackendError as err:
-        raise click.ClickException(str(err)) from None
+        with interruptible(log):
+            server = serve(ctx.meta.get(METRICS_PORT, 0) if ctx else 0, health, s.metrics_host)
+            yield pub
     finally:
         pub.close()
         backend.close()

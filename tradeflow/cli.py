@@ -3,7 +3,10 @@ entry-point group (see pyproject.toml), so this package never imports a service.
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from importlib.util import find_spec
 from pathlib import Path
@@ -18,6 +21,7 @@ from tradeflow.config import (BackendName, get_settings, set_command_line, setti
 from tradeflow.logs import setup_logging
 from tradeflow.observability import ServeError
 from tradeflow.trading.store import StoreError
+from tradeflow.topics.base import BackendError
 from tradeflow.topics.cli import topic
 
 
@@ -231,3 +235,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextmanager
+def interruptible(log: logging.Logger) -> Iterator[None]:
+    """How a service's command ends: Ctrl-C (and SIGTERM, which the services raise as
+    KeyboardInterrupt) stops it with a log line; a backend that fails ends it with the error's
+    message instead of a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        log.info("stopping (interrupted)")
+    except BackendError as err:
+        raise click.ClickException(str(err)) from None

@@ -35,3 +35,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def home_path(*parts: str) -> property:
+    """A read-only attribute for the class of a local server: the path `parts` below the
+    instance's `home` folder, where the server keeps its configuration, logs and pid files."""
+    return property(lambda self: self.home.joinpath(*parts))
+

@@ -34,58 +34,32 @@ unemployment layoffs lay-offs redundancies inventories inventory deficit risk ri
 delinquencies defaults emissions consumption waste competition pressure pressures uncertainty
 tax taxes errors defects complaints accidents injuries delays downtime
 """
-_MULTIWORD: dict[tuple[str, ...], tuple[int, float]] = {
-    ("loss", "per", "share"): (-1, 1.2),
-    ("losses", "per", "share"): (-1, 1.2),
-    ("earnings", "per", "share"): (+1, 1.2),
-    ("profit", "per", "share"): (+1, 1.2),
-    ("net", "loss"): (-1, 1.2),
-    ("operating", "loss"): (-1, 1.2),
-    ("pretax", "loss"): (-1, 1.2),
-    ("pre-tax", "loss"): (-1, 1.2),
-    ("net", "debt"): (-1, 1.0),
-    ("cash", "flow"): (+1, 1.0),
-    ("market", "share"): (+1, 1.0),
-    ("order", "intake"): (+1, 1.0),
-    ("order", "book"): (+1, 1.0),
-    ("order", "backlog"): (+1, 1.0),
-    ("price", "target"): (+1, 1.0),
-    ("target", "price"): (+1, 1.0),
-    ("equity", "ratio"): (+1, 1.0),
-    ("net", "asset", "value"): (+1, 1.0),
-    ("interest", "income"): (+1, 1.0),
-    ("interest", "expenses"): (-1, 1.0),
-    ("interest", "expense"): (-1, 1.0),
-    ("cost", "savings"): (+1, 1.0),
-    ("raw", "material", "prices"): (-1, 1.0),
-    ("raw", "material", "costs"): (-1, 1.0),
-    ("input", "prices"): (-1, 1.0),
-    ("energy", "prices"): (-1, 1.0),
-    ("fuel", "prices"): (-1, 1.0),
-    ("bad", "loans"): (-1, 1.0),
-    ("non-performing", "loans"): (-1, 1.0),
-    ("load", "factor"): (+1, 1.0),
-    ("operating", "rate"): (+1, 1.0),
-    ("capacity", "utilization"): (+1, 1.0),
-    ("capacity", "utilisation"): (+1, 1.0),
-    ("tax", "rate"): (-1, 1.0),
-    ("short", "interest"): (-1, 1.0),
-    ("return", "on", "investment"): (+1, 1.0),
-    ("return", "on", "equity"): (+1, 1.0),
-    ("return", "on", "capital"): (+1, 1.0),
-    ("roe",): (+1, 1.0), ("roi",): (+1, 1.0), ("roce",): (+1, 1.0),
-    ("stock", "exchange"): (0, 1.0),
-    # Share-register changes (new shares issued, a stake bought) are formalities, not news:
-    # valence 0 lets them absorb a direction word that would otherwise go to "shares".
-    ("share", "capital"): (0, 1.0),
-    ("number", "of", "shares"): (0, 1.0),
-    ("shares", "outstanding"): (0, 1.0),
-    ("outstanding", "shares"): (0, 1.0),
-    ("stake",): (0, 1.0),
-    ("holding",): (0, 1.0),
-    ("ownership",): (0, 1.0),
-    ("voting", "rights"): (0, 1.0),
-}
+# Phrases by the same classes, split at commas. Set after the words above, a phrase wins over
+# its parts.
+_GOOD_BOTTOM_LINE_PHRASES = """
+earnings per share, profit per share
+"""
+_BAD_BOTTOM_LINE_PHRASES = """
+loss per share, losses per share, net loss, operating loss, pretax loss, pre-tax loss
+"""
+_GOOD_PHRASES = """
+cash flow, market share, order intake, order book, order backlog, price target, target price,
+equity ratio, net asset value, interest income, cost savings, load factor, operating rate,
+capacity utilization, capacity utilisation, return on investment, return on equity,
+return on capital, roe, roi, roce
+"""
+_BAD_PHRASES = """
+net debt, interest expenses, interest expense, raw material prices, raw material costs,
+input prices, energy prices, fuel prices, bad loans, non-performing loans, tax rate,
+short interest
+"""
+# Valence 0: names that hold a quantity word but are no quantity. Share-register changes (new
+# shares issued, a stake bought) are formalities, not news: they absorb a direction word that
+# would otherwise go to "shares".
+_NEUTRAL_PHRASES = """
+stock exchange, share capital, number of shares, shares outstanding, outstanding shares, stake,
+holding, ownership, voting rights
+"""
 
 
 def _build_quantities() -> dict[tuple[str, ...], tuple[int, float]]:
@@ -95,7 +69,12 @@ def _build_quantities() -> dict[tuple[str, ...], tuple[int, float]]:
         for w in words.split():
             out[tuple(w.split("-")) if w in ("cash-flow", "market-share", "earnings-per-share")
                 else (w,)] = (valence, weight)
-    out.update(_MULTIWORD)
+    for phrases, valence, weight in ((_GOOD_BOTTOM_LINE_PHRASES, +1, 1.2),
+                                     (_BAD_BOTTOM_LINE_PHRASES, -1, 1.2),
+                                     (_GOOD_PHRASES, +1, 1.0), (_BAD_PHRASES, -1, 1.0),
+                                     (_NEUTRAL_PHRASES, 0, 1.0)):
+        for phrase in phrases.split(","):
+            out[tuple(phrase.split())] = (valence, weight)
     return out
 
 

@@ -47,6 +47,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -82,20 +83,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class SegmentPolicy:
+    """When a writer seals its in-progress segment (at `max_bytes`, or `max_seconds` after
+    opening it) and which sealed segments retention deletes (see the module doc; 0: no limit)."""
+
+    max_bytes: int
+    max_seconds: float
+    retention_seconds: float = 0.0
+    retention_bytes: int = 0
+    # Applying retention lists the directory: not at every seal (one a second), but at most
+    # this often.
+    retention_every: float = 60.0
+
+
 class _SegmentWriter:
     """Appends to one topic through an in-progress file and seals it by size or age."""
 
-    def __init__(self, topic_dir: Path, max_bytes: int, max_seconds: float,
-                 retention_seconds: float = 0.0, retention_bytes: int = 0,
-                 retention_every: float = 60.0) -> None:
+    def __init__(self, topic_dir: Path, policy: SegmentPolicy) -> None:
         self.dir = topic_dir
-        self.max_bytes = max_bytes
-        self.max_seconds = max_seconds
-        self.retention_seconds = retention_seconds
-        self.retention_bytes = retention_bytes
-        # Applying retention lists the directory: not at every seal (one a second), but at
-        # most this often.
-        self.retention_every = retention_every
+        self.policy = policy
         self._retention_due = 0.0
         self.dir.mkdir(parents=True, exist_ok=True)
         self._next_seq = self._max_seq() + 1
@@ -172,11 +179,11 @@ class _SegmentWriter:
         self._file.write(data)
         self._file.flush()  # in the OS from here on: survives a crash of this process
         self._bytes += len(data)
-        if self._bytes >= self.max_bytes:
+        if self._bytes >= self.policy.max_bytes:
             self.seal()
 
     def due(self, now: float) -> bool:
-        return self._file is not None and now - self._opened_at >= self.max_seconds
+        return self._file is not None and now - self._opened_at >= self.policy.max_seconds
 
     def seal(self) -> None:
         if self._file is None or self._path is None:
@@ -192,8 +199,9 @@ class _SegmentWriter:
         finally:
             f.close()
         now = time.monotonic()
-        if (self.retention_seconds or self.retention_bytes) and now >= self._retention_due:
-            self._retention_due = now + self.retention_every
+        policy = self.policy
+        if (policy.retention_seconds or policy.retention_bytes) and now >= self._retention_due:
+            self._retention_due = now + policy.retention_every
             self.enforce_retention()
 
     def enforce_retention(self, now: float | None = None) -> int:
@@ -209,11 +217,12 @@ class _SegmentWriter:
                     segments.append((e.name, st.st_size, st.st_mtime))
         segments.sort()
         total = sum(size for _, size, _ in segments)
-        cutoff = (time.time() if now is None else now) - self.retention_seconds
+        policy = self.policy
+        cutoff = (time.time() if now is None else now) - policy.retention_seconds
         removed = 0
         for name, size, mtime in segments[:-1]:  # the newest stays: it tells the next number
-            too_old = self.retention_seconds and mtime < cutoff
-            too_big = self.retention_bytes and total > self.retention_bytes
+            too_old = policy.retention_seconds and mtime < cutoff
+            too_big = policy.retention_bytes and total > policy.retention_bytes
             if not (too_old or too_big):
                 break
             try:
@@ -234,11 +243,8 @@ class FileBackend(Backend):
         self.root = Path(root)
         self.topics_dir = self.root / "topics"
         self.positions = positions or PositionStore(self.root / "positions")
-        self.segment_bytes = segment_bytes
-        self.segment_seconds = segment_seconds
-        self.retention_seconds = retention_seconds
-        self.retention_bytes = retention_bytes
-        self.retention_every = retention_every
+        self.segments = SegmentPolicy(segment_bytes, segment_seconds, retention_seconds,
+                                      retention_bytes, retention_every)
         self._writers: dict[str, _SegmentWriter] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -250,9 +256,7 @@ class FileBackend(Backend):
     def _writer(self, topic: str) -> _SegmentWriter:
         w = self._writers.get(topic)
         if w is None:
-            w = self._writers[topic] = _SegmentWriter(
-                self.topic_dir(topic), self.segment_bytes, self.segment_seconds,
-                self.retention_seconds, self.retention_bytes, self.retention_every)
+            w = self._writers[topic] = _SegmentWriter(self.topic_dir(topic), self.segments)
             if self._sealer is None:
                 self._sealer = threading.Thread(target=self._seal_loop, name="segment-sealer",
                                                 daemon=True)
@@ -260,7 +264,7 @@ class FileBackend(Backend):
         return w
 
     def _seal_loop(self) -> None:
-        tick = min(0.25, self.segment_seconds / 2)
+        tick = min(0.25, self.segments.max_seconds / 2)
         while not self._closed.wait(tick):
             now = time.monotonic()
             with self._lock:

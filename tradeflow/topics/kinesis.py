@@ -67,6 +67,19 @@ MIN_GET_INTERVAL_S = 0.2
 THROTTLED_BACKOFF_S = 1.0
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """The wait before re-sending the entries a PutRecords batch failed on: doubling from
+    `base_delay` with each attempt, up to `max_delay`, then jittered."""
+
+    base_delay: float
+    max_delay: float
+
+    def delay(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)  # jitter: writers that collided spread out
+
+
 def _client_error_code(e: ClientError) -> str:
     return str(e.response.get("Error", {}).get("Code", ""))
 
@@ -97,8 +110,7 @@ class KinesisBackend(Backend):
                               connect_timeout=5, read_timeout=15))
         self.client = client
         self.max_attempts = max(1, max_attempts)
-        self.retry_base_delay = retry_base_delay
-        self.retry_max_delay = retry_max_delay
+        self.backoff = Backoff(retry_base_delay, retry_max_delay)
         self.idle_poll_seconds = idle_poll_seconds
         self.shard_refresh_seconds = shard_refresh_seconds
         self._sleep = sleep
@@ -190,12 +202,8 @@ class KinesisBackend(Backend):
             if attempt < self.max_attempts:
                 log.info("kinesis: %d of %d records to %s throttled or failed; retrying",
                          len(pending), len(batch), stream)
-                self._sleep(self._backoff(attempt))
+                self._sleep(self.backoff.delay(attempt))
         return failures, self.max_attempts
-
-    def _backoff(self, attempt: int) -> float:
-        delay = min(self.retry_max_delay, self.retry_base_delay * 2 ** (attempt - 1))
-        return delay * (0.5 + random.random() / 2)  # jitter: writers that collided spread out
 
     # --- subscribing --------------------------------------------------------------------------
 

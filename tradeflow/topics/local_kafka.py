@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tradeflow.config import TOPICS, Settings
 from tradeflow.jvm import jars
-from tradeflow.processes import alive, cmdline, port_in_use
+from tradeflow.processes import alive, cmdline, home_path, port_in_use
 
 LOG4J2 = """\
 Configuration:
@@ -59,17 +59,9 @@ class LocalKafka:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    @property
-    def config_file(self) -> Path:
-        return self.home / "server.properties"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / "broker.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.home / "logs" / "server.log"
+    config_file = home_path("server.properties")
+    pid_file = home_path("broker.pid")
+    log_file = home_path("logs", "server.log")
 
     def _properties(self) -> str:
         listeners = f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"

@@ -36,26 +36,23 @@ class Trigger:
     at_open: bool
 
 
+def _reached(price: float, level: float, below: bool) -> bool:
+    """Whether `price` is at `level` or beyond it, on the side `below` says."""
+    return price <= level if below else price >= level
+
+
 def trigger(long: bool, stop: float | None, target: float | None, open_: float, high: float,
             low: float) -> Trigger | None:
     """Whether this bar ends the position at its stop or its target (see the module doc)."""
-    if long:
-        if stop is not None and open_ <= stop:
-            return Trigger(STOP_LOSS, open_, True)
-        if target is not None and open_ >= target:
-            return Trigger(TAKE_PROFIT, open_, True)
-        if stop is not None and low <= stop:
-            return Trigger(STOP_LOSS, stop, False)
-        if target is not None and high >= target:
-            return Trigger(TAKE_PROFIT, target, False)
-        return None
-    if stop is not None and open_ >= stop:
+    # A long's stop lies below the price and its target above; a short's the other way round.
+    toward_stop, toward_target = (low, high) if long else (high, low)
+    if stop is not None and _reached(open_, stop, below=long):
         return Trigger(STOP_LOSS, open_, True)
-    if target is not None and open_ <= target:
+    if target is not None and _reached(open_, target, below=not long):
         return Trigger(TAKE_PROFIT, open_, True)
-    if stop is not None and high >= stop:
+    if stop is not None and _reached(toward_stop, stop, below=long):
         return Trigger(STOP_LOSS, stop, False)
-    if target is not None and low <= target:
+    if target is not None and _reached(toward_target, target, below=not long):
         return Trigger(TAKE_PROFIT, target, False)
     return None
 

@@ -75,17 +75,16 @@ class Veto(Exception):
         self.rule = rule
 
 
+@dataclass(eq=False)
 class RiskManager:
-    def __init__(self, s: ConsumerSettings, executor: Executor, store: Store, kill: KillSwitch,
-                 clock: RiskClock) -> None:
-        self.s = s
-        self.executor = executor
-        self.store = store
-        self.kill = kill
-        self.clock = clock
-        # Each decision is said once: quiet when the notifier prints it on the terminal (the
-        # console), in the log otherwise (Slack posts elsewhere).
-        self.quiet = False
+    s: ConsumerSettings
+    executor: Executor
+    store: Store
+    kill: KillSwitch
+    clock: RiskClock
+    # Each decision is said once: quiet when the notifier prints it on the terminal (the
+    # console), in the log otherwise (Slack posts elsewhere).
+    quiet: bool = field(default=False, init=False)
 
     def evaluate(self, sig: TradingSignal) -> Decision:
         now = self.clock.now()
