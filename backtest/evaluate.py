@@ -32,7 +32,7 @@ from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_c
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .report import ReportData, SymbolView, render
 from .run import indicator_line_order, prepare_inputs, read_part_lines, run_jobs, write_indicators
-from .walk_forward import DEFAULT_GRID, expand_grid, make_windows, walk_forward
+from .walk_forward import DEFAULT_GRID, grid_points, make_windows, walk_forward
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("sma_20", "sma_50", "bb_upper", "bb_lower")
@@ -58,7 +58,7 @@ class Options:
     keep_work: bool = False
 
 
-def _default_params() -> dict[str, Any]:
+def default_params() -> dict[str, Any]:
     from jobs.sql_loader import flat_params, load_strategy
 
     return flat_params(load_strategy())
@@ -137,7 +137,7 @@ def _sizing(cs: ConsumerSettings) -> dict[str, Any]:
             "risk_fraction": cs.sizing_risk_fraction, "text": text}
 
 
-def _metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation,
+def metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation,
                   cfg: ExecConfig) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     bh = metrics.buy_and_hold(bars[(bars["time"] >= res.equity.index[0]) &
                                    (bars["time"] <= res.equity.index[-1])],
@@ -157,17 +157,10 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
     out.mkdir(parents=True, exist_ok=True)
     work = out / ".work"
     shutil.rmtree(work, ignore_errors=True)
-    defaults = _default_params()
-    unknown = set(opts.params) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown strategy parameter(s) in --param: {sorted(unknown)}")
+    defaults = default_params()
+    grid = grid_points(opts.grid if opts.walk_forward else {}, opts.params, defaults)
+    grid = grid if opts.walk_forward else []
     defaults.update(opts.params)
-    grid = [{**{k: defaults[k] for k in g}, **g} for g in expand_grid(opts.grid)] \
-        if opts.walk_forward else []
-    for g in grid:
-        unknown = set(g) - set(defaults)
-        if unknown:
-            raise ValueError(f"unknown strategy parameter(s) in the grid: {sorted(unknown)}")
     # run 0: strategy.toml with --param; then every grid point that differs from it
     param_sets: list[dict[str, Any]] = [dict(opts.params)]
     grid_run: list[int] = []
@@ -201,7 +194,7 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
             ann = Annualisation(opts.bars_per_year, f"given: {opts.bars_per_year:g} bars per year")
         res = execute(bars, signals, cfg)
         progress.advance(t_exec)
-        strat, bench, bh = _metric_block(res, bars, ann, cfg)
+        strat, bench, bh = metric_block(res, bars, ann, cfg)
         eq = _curve_frame(res, bh)
         progress.advance(t_exec)
         quality = signal_quality.decay(bars, signals)
@@ -226,7 +219,7 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
             wf = walk_forward(bars, grid, [runs[i][0] for i in grid_run], windows, cfg,
                               ann.bars_per_year)
             wres = wf.result
-            w_strat, w_bench, w_bh = _metric_block(wres, bars, ann, cfg)
+            w_strat, w_bench, w_bh = metric_block(wres, bars, ann, cfg)
             wf_eq = wres.equity.assign(buy_hold=w_bh["equity"])
             wf_bounds = [int(wf_eq.index.get_indexer([times[w.test[0]]])[0]) for w in windows]
             wf_block = {"folds_count": opts.folds, "embargo_bars": embargo,
@@ -287,7 +280,7 @@ def _bh_portfolio(bars: pd.DataFrame, cfg: ExecConfig, bh: pd.DataFrame) -> risk
     return risk_figures.Portfolio(values, float(bh["equity"].iloc[-1]) - sum(values.values()))
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
     if isinstance(o, (np.integer,)):
         return int(o)
     if isinstance(o, (np.floating,)):
@@ -302,12 +295,12 @@ def _write_outputs(out: Path, res: ExecutionResult, eq: pd.DataFrame, report: di
     res.positions.to_csv(out / "positions.csv", index_label="time")
     with open(out / "trades.jsonl", "w") as f:
         for t in res.trades:
-            f.write(json.dumps(t.to_dict(), default=_json_default) + "\n")
+            f.write(json.dumps(t.to_dict(), default=json_default) + "\n")
     with open(out / "fills.jsonl", "w") as f:
         for fill in res.fills:
-            f.write(json.dumps(asdict(fill), default=_json_default) + "\n")
+            f.write(json.dumps(asdict(fill), default=json_default) + "\n")
     with open(out / "decisions.jsonl", "w") as f:
         for d in res.decisions:
-            f.write(json.dumps(d, default=_json_default) + "\n")
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default,
+            f.write(json.dumps(d, default=json_default) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=json_default,
                                                 allow_nan=False))

@@ -38,3 +38,19 @@ def write_news(path: Path, items: list[tuple[datetime, str, str]]) -> None:
         w.writerow(["id", "symbols", "headline", "published_at"])
         for k, (t, sym, headline) in enumerate(items):
             w.writerow([f"n{k}", sym, headline, t.isoformat().replace("+00:00", "Z")])
+
+
+def write_prefix_case(full: Path, part: Path, n: int, k: int,
+                      news: list[tuple[datetime, str, str]]) -> str:
+    """prices.csv and news.csv of `n` bars per symbol in `full`, and of their first `k` bars
+    (with the news published by then) in `part`; returns the k-th bar's time as the wire has it."""
+    full.mkdir()
+    part.mkdir()
+    times = write_prices(full / "prices.csv", n)
+    write_news(full / "news.csv", news)
+    stamp = times[k - 1].isoformat().replace("+00:00", "Z")
+    lines = (full / "prices.csv").read_text().splitlines()
+    (part / "prices.csv").write_text("\n".join([lines[0]] + [ln for ln in lines[1:]
+                                                            if ln.split(",")[1] <= stamp]) + "\n")
+    write_news(part / "news.csv", [item for item in news if item[0] <= times[k - 1]])
+    return stamp

@@ -16,7 +16,7 @@ from backtest.evaluate import Options, evaluate
 from backtest.execution import Costs, ExecConfig
 from backtest.run import prepare_inputs, read_parts, run_jobs
 
-from .synthetic import START, write_news, write_prices
+from .synthetic import START, write_prefix_case
 
 pytestmark = pytest.mark.flink
 N, K = 260, 170
@@ -37,17 +37,7 @@ def _numbers(s: dict) -> list[float]:
 
 def test_prefix_property_and_report(tmp_path: Path) -> None:
     full, part = tmp_path / "full", tmp_path / "prefix"
-    full.mkdir()
-    part.mkdir()
-    times = write_prices(full / "prices.csv", N)
-    write_news(full / "news.csv", NEWS)
-    cutoff = times[K - 1]
-    # the first K bars of each symbol and the news published by then
-    lines = (full / "prices.csv").read_text().splitlines()
-    stamp = cutoff.isoformat().replace("+00:00", "Z")
-    (part / "prices.csv").write_text("\n".join([lines[0]] + [ln for ln in lines[1:]
-                                                            if ln.split(",")[1] <= stamp]) + "\n")
-    write_news(part / "news.csv", [n for n in NEWS if n[0] <= cutoff])
+    stamp = write_prefix_case(full, part, N, K, NEWS)
 
     prefix_dirs: list[Path] = []
 

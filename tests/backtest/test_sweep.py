@@ -13,7 +13,7 @@ import pytest
 from backtest.run import bounded_job, prepare_inputs, read_parts, run_job, run_jobs
 from jobs.sweep import merge
 
-from .synthetic import START, write_news, write_prices
+from .synthetic import START, write_prefix_case
 
 GRID = [{}, {"rsi_oversold": 40, "rsi_overbought": 60}, {"sma_fast": 10, "horizon_bars": 15}]
 N, K = 240, 160
@@ -57,15 +57,7 @@ def _same(a: list[dict], b: list[dict]) -> bool:
 @pytest.mark.flink
 def test_each_set_emits_its_own_runs_signals_and_none_looks_ahead(tmp_path: Path) -> None:
     full, part = tmp_path / "full", tmp_path / "prefix"
-    full.mkdir()
-    part.mkdir()
-    times = write_prices(full / "prices.csv", N)
-    write_news(full / "news.csv", NEWS)
-    stamp = times[K - 1].isoformat().replace("+00:00", "Z")
-    lines = (full / "prices.csv").read_text().splitlines()
-    (part / "prices.csv").write_text("\n".join([lines[0]] + [ln for ln in lines[1:]
-                                                            if ln.split(",")[1] <= stamp]) + "\n")
-    write_news(part / "news.csv", [n for n in NEWS if n[0] <= times[K - 1]])
+    stamp = write_prefix_case(full, part, N, K, NEWS)
     dirs: dict[str, list[Path]] = {}
 
     def sweep(name: Path) -> None:

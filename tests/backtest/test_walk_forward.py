@@ -52,6 +52,9 @@ def test_selection_on_train_and_stitched_test_windows() -> None:
                       ExecConfig(100_000.0, Costs(0, 0, 0), {"sizing_fraction": 0.1}), 252)
     assert wf.chosen == [1]
     assert wf.scores[0][0] == float("-inf") and wf.scores[0][1] > 0
+    # `tradeflow backtest --walk-forward` reports train Sharpe under the same key as before
+    fold = wf.to_dict(pd.DatetimeIndex(sorted(bars["time"].unique())))[0]
+    assert fold["train_sharpe"] == {"0": None, "1": wf.scores[0][1]}
     # only the test window is reported, traded with the chosen point's test-window signals
     assert wf.result.equity.index[0] == pd.Timestamp(daily_end(6))
     assert [d["signal_id"] for d in wf.result.decisions] == ["g-late"]
