@@ -12,7 +12,10 @@ STRATEGY_PATH = Path(__file__).resolve().parents[1] / "strategy.toml"
 
 # Parameters that choose between variants of a rule: the SQL compares them with these names, so a
 # misspelt value would silently match none of them. Checked wherever parameters are read.
-CHOICES: dict[str, tuple[str, ...]] = {"exit_mode": ("percent", "atr")}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "exit_mode": ("percent", "atr"),
+    **{f"{setup}_setup": ("on", "off") for setup in ("rsi", "cross", "macd", "band")},
+}
 # Multiples the SQL scales a price distance by: a positive number each.
 POSITIVE = ("stop_loss_atr", "take_profit_atr")
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from backtest.run import bounded_job, prepare_inputs, read_parts, run_job, run_jobs
+from jobs.sql_loader import StrategyError, flat_params, load_strategy, render_sql
 from jobs.sweep import merge
 
 from .synthetic import START, write_prefix_case
 
-GRID = [{}, {"rsi_oversold": 40, "rsi_overbought": 60}, {"sma_fast": 10, "horizon_bars": 15}]
+GRID = [{}, {"rsi_oversold": 40, "rsi_overbought": 60, "macd_setup": "off"},
+        {"sma_fast": 10, "horizon_bars": 15}]
 N, K = 240, 160
 NEWS = [(START + timedelta(minutes=90), "AAA", "Company profit rose sharply, beat expectations"),
         (START + timedelta(minutes=180), "BBB", "Company swung to a loss and cut its outlook")]
@@ -77,7 +79,16 @@ def test_each_set_emits_its_own_runs_signals_and_none_looks_ahead(tmp_path: Path
     every = [sorted(read_parts(d / "signals"), key=_key) for d in dirs["full"]]
     assert len({tuple(map(_key, s)) for s in every}) == len(GRID), "each set signals differently"
     assert _same(every[2], sorted(read_parts(alone / "run" / "signals"), key=_key))
+    # a setup turned off never fires
+    assert any("MACD" in s["reason"] for s in every[0])
+    assert not any("MACD" in s["reason"] for s in every[1])
     for full_sigs, prefix_dir in zip(every, dirs["prefix"]):
         head = [s for s in full_sigs if s["bar_time"] <= stamp]
         assert len(head) >= 2 and len(full_sigs) > len(head)
         assert _same(sorted(read_parts(prefix_dir / "signals"), key=_key), head)
+
+
+def test_a_setup_switch_is_on_or_off() -> None:
+    params = {**flat_params(load_strategy()), "macd_setup": "maybe"}
+    with pytest.raises(StrategyError, match="macd_setup must be one of 'on', 'off'"):
+        render_sql("setups.sql", params)
