@@ -88,22 +88,18 @@ class ReportData:
     wf_bounds: list[int] = field(default_factory=list)  # positions where a test window starts
 
 
+_FORMATS = {"pct": "{:,.2%}", "money": "{:,.2f}", "num1": "{:,.1f}", "num2": "{:,.2f}"}
+
+
 def fmt(v: Any, kind: str) -> str:
+    """A figure as the report shows it; kinds other than these and int and bp: 3 decimals."""
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
-    if kind == "pct":
-        return f"{v * 100:,.2f}%"
     if kind == "int":
         return f"{int(v):,}"
-    if kind == "money":
-        return f"{v:,.2f}"
-    if kind == "num1":
-        return f"{v:,.1f}"
-    if kind == "num2":
-        return f"{v:,.2f}"
     if kind == "bp":
         return f"{v * 10_000:,.1f} bp"
-    return f"{v:,.3f}"
+    return _FORMATS.get(kind, "{:,.3f}").format(v)
 
 
 def _sign(v: Any) -> str:
