@@ -6,8 +6,9 @@ Before each test window lies an embargo of `embargo` steps and, before that, its
 parameter set of a small grid is executed (the same execution as the main backtest) and the
 one with the best objective is kept (Sharpe unless told otherwise, see OBJECTIVES; ties: the
 earlier grid entry, the strategy.toml values first); it then trades the test window. Only the
-test windows are reported, stitched into one continuous account: when the parameters change at a window boundary, the positions carry on
-and the new parameters' signals manage them, as a live switch would.
+test windows are reported, stitched into one continuous account: when the parameters change at
+a window boundary, the positions carry on and the new parameters' signals manage them, as a
+live switch would.
 
 Why one bounded run of each parameter set over the WHOLE period is enough: a signal at bar t
 depends only on prices and news with event time <= t (OVER windows from UNBOUNDED PRECEDING to
