@@ -25,13 +25,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tradeflow.config import ConsumerSettings, Sizing
-from tradeflow.contracts import Action, ContractError, TradingSignal, parse, to_wire_time
+from tradeflow.contracts import Action, to_wire_time
 
 from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .report import ReportData, SymbolView, render
-from .run import indicator_line_order, prepare_inputs, read_part_lines, run_jobs, write_indicators
+from .run import (indicator_line_order, load_signals, prepare_inputs, run_jobs,
+                  write_indicators)
 from .walk_forward import DEFAULT_GRID, grid_points, make_windows, walk_forward
 
 log = logging.getLogger(__name__)
@@ -62,20 +63,6 @@ def default_params() -> dict[str, Any]:
     from jobs.sql_loader import flat_params, load_strategy
 
     return flat_params(load_strategy())
-
-
-def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[str]]:
-    """A run's signals by bar time and symbol, and their lines as the sink wrote them in the
-    same order (parsed once: a grid's runs hold tens of thousands of signals each)."""
-    parsed, broken = [], []
-    for line in read_part_lines(run_dir / "signals"):
-        try:
-            parsed.append((parse(TradingSignal, line), line))
-        except ContractError as err:  # the job's output breaking the contract is a bug: say it
-            log.error("a signal breaks the contract: %s", err)
-            broken.append(line)
-    parsed.sort(key=lambda pair: (pair[0].bar_time, pair[0].symbol))
-    return [sig for sig, _ in parsed], [line for _, line in parsed] + broken
 
 
 def _curve_frame(res: ExecutionResult, bh: pd.DataFrame) -> pd.DataFrame:

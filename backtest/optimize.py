@@ -34,10 +34,10 @@ from tradeflow.contracts import TradingSignal, to_wire_time
 
 from . import metrics
 from .data import Annualisation, bars_frame, bars_per_year, is_daily
-from .evaluate import default_params, json_default, load_signals, metric_block
+from .evaluate import default_params, json_default, metric_block
 from .execution import ExecConfig
 from .report import fmt
-from .run import prepare_inputs, run_jobs
+from .run import load_signals, prepare_inputs, run_jobs
 from .signal_quality import own_horizon
 from .walk_forward import (DEFAULT_GRID, OBJECTIVES, WalkForward, Window, WindowRun,
                            grid_points, make_windows, score_json, walk_forward)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from tradeflow.config import NEWS, PRICES
-from tradeflow.contracts import DeadLetter, NewsItem
+from tradeflow.contracts import ContractError, DeadLetter, NewsItem, TradingSignal, parse
 from tradeflow.datasets import Rejected, load
 
 from .data import bars_table
@@ -100,15 +100,18 @@ def read_parts(part_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in read_part_lines(part_dir)]
 
 
-def write_jsonl(rows: list[dict[str, Any]], target: Path) -> int:
-    with open(target, "w") as f:
-        for row in rows:
-            f.write(json.dumps(row, separators=(",", ":")) + "\n")
-    return len(rows)
-
-
-def signal_order(row: dict[str, Any]) -> tuple[str, str]:
-    return row["bar_time"], row["symbol"]
+def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[str]]:
+    """A run's signals by bar time and symbol, and their lines as the sink wrote them in the
+    same order (parsed once: a grid's runs hold tens of thousands of signals each)."""
+    parsed, broken = [], []
+    for line in read_part_lines(run_dir / "signals"):
+        try:
+            parsed.append((parse(TradingSignal, line), line))
+        except ContractError as err:  # the job's output breaking the contract is a bug: say it
+            log.error("a signal breaks the contract: %s", err)
+            broken.append(line)
+    parsed.sort(key=lambda pair: (pair[0].bar_time, pair[0].symbol))
+    return [sig for sig, _ in parsed], [line for _, line in parsed] + broken
 
 
 def indicator_order(row: dict[str, Any]) -> tuple[str, str]:
@@ -252,8 +255,9 @@ def run_backtest(prices: list[Path], news: list[Path], out: Path, parallelism: i
     inputs = prepare_inputs(prices, news, out, work)
     run_job(inputs.topics, work / "run", params, indicators=True, parallelism=parallelism)
     n_ind = len(write_indicators(work / "run", out / "indicators.jsonl"))
-    n_sig = write_jsonl(sorted(read_parts(work / "run" / "signals"), key=signal_order),
-                        out / "signals.jsonl")
+    _, lines = load_signals(work / "run")
+    (out / "signals.jsonl").write_text("".join(line + "\n" for line in lines))
+    n_sig = len(lines)
     shutil.rmtree(work, ignore_errors=True)
     return BacktestResult(len(inputs.bars), len(inputs.news), len(inputs.rejected), n_ind, n_sig, out)
 

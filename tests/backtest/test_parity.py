@@ -5,7 +5,6 @@ kind of tampering with what the run recorded is found, in its own category."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from backtest.parity import (
     read_run,
     replay,
 )
-from backtest.run import _write_ndjson, read_parts, run_job, signal_order
+from backtest.run import _write_ndjson, load_signals, run_job
 from tradeflow.config import NEWS, PRICES, SIGNALS, ConsumerSettings
 from tradeflow.contracts import NewsItem, PriceBar
 from tradeflow.topics import Record, open_backend, read_all
@@ -46,8 +45,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _write_ndjson(root / "in" / NEWS / "x.ndjson",
                       _valid(NewsItem, read_all(backend, NEWS)))
         run_job(root / "in", root / "job", indicators=False)
-        rows = sorted(read_parts(root / "job" / "signals"), key=signal_order)
-        backend.publish(SIGNALS, [Record(r["symbol"], json.dumps(r).encode()) for r in rows])
+        signals, _ = load_signals(root / "job")
+        backend.publish(SIGNALS, [Record(s.symbol, s.to_json()) for s in signals])
     tradeflow(data, "consume", "--once", "--broker", "paper", timeout=300)
     return data
 
