@@ -70,15 +70,15 @@ def windows_for(times: pd.DatetimeIndex, opts: OptimizeOptions, embargo: int) ->
                          f"smaller --embargo)") from None
 
 
-def _run_grid(topics: Path, work: Path, points: list[dict[str, Any]], opts: OptimizeOptions,
-              on_done: Callable[[int], None] | None) -> list[list[TradingSignal]]:
-    """One bounded run per distinct grid point; the signals of each grid point."""
+def _run_grid(topics: Path, work: Path, points: list[dict[str, Any]],
+              opts: OptimizeOptions) -> list[list[TradingSignal]]:
+    """Every distinct grid point run bounded; the signals of each grid point."""
     distinct: list[dict[str, Any]] = []
     for p in points:
         if p not in distinct:
             distinct.append(p)
     dirs = run_jobs(topics, work, distinct, indicators_for=None, max_parallel=opts.max_parallel,
-                    parallelism=opts.parallelism, on_done=on_done)
+                    parallelism=opts.parallelism)
     signals = [load_signals(d)[0] for d in dirs]
     return [signals[distinct.index(p)] for p in points]
 
@@ -137,14 +137,9 @@ def optimize(prices: Sequence[Path], news: Sequence[Path], out: Path,
         raise ValueError("no valid bars in the price files (see dead-letter.jsonl)")
     times = pd.DatetimeIndex(sorted(bars["time"].unique()))
     windows = windows_for(times, opts, embargo)  # before the Flink runs: too little data fails fast
-    say(f"{len(bars):,} bars; {len(points)} grid points, {opts.folds} folds: bounded Flink runs...")
-    done = [0]
-
-    def one_done(_: int) -> None:
-        done[0] += 1
-        say(f"  Flink run {done[0]} done")
-
-    signals = _run_grid(inputs.topics, work, points, opts, one_done)
+    say(f"{len(bars):,} bars; {len(points)} grid points, {opts.folds} folds: the bounded runs "
+        f"(one Flink job per worker, {opts.max_parallel} workers)...")
+    signals = _run_grid(inputs.topics, work, points, opts)
     ann = bars_per_year(bars)
     say(f"choosing on train windows by {opts.objective}, trading the test windows...")
     wf = walk_forward(bars, points, signals, windows, opts.exec, ann.bars_per_year,
