@@ -95,11 +95,6 @@ def read_part_lines(part_dir: Path) -> list[str]:
     return lines
 
 
-def read_parts(part_dir: Path) -> list[dict[str, Any]]:
-    """Rows of the committed part files a filesystem sink wrote."""
-    return [json.loads(line) for line in read_part_lines(part_dir)]
-
-
 def load_signals(run_dir: Path) -> tuple[list[TradingSignal], list[str]]:
     """A run's signals by bar time and symbol, and their lines as the sink wrote them in the
     same order (parsed once: a grid's runs hold tens of thousands of signals each)."""

@@ -1,13 +1,17 @@
-"""Hand-made bars and signals for the backtest tests (no Flink)."""
+"""Hand-made bars and signals for the backtest tests (no Flink), and the rows a run wrote."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from backtest.data import bars_frame
+from backtest.run import read_part_lines
 from tradeflow.contracts import PriceBar, TradingSignal, build
 
 NY = ZoneInfo("America/New_York")
@@ -42,3 +46,8 @@ def signal(symbol: str, action: str, bar_time: datetime, price: float, confidenc
                  symbol=symbol, action=action, strength="NORMAL", confidence=confidence,
                  price=price, bar_time=bar_time, emitted_at=bar_time, indicators={},
                  reason="hand-made", strategy="test", strategy_version="1")
+
+
+def read_parts(part_dir: Path) -> list[dict[str, Any]]:
+    """Rows of the committed part files a filesystem sink wrote."""
+    return [json.loads(line) for line in read_part_lines(part_dir)]

@@ -14,8 +14,9 @@ import pytest
 
 from backtest.evaluate import Options, evaluate
 from backtest.execution import Costs, ExecConfig
-from backtest.run import prepare_inputs, read_parts, run_jobs
+from backtest.run import prepare_inputs, run_jobs
 
+from .helpers import read_parts
 from .synthetic import START, write_prefix_case
 
 pytestmark = pytest.mark.flink

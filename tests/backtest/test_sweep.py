@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from backtest.run import bounded_job, prepare_inputs, read_parts, run_job, run_jobs
+from backtest.run import bounded_job, prepare_inputs, run_job, run_jobs
 from jobs.sql_loader import StrategyError, flat_params, load_strategy, render_sql
 from jobs.sweep import merge
 
+from .helpers import read_parts
 from .synthetic import START, write_prefix_case
 
 GRID = [{}, {"rsi_oversold": 40, "rsi_overbought": 60, "macd_setup": "off"},
