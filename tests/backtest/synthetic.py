@@ -54,3 +54,8 @@ def write_prefix_case(full: Path, part: Path, n: int, k: int,
                                                             if ln.split(",")[1] <= stamp]) + "\n")
     write_news(part / "news.csv", [item for item in news if item[0] <= times[k - 1]])
     return stamp
+
+# A grid of three parameter sets: the defaults; other rules (a setup off); other indicator
+# periods and horizon.
+GRID = [{}, {"rsi_oversold": 40, "rsi_overbought": 60, "macd_setup": "off"},
+        {"sma_fast": 10, "horizon_bars": 15}]

@@ -57,7 +57,7 @@ def _parity(data: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.integration
+@pytest.mark.flink
 def test_a_run_and_its_replay_take_the_same_decisions(run_dir: Path) -> None:
     proc = _parity(run_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -76,7 +76,7 @@ def recorded(run_dir: Path) -> tuple[Recorded, ConsumerSettings]:
         return read_run(backend, settings, consumer), consumer
 
 
-@pytest.mark.integration
+@pytest.mark.flink
 def test_every_kind_of_difference_is_found(run_dir: Path, recorded, tmp_path: Path) -> None:
     rec, consumer = recorded
     done = run_dir / "parity" / "run"  # the replay of the test above: its job's signals
