@@ -22,19 +22,17 @@ in-memory store and audit trail, a recorder for the topics, no notifier, a kill 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from tradeflow.config import ORDERS, ConsumerSettings
-from tradeflow.contracts import Order, OrderStatus, PriceBar, TradingSignal, parse
+from tradeflow.contracts import Order, OrderStatus, TradingSignal, parse
 from tradeflow.topics import Backend, BackendError
 from tradeflow.trading.audit import MemoryAudit
 from tradeflow.trading.clock import RiskClock
@@ -42,11 +40,22 @@ from tradeflow.trading.engine import SignalEngine
 from tradeflow.trading.executors.base import client_order_id
 from tradeflow.trading.executors.paper import PaperBroker
 from tradeflow.trading.exits import Trade
-from tradeflow.trading.killswitch import KillSwitch
+from tradeflow.trading.killswitch import KillState
 from tradeflow.trading.notifiers.base import Silent
 from tradeflow.trading.store import MemoryStore
 
 from .data import is_daily
+
+
+class HistoryBar(NamedTuple):
+    """A bar of history as the engine reads it (executors.base.MarketBar)."""
+
+    symbol: str
+    event_time: datetime
+    open: float
+    high: float
+    low: float
+    close: float
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,17 @@ class _Recorder(Backend):
         raise BackendError("a backtest's topics are written, not read")
 
 
+class _NoKillSwitch:
+    """History has nobody to pull a kill switch: never engaged, and nothing to look at per signal
+    (the live one checks its file before every order)."""
+
+    path = ""
+    engaged = False
+
+    def state(self) -> KillState:
+        return KillState(False)
+
+
 @contextmanager
 def _quiet_engine_log() -> Iterator[None]:
     """The engine logs every veto, order and exit; over years of history that is noise: the
@@ -154,22 +174,21 @@ def execute(bars: pd.DataFrame, signals: Sequence[TradingSignal], cfg: ExecConfi
         window = window[window["time"] <= pd.Timestamp(end)]
     settings = consumer_settings(cfg.risk, is_daily(bars))
     by_time: dict[datetime, list[TradingSignal]] = defaultdict(list)
-    lo = window["time"].iloc[0] if len(window) else None
-    hi = window["time"].iloc[-1] if len(window) else None
-    for sig in signals:
-        t = pd.Timestamp(sig.bar_time)
-        if lo is not None and lo <= t <= hi:
-            by_time[t.to_pydatetime()].append(sig)
+    if len(window):
+        lo, hi = (window["time"].iloc[i].to_pydatetime() for i in (0, -1))
+        for sig in signals:
+            if lo <= sig.bar_time <= hi:
+                by_time[sig.bar_time].append(sig)
     for same_bar in by_time.values():
         same_bar.sort(key=lambda sig: sig.symbol)  # as the consumer decides them
 
-    with tempfile.TemporaryDirectory(prefix="tradeflow-backtest-") as tmp, _quiet_engine_log():
+    with _quiet_engine_log():
         now = [window["time"].iloc[0].to_pydatetime() if len(window) else datetime.now()]
         broker = PaperBroker(None, cfg.cash, cfg.costs.slippage_bps, cfg.costs.fee_bps,
                              cfg.costs.fee_per_order)
         audit, topics = MemoryAudit(), _Recorder()
         engine = SignalEngine(settings, topics, broker, Silent(), MemoryStore(),
-                              KillSwitch(Path(tmp) / "KILL"),
+                              _NoKillSwitch(),  # type: ignore[arg-type]
                               RiskClock("signal", wall=lambda: now[0]),
                               wall=lambda: now[0], audit=audit, component="backtest")
         try:
@@ -196,16 +215,14 @@ def _run(window: pd.DataFrame, by_time: dict[datetime, list[TradingSignal]],
         pos_rows.append({s: h.qty for s, h in book.holdings.items()})
 
     current: datetime | None = None
-    columns = [window[c].tolist() for c in ("symbol", "open", "high", "low", "close", "volume")]
+    columns = [window[c].tolist() for c in ("symbol", "open", "high", "low", "close")]
     ends = pd.DatetimeIndex(window["time"]).to_pydatetime().tolist()  # sorted; plain datetimes
-    for t, sym, o, h, low, c, v in zip(ends, *columns):
+    for t, sym, o, h, low, c in zip(ends, *columns):
         if t != current:
             if current is not None:
                 close_time(current)
             current = now[0] = t
-        engine.handle_bar(PriceBar.model_construct(
-            symbol=sym, event_time=t, open=o, high=h, low=low, close=c, volume=v,
-            source="backtest", v=1))
+        engine.handle_bar(HistoryBar(sym, t, o, h, low, c))
         marks[sym] = c
     if current is not None:
         close_time(current)

@@ -41,8 +41,8 @@ from tradeflow.topics import Backend, BackendError, Record
 from tradeflow.trading.audit import Audit, AuditTrail
 from tradeflow.trading.clock import RiskClock, wall_now
 from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRejected,
-                                              BrokerUnavailable, Executor, ExitLeg, OrderHalted,
-                                              OrderRequest, client_order_id)
+                                              BrokerUnavailable, Executor, ExitLeg, MarketBar,
+                                              OrderHalted, OrderRequest, client_order_id)
 from tradeflow.trading.exits import HORIZON, SIGNAL, Trade, trigger
 from tradeflow.trading.killswitch import KillSwitch
 from tradeflow.trading.metrics import BROKER_ERRORS, ORDER_RECORDS, SIGNAL_AGE, SIGNALS_HANDLED
@@ -105,7 +105,7 @@ class SignalEngine:
         for coid in store.get_json(TRADES_KEY) or []:  # type: ignore[union-attr]
             self.trades[coid] = Trade.from_dict(store.get_json(f"trade:{coid}"))  # type: ignore[arg-type]
         # The latest bars per symbol: a trade opened late catches up on them.
-        self._recent: dict[str, deque[PriceBar]] = {}
+        self._recent: dict[str, deque[MarketBar]] = {}
         # Orders not final, per symbol: a bar of the symbol may fill them.
         self._working: dict[str, set[str]] = {}
         for stored in store.unfinished_orders():
@@ -361,7 +361,7 @@ class SignalEngine:
             return "dead_letter"
         return "bar"
 
-    def handle_bar(self, bar: PriceBar) -> None:
+    def handle_bar(self, bar: MarketBar) -> None:
         """Let the market move: fills at this bar, legs that filled, stops, targets, horizons."""
         if self.clock.ahead_of_wall(bar.event_time) is not None:
             return  # a bar from the future moves nothing, as a signal from the future
@@ -378,11 +378,14 @@ class SignalEngine:
             self._sync_trades(bar.symbol)
         # (A real broker's fills and legs are polled by refresh_orders; a close at the horizon
         # asks about the legs first.)
-        recent = self._recent.setdefault(bar.symbol, deque(maxlen=RECENT_BARS))
+        recent = self._recent.get(bar.symbol)
+        if recent is None:
+            recent = self._recent[bar.symbol] = deque(maxlen=RECENT_BARS)
         if not recent or bar.event_time > recent[-1].event_time:
             recent.append(bar)
-        for trade in [t for t in self.trades.values() if t.symbol == bar.symbol]:
-            self._advance(trade, bar)
+        if self.trades:
+            for trade in [t for t in self.trades.values() if t.symbol == bar.symbol]:
+                self._advance(trade, bar)
 
     def save_bars_seen(self) -> None:
         """Record how far the market has moved for the engine (`tradeflow parity` replays the
@@ -390,7 +393,7 @@ class SignalEngine:
         self.store.put_json(BARS_SEEN_KEY, {sym: to_wire_time(q[-1].event_time)
                                             for sym, q in sorted(self._recent.items()) if q})
 
-    def _advance(self, trade: Trade, bar: PriceBar) -> None:
+    def _advance(self, trade: Trade, bar: MarketBar) -> None:
         """Count `bar` towards the trade's horizon (once), and close the trade when its horizon
         ends there or, without a bracket, when the bar reaches its stop or target."""
         if trade.exit_order is not None or bar.event_time < trade.entry_bar_time:
@@ -507,7 +510,7 @@ class SignalEngine:
             self._cancel_legs_of(trade)
         return all(t.client_order_id in self.trades for t in trades)
 
-    def _exit(self, trade: Trade, reason: str, bar: PriceBar) -> None:
+    def _exit(self, trade: Trade, reason: str, bar: MarketBar) -> None:
         """Close `trade` with a market order decided at the end of `bar`."""
         try:
             self._cancel_legs_of(trade)

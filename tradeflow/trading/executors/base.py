@@ -14,9 +14,28 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from tradeflow.contracts import OrderSide, OrderStatus, PriceBar
+from tradeflow.contracts import OrderSide, OrderStatus
+
+
+class MarketBar(Protocol):
+    """What the trading engine and the paper broker read of a bar: a `PriceBar` off the topic,
+    or the backtest's plain tuple (building a pydantic model per bar of history is its slowest
+    step)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
 
 
 def client_order_id(signal_id: str) -> str:
@@ -147,7 +166,7 @@ class Executor(ABC):
     def observe_price(self, symbol: str, price: float, at: datetime) -> None:  # noqa: B027
         """A price seen on a signal (the simulator marks positions to it)."""
 
-    def on_bar(self, bar: PriceBar) -> bool:
+    def on_bar(self, bar: MarketBar) -> bool:
         """A bar of `stock-prices`; True if it filled anything. The paper broker is a market: it
         fills and triggers orders on bars. A real broker has its own market and ignores them."""
         return False

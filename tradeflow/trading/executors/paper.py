@@ -33,14 +33,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tradeflow.contracts import OrderSide, OrderStatus, PriceBar, to_wire_time
+from tradeflow.contracts import OrderSide, OrderStatus, to_wire_time
 from tradeflow.topics.positions import write_atomic
 
 from .. import calendar
 from ..book import PositionBook
 from ..exits import STOP_LOSS, TAKE_PROFIT, trigger
-from .base import (Account, BrokerOrder, BrokerRejected, Executor, ExitLeg, Halted, OrderHalted,
-                   OrderRequest, Position)
+from .base import (Account, BrokerOrder, BrokerRejected, Executor, ExitLeg, Halted, MarketBar,
+                   OrderHalted, OrderRequest, Position)
 
 HISTORY_BARS = 500  # per symbol: how far a late order can still find its fill bar
 COMPACT_LINES = 1000  # a journal longer than this is rewritten as one line when the writer opens it
@@ -104,7 +104,7 @@ def _time(s: str | None) -> datetime | None:
 class _Bar:
     __slots__ = ("start", "end", "open", "high", "low", "close")
 
-    def __init__(self, start: datetime, bar: PriceBar) -> None:
+    def __init__(self, start: datetime, bar: MarketBar) -> None:
         self.start, self.end = start, bar.event_time
         self.open, self.high, self.low, self.close = bar.open, bar.high, bar.low, bar.close
 
@@ -207,19 +207,23 @@ class PaperBroker(Executor):
         with self._lock:
             self.book.mark(symbol, price)
 
-    def on_bar(self, bar: PriceBar) -> bool:
+    def on_bar(self, bar: MarketBar) -> bool:
+        symbol = bar.symbol
         with self._lock:
-            hist = self._bars.setdefault(bar.symbol, deque(maxlen=HISTORY_BARS))
-            if hist and bar.event_time <= hist[-1].end:
+            hist = self._bars.get(symbol)
+            if hist is None:
+                hist = self._bars[symbol] = deque(maxlen=HISTORY_BARS)
+                spacing = DEFAULT_SPACING
+            elif bar.event_time <= hist[-1].end:
                 return False  # a repeat or a late bar: the market does not go back
-            if hist:
+            else:
                 gap = bar.event_time - hist[-1].end
-                self._spacing[bar.symbol] = min(self._spacing.get(bar.symbol, gap), gap)
-            b = _Bar(calendar.bar_start(bar.event_time,
-                                        self._spacing.get(bar.symbol, DEFAULT_SPACING)), bar)
+                spacing = self._spacing[symbol] = min(self._spacing.get(symbol, gap), gap)
+            b = _Bar(calendar.bar_start(bar.event_time, spacing), bar)
             hist.append(b)
-            traded = [o for o in list(self._working.get(bar.symbol, ())) if self._trade(o, b)]
-            self.book.mark(bar.symbol, bar.close)
+            working = self._working.get(symbol)
+            traded = [o for o in list(working) if self._trade(o, b)] if working else []
+            self.book.mark(symbol, bar.close)
             if traded:
                 self._save(*traded)
             return bool(traded)
