@@ -344,6 +344,11 @@ def new_topic(servers: str, partitions: int = 3) -> str:
     admin = KafkaAdminClient(bootstrap_servers=servers, client_id="test-admin")
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
+        # Every partition led before anyone subscribes: a group whose leader assigns before the
+        # topic's metadata has spread rebalances again when it arrives (slow on a loaded machine).
+        eventually(lambda: sum(p["leader_id"] >= 0 for t in admin.describe_topics([name])
+                               for p in t["partitions"]) == partitions,
+                   f"the {partitions} partitions of {name} led")
     finally:
         admin.close()
     return name

@@ -53,21 +53,21 @@ class Audit:
 
 
 class MemoryAudit:
-    """The audit trail of a run that keeps nothing on disk (the backtest): events in a list."""
+    """The audit trail of a run that keeps nothing on disk (the backtest): events in lists, one
+    per kind, in order."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        self._kinds: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {k: [] for k in KINDS}
 
     def record(self, kind: str, detail: dict[str, Any] | None = None, *,
                signal_id: str | None = None, symbol: str | None = None,
                client_order_id: str | None = None, rule: str | None = None) -> None:
-        assert kind in KINDS, kind
-        self.events.append((kind, detail or {}, {
+        self._kinds[kind].append((detail or {}, {
             "signal_id": signal_id, "symbol": symbol, "client_order_id": client_order_id,
             "rule": rule}))
 
     def of_kind(self, kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        return [(d, ids) for k, d, ids in self.events if k == kind]
+        return self._kinds[kind]
 
 
 def query(db: Path | Store, symbol: str | None = None, kind: str | None = None,
