@@ -35,14 +35,14 @@ run: install  ## run the whole pipeline (BACKEND=file|kafka, default file); Ctrl
 # Two workers, a test file each: most of the suite waits on JVMs, brokers and clusters.
 TEST_WORKERS ?= 2
 test: install checkov  ## run the whole test suite (TEST_WORKERS=2 at a time)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Unit tests need no Java, broker or server (the `integration` marker: README, Tests).
 test-unit: $(STAMP)  ## run the unit tests only (no JVM, broker, subprocess, browser or server)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not integration"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
 
 test-integration: install checkov  ## run the integration tests only (JVMs, brokers, servers)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m integration
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m integration
 
 bench: install  ## run the benchmarks (ratios against a baseline run side by side)
 	$(BIN)/python -m benchmarks

@@ -95,18 +95,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (item.get_closest_marker("flink")
                 or INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.integration)
-    # Longest first: files that start a JVM, then the other integration files, then the unit
-    # tests. `make test` hands out whole files in this order (--dist loadfile
-    # --no-loadscope-reorder), so the minutes-long files do not end up alone at the end of the
-    # run while the other worker idles.
-    def rank(item: pytest.Item) -> int:
-        return (0 if item.get_closest_marker("flink")
-                else 1 if item.get_closest_marker("integration") else 2)
-
-    file_rank: dict[Path, int] = {}
-    for item in items:
-        file_rank[item.path] = min(rank(item), file_rank.get(item.path, 2))
-    items.sort(key=lambda item: file_rank[item.path])
 
 
 @pytest.fixture(autouse=True)
