@@ -9,7 +9,7 @@ AWS and locally against a moto server (`AWS_ENDPOINT_URL`).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from tradeflow.alpaca_data import AlpacaDataClient
@@ -63,15 +63,14 @@ class Runtime:
         symbols = _symbols(event, self.shared)
         state = IngestState(self.dynamodb, self.aws.ingest_table)
         dead = DeadLetters(self.backend, f"lambda-ingest-{kind}")
-        now = datetime.now(timezone.utc)
         if kind == "prices":
             result = ingest_bars(
                 self.data_client(), self.backend, state, dead, symbols, feed=self.aws.alpaca_feed,
-                now=now, lookback=timedelta(minutes=self.aws.bar_lookback_minutes),
+                lookback=timedelta(minutes=self.aws.bar_lookback_minutes),
                 max_catchup=timedelta(minutes=self.aws.max_catchup_minutes))
         else:
             result = ingest_news(
-                self.data_client(), self.backend, state, dead, symbols, now=now,
+                self.data_client(), self.backend, state, dead, symbols,
                 lookback=timedelta(minutes=self.aws.news_lookback_minutes),
                 seen_ttl=timedelta(days=self.aws.news_seen_ttl_days))
         summary = {"kind": kind, "symbols": symbols, **result.to_dict()}
