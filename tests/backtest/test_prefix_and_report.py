@@ -67,7 +67,8 @@ def test_prefix_property_for_every_set_and_report(tmp_path: Path) -> None:
         w.join()
 
     every = [read_parts(d / "signals") for d in sweeps["full"]]
-    assert len({tuple(sorted(map(_key, s))) for s in every}) == len(GRID), "each set signals differently"
+    assert len({tuple(sorted(map(_key, s))) for s in every}) == len(GRID), \
+        "each set signals differently"
     alone = [json.loads(x) for x in (out / "signals.jsonl").read_text().splitlines()]
     _same(every[2], alone)
     # a setup turned off never fires
@@ -75,7 +76,8 @@ def test_prefix_property_for_every_set_and_report(tmp_path: Path) -> None:
     assert not any("MACD" in s["reason"] for s in every[1])
     for full_sigs, prefix_dir in zip(every, sweeps["prefix"]):
         head = [s for s in full_sigs if s["bar_time"] <= stamp]
-        assert len(head) >= 2 and len(full_sigs) > len(head), "each set must signal before and after bar k"
+        assert len(head) >= 2 and len(full_sigs) > len(head), \
+            "each set must signal before and after bar k"
         _same(read_parts(prefix_dir / "signals"), head)
 
     # the report of the full run
