@@ -189,11 +189,13 @@ class Dashboard:
             msg["status"] = self.status
         if not msg:
             return None
-        t_in = pending.since
+        now = time.time()
+        # The wall clock can step back between reading a batch and sending it (NTP on a VM);
+        # a delta never claims its records arrived after it was sent.
+        t_in = now if pending.since is None else min(pending.since, now)
         self.pending = Pending(self.opts.limits)
         self.seq += 1
-        msg.update({"type": "delta", "seq": self.seq, "t": time.time(),
-                    "t_in": t_in if t_in is not None else time.time()})
+        msg.update({"type": "delta", "seq": self.seq, "t": now, "t_in": t_in})
         return msg
 
     async def _ticker(self) -> None:

@@ -155,8 +155,8 @@ class SignalJob:
             "parallelism.default": str(self.parallelism),
             # Timestamps are UTC everywhere; CAST(TIMESTAMP_LTZ AS STRING) in the signal id too.
             "table.local-time-zone": "UTC",
-            # A quiet symbol or news stream must not hold back the watermark of the others.
-            "table.exec.source.idle-timeout": "5 s",
+            # strategy.toml [stream]: a partition without clocks must not hold back the others.
+            "table.exec.source.idle-timeout": self.params["source_idle_timeout"],
             # The window state of symbols that went quiet expires (a week covers weekends and
             # holidays, so indicator state survives them).
             "table.exec.state.ttl": "7 d",

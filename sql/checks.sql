@@ -8,7 +8,7 @@
 -- A late record (its event time at or before the watermark of its own topic when it arrives)
 -- is refused here too. The indicator window drops rows at or before its own watermark, the lower
 -- of the two topics' as it reaches the window after the record, so it drops no row that passed
--- this check, with one exception: a topic that was idle (quiet for 5 s) no longer holds that
+-- this check, with one exception: a topic that was idle (quiet for `source_idle_timeout`) no longer holds that
 -- watermark back, and a record it then brings older than the other topic's watermark is still
 -- dropped there, unseen. Otherwise whether a record counts depends only on its own topic's
 -- order, not on how far the other topic has been read. ${arrival_watermark} is the watermark

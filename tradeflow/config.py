@@ -145,7 +145,7 @@ class Settings(SettingsBase):
         "TRADEFLOW_CLOCK_HEARTBEAT_SECONDS", 1.0,
         "Producers: while waiting for the next bar, repeat the last clock (a record telling the "
         "job that everything up to it is published) this often, so that Flink never counts a "
-        "quiet topic as idle (after 5 s) and lets the bars pass a story still on its way.", gt=0)
+        "quiet topic as idle (strategy.toml `source_idle_timeout`) and lets the bars pass a story still on its way.", gt=0)
     alpaca_poll_seconds: float = _env(
         "TRADEFLOW_ALPACA_POLL_SECONDS", 15.0,
         "Alpaca producer: seconds between polls of the market-data and news APIs.", gt=0)

@@ -16,7 +16,7 @@ import talib
 from backtest import run_backtest
 from jobs.signal_job import file_job
 from tests.conftest import eventually, shared_file
-from tradeflow.contracts import TradingSignal, parse
+from tradeflow.contracts import Clock, TradingSignal, parse
 from tradeflow.sentiment import score
 
 from .stream_time import stream_watermark
@@ -90,15 +90,24 @@ def test_bounded_run_writes_valid_signals_after_warm_up(bounded, synthetic):
 def test_streaming_run_gives_the_same_signal_ids_at_parallelism_2(bounded, synthetic, tmp_path):
     d, series = synthetic
     topics = tmp_path / "topics"
-    (topics / "stock-prices").mkdir(parents=True)
-    # The same bars as the backtest, as NDJSON segments in the topic directory.
+    for topic in ("stock-prices", "market-news"):
+        (topics / topic).mkdir(parents=True)
+    # The same bars as the backtest, as NDJSON segments in the topic directory: one per source
+    # subtask, each ending with a producer's clock, and a story-less news segment per subtask.
+    # (A subtask without a clock holds the watermark back until it is idle: strategy.toml.)
     rows = sorted((T0 + timedelta(minutes=i + 1), sym, c)
                   for sym, closes in series.items() for i, c in enumerate(closes))
-    with open(topics / "stock-prices" / "000000000001.ndjson", "w") as f:
-        for t, sym, c in rows:
-            f.write(json.dumps({"v": 1, "symbol": sym, "event_time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                "open": c, "high": c * 1.001, "low": c * 0.999, "close": c,
-                                "volume": 1000, "source": "test"}) + "\n")
+    clock = Clock(clock=rows[-1][0], source="test").to_json().decode()
+    halves = [sorted(series)[n::2] for n in range(2)]  # a symbol's bars in one file, as on Kafka
+    for n, symbols in enumerate(halves):
+        with open(topics / "stock-prices" / f"00000000000{n + 1}.ndjson", "w") as f:
+            for t, sym, c in (r for r in rows if r[1] in symbols):
+                f.write(json.dumps({"v": 1, "symbol": sym, "event_time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "open": c, "high": c * 1.001, "low": c * 0.999, "close": c,
+                                    "volume": 1000, "source": "test"}) + "\n")
+            f.write(clock + "\n")
+    for n in (1, 2):
+        (topics / "market-news" / f"00000000000{n}.ndjson").write_text(clock + "\n")
     job = file_job("streaming", topics, parallelism=2, name="test-streaming")
     result = job.run(wait=False)
     expected = {s["signal_id"]: s for s in read_jsonl(bounded / "signals.jsonl")}

@@ -556,7 +556,12 @@ def test_real_broker_restart_while_publishing_loses_no_record(kafka, kafka_broke
                    every=0.001)
     finally:  # the broker serves the rest of the session
         kafka_broker.start()
-    wait_batches(10)  # it publishes again once the broker is back
+    try:
+        wait_batches(10)  # it publishes again once the broker is back
+    except AssertionError as e:  # say whether the broker itself stayed up
+        log = kafka_broker.log_file.read_text(errors="replace").splitlines()[-15:]
+        raise AssertionError(f"{e}; broker pid {kafka_broker.pid()}, its log ends:\n"
+                             + "\n".join(log)) from None
     stop.set()
     producer.join(timeout=90)
     assert not producer.is_alive()
