@@ -104,6 +104,9 @@ def exec_config(cash: float, slippage_bps: float, fee_bps: float, fee_per_order:
 @PARALLELISM
 @click.option("--signals-only", is_flag=True,
               help="Only run the SQL: indicators.jsonl, signals.jsonl, dead-letter.jsonl.")
+@click.option("--indicators", is_flag=True,
+              help="Also write every bar's indicators (DIR/indicators.jsonl) and draw the SMA "
+                   "and Bollinger overlays on the report's charts (slower: a row per bar).")
 @COSTS
 @click.option("--bars-per-year", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Annualisation; default from the bar spacing (252 daily, 252 x bars/day intraday).")
@@ -115,7 +118,7 @@ def exec_config(cash: float, slippage_bps: float, fee_bps: float, fee_per_order:
 @click.option("--seed", type=int, default=7, show_default=True)
 @MAX_PARALLEL
 def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parallelism: int,
-             signals_only: bool, cash: float, slippage_bps: float, fee_bps: float,
+             signals_only: bool, indicators: bool, cash: float, slippage_bps: float, fee_bps: float,
              fee_per_order: float, risk: tuple[str, ...], param: tuple[str, ...],
              bars_per_year: float | None,
              walk_forward: bool, grid: tuple[str, ...], folds: int, embargo: int | None,
@@ -144,7 +147,7 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
                    bars_per_year=bars_per_year, walk_forward=walk_forward, folds=folds,
                    embargo=embargo, anchored=anchored, mc_paths=mc_paths, seed=seed,
                    max_parallel=max_parallel, parallelism=parallelism,
-                   params=params)
+                   params=params, indicators=indicators)
     if grid:
         opts.grid = grid_values(grid)
     try:

@@ -26,12 +26,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from tradeflow.config import ConsumerSettings, Sizing
 from tradeflow.contracts import Action, to_wire_time
+from tradeflow.trading import calendar
 
 from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .report import ReportData, SymbolView, render
-from .run import (indicator_line_order, load_signals, prepare_inputs, run_jobs,
+from .run import (JobWorkers, indicator_line_order, load_signals, prepare_inputs, topics_dir,
                   write_indicators)
 from .walk_forward import DEFAULT_GRID, grid_points, make_windows, walk_forward
 
@@ -56,6 +57,9 @@ class Options:
     max_parallel: int = 2
     parallelism: int = 1
     max_symbol_charts: int = 8
+    # Every bar's indicators: DIR/indicators.jsonl and the charts' SMA and Bollinger overlays.
+    # Off by default: writing a row per bar costs the job about a third of its run time.
+    indicators: bool = False
     keep_work: bool = False
 
 
@@ -161,24 +165,30 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                         console=console or Console(stderr=True), transient=False)
-    with progress:
+    # The workers start their JVMs and define their jobs while the input is read.
+    workers = JobWorkers(topics_dir(work), work, param_sets,
+                         indicators_for=0 if opts.indicators else None,
+                         max_parallel=opts.max_parallel, parallelism=opts.parallelism, hold=True)
+    with progress, workers:
         t_load = progress.add_task("read and validate input", total=1)
         inputs = prepare_inputs(prices, news, out, work)
+        workers.release()
         bars = bars_frame(inputs.bars)
         progress.advance(t_load)
         t_flink = progress.add_task(f"bounded Flink runs ({len(param_sets)})", total=len(param_sets))
-        dirs = run_jobs(inputs.topics, work, param_sets, indicators_for=0,
-                        max_parallel=opts.max_parallel, parallelism=opts.parallelism,
-                        on_done=lambda i: progress.advance(t_flink))
-        runs = [load_signals(d) for d in dirs]
-        signals, signal_lines = runs[0]
-        indicators = write_indicators(dirs[0], out / "indicators.jsonl")
-        (out / "signals.jsonl").write_text("".join(line + "\n" for line in signal_lines))
-
-        t_exec = progress.add_task("execute, measure", total=4)
+        # While they run: what does not depend on the signals.
         ann = bars_per_year(bars)
         if opts.bars_per_year:
             ann = Annualisation(opts.bars_per_year, f"given: {opts.bars_per_year:g} bars per year")
+        calendar.prepare(bars["time"].dt.year.unique())
+        dirs = workers.wait(on_done=lambda i: progress.advance(t_flink))
+        runs = [load_signals(d) for d in dirs]
+        signals, signal_lines = runs[0]
+        indicators = (write_indicators(dirs[0], out / "indicators.jsonl") if opts.indicators
+                      else [])
+        (out / "signals.jsonl").write_text("".join(line + "\n" for line in signal_lines))
+
+        t_exec = progress.add_task("execute, measure", total=4)
         res = execute(bars, signals, cfg)
         progress.advance(t_exec)
         strat, bench, bh = metric_block(res, bars, ann, cfg)

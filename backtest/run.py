@@ -133,6 +133,11 @@ def write_indicators(run_dir: Path, target: Path) -> list[str]:
     return lines
 
 
+def topics_dir(work: Path) -> Path:
+    """Where prepare_inputs writes the NDJSON topics under `work`."""
+    return work / "topics"
+
+
 def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work: Path) -> Inputs:
     """Read and validate the CSV files once; every run of the backtest reads the NDJSON written here."""
     table = read_prices(prices)
@@ -149,7 +154,7 @@ def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work
         hint = (f": {len(bad_prices)} price rows rejected, reasons in {out / 'dead-letter.jsonl'}"
                 if bad_prices else "")
         raise ValueError(f"no valid price bars in the input: nothing to backtest{hint}")
-    topics = work / "topics"
+    topics = topics_dir(work)
     (topics / PRICES).mkdir(parents=True, exist_ok=True)
     with open(topics / PRICES / "input.ndjson", "wb") as f:
         write_ndjson(f, table)
@@ -180,13 +185,87 @@ def run_job(topics: Path, out_dir: Path, params: dict[str, Any] | None = None,
     bounded_job(topics, out_dir, params, indicators, parallelism).run(wait=True)
 
 
-def run_sweep(topics: Path, runs: Sequence[dict[str, Any]], parallelism: int = 1) -> None:
+def run_sweep(topics: Path, runs: Sequence[dict[str, Any]], parallelism: int = 1,
+              ready: Callable[[], bool] | None = None) -> None:
     """Several parameter sets as one bounded job in this process (jobs/sweep.py). Each run:
-    {"out": its directory, "params": its overrides, "indicators": whether it writes them}."""
+    {"out": its directory, "params": its overrides, "indicators": whether it writes them};
+    `ready` as for jobs.sweep.run_sweep."""
     from jobs.sweep import run_sweep as run_jobs_as_one
 
     run_jobs_as_one([bounded_job(topics, Path(r["out"]), r["params"], r["indicators"], parallelism)
-                     for r in runs])
+                     for r in runs], ready)
+
+
+class JobWorkers:
+    """The worker processes of `run_jobs`, each running its share of the parameter sets as one
+    job. Held ones (`hold`) start before their input exists: each brings up its JVM and defines
+    its job, then waits for `release`, so that this costs no time after the input is read."""
+
+    def __init__(self, topics: Path, work: Path, param_sets: Sequence[dict[str, Any]],
+                 indicators_for: int | None = 0, max_parallel: int = 2, parallelism: int = 1,
+                 hold: bool = False) -> None:
+        self.work, self.param_sets = work, param_sets
+        self.dirs = [work / f"run-{i:02d}" for i in range(len(param_sets))]
+        workers = max(1, min(max_parallel, len(param_sets)))
+        self.shares = [list(range(w, len(param_sets), workers)) for w in range(workers)]
+        self.running: dict[int, tuple[subprocess.Popen, Any]] = {}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(REPO_ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+        work.mkdir(parents=True, exist_ok=True)
+        for w, share in enumerate(self.shares):
+            runs = [{"out": str(self.dirs[i]), "params": param_sets[i],
+                     "indicators": i == indicators_for} for i in share]
+            for i in share:
+                self.dirs[i].mkdir(parents=True, exist_ok=True)
+            logf = open(work / f"worker-{w}.log", "wb")
+            cmd = [sys.executable, "-m", "backtest.run", "--topics", str(topics),
+                   "--runs", json.dumps(runs), "--parallelism", str(parallelism)]
+            self.running[w] = (subprocess.Popen(
+                cmd + (["--hold"] if hold else []), stdout=logf, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if hold else subprocess.DEVNULL, env=env, cwd=REPO_ROOT),
+                logf)
+
+    def release(self) -> None:
+        """Held workers: the input is there, run."""
+        for proc, _ in self.running.values():
+            if proc.stdin:
+                try:
+                    proc.stdin.write(b"go\n")
+                    proc.stdin.close()
+                except BrokenPipeError:  # it ended already: wait() says how
+                    pass
+
+    def wait(self, on_done: Callable[[int], None] | None = None) -> list[Path]:
+        """Until every worker ends; on_done(i) as set i's output is complete. Returns each set's
+        directory; raises if a worker failed."""
+        failed: list[str] = []
+        while self.running:
+            time.sleep(0.2)
+            for w, (proc, logf) in list(self.running.items()):
+                if proc.poll() is None:
+                    continue
+                logf.close()
+                del self.running[w]
+                if proc.returncode != 0:
+                    tail = (self.work / f"worker-{w}.log").read_text(errors="replace")[-2000:]
+                    sets = [self.param_sets[i] for i in self.shares[w]]
+                    failed.append(f"runs {self.shares[w]} ({sets}) exited {proc.returncode}:\n{tail}")
+                elif on_done:
+                    for i in self.shares[w]:
+                        on_done(i)
+        if failed:
+            raise RuntimeError("bounded Flink run failed: " + "\n".join(failed))
+        return self.dirs
+
+    def __enter__(self) -> JobWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc, logf in self.running.values():  # only on an error: end what we started
+            proc.kill()
+            proc.wait()
+            logf.close()
+        self.running.clear()
 
 
 def run_jobs(topics: Path, work: Path, param_sets: Sequence[dict[str, Any]],
@@ -199,46 +278,8 @@ def run_jobs(topics: Path, work: Path, param_sets: Sequence[dict[str, Any]],
     once per set. Only run `indicators_for` writes per-bar indicators: they do not depend on
     the rule parameters a grid varies, and writing them costs time.
     """
-    dirs = [work / f"run-{i:02d}" for i in range(len(param_sets))]
-    workers = max(1, min(max_parallel, len(param_sets)))
-    shares = [list(range(w, len(param_sets), workers)) for w in range(workers)]
-    running: dict[int, tuple[subprocess.Popen, Any]] = {}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REPO_ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
-    failed: list[str] = []
-    try:
-        for w, share in enumerate(shares):
-            runs = [{"out": str(dirs[i]), "params": param_sets[i], "indicators": i == indicators_for}
-                    for i in share]
-            for i in share:
-                dirs[i].mkdir(parents=True, exist_ok=True)
-            logf = open(work / f"worker-{w}.log", "wb")
-            cmd = [sys.executable, "-m", "backtest.run", "--topics", str(topics),
-                   "--runs", json.dumps(runs), "--parallelism", str(parallelism)]
-            running[w] = (subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                           env=env, cwd=REPO_ROOT), logf)
-        while running:
-            time.sleep(0.2)
-            for w, (proc, logf) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                logf.close()
-                del running[w]
-                if proc.returncode != 0:
-                    tail = (work / f"worker-{w}.log").read_text(errors="replace")[-2000:]
-                    sets = [param_sets[i] for i in shares[w]]
-                    failed.append(f"runs {shares[w]} ({sets}) exited {proc.returncode}:\n{tail}")
-                elif on_done:
-                    for i in shares[w]:
-                        on_done(i)
-    finally:
-        for proc, logf in running.values():  # only on an error above: end what we started
-            proc.kill()
-            proc.wait()
-            logf.close()
-    if failed:
-        raise RuntimeError("bounded Flink run failed: " + "\n".join(failed))
-    return dirs
+    with JobWorkers(topics, work, param_sets, indicators_for, max_parallel, parallelism) as workers:
+        return workers.wait(on_done)
 
 
 def run_backtest(prices: list[Path], news: list[Path], out: Path, parallelism: int = 1,
@@ -265,9 +306,12 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--topics", type=Path, required=True)
     ap.add_argument("--runs", required=True, help="JSON list of {out, params, indicators}")
     ap.add_argument("--parallelism", type=int, default=1)
+    ap.add_argument("--hold", action="store_true",
+                    help="define the job, then run it only on a line `go` on stdin (JobWorkers)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    run_sweep(a.topics, json.loads(a.runs), a.parallelism)
+    run_sweep(a.topics, json.loads(a.runs), a.parallelism,
+              ready=(lambda: sys.stdin.readline().strip() == "go") if a.hold else None)
     return 0
 
 

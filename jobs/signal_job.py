@@ -244,14 +244,19 @@ def define(env: TableEnvironment, ddl: list[str]) -> None:
             env.execute_sql(stmt)
 
 
-def execute(env: TableEnvironment, ddl: list[str], inserts: list[str],
-            wait: bool = True) -> TableResult:
-    """Define the job's objects and run its INSERTs as one statement set (one Flink job)."""
+def statement_set(env: TableEnvironment, ddl: list[str], inserts: list[str]) -> StatementSet:
+    """Define the job's objects and gather its INSERTs as one statement set (one Flink job)."""
     define(env, ddl)
     stmt_set: StatementSet = env.create_statement_set()
     for insert in inserts:
         stmt_set.add_insert_sql(insert)
-    result = stmt_set.execute()
+    return stmt_set
+
+
+def execute(env: TableEnvironment, ddl: list[str], inserts: list[str],
+            wait: bool = True) -> TableResult:
+    """Run the job's INSERTs as one statement set (one Flink job)."""
+    result = statement_set(env, ddl, inserts).execute()
     if wait:
         result.wait()
     return result

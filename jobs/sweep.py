@@ -12,12 +12,10 @@ later statements (`FROM x`, `JOIN x`, `INSERT INTO x`) follow.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pyflink.table import TableResult
-
-from jobs.signal_job import JobConfigError, SignalJob, execute
+from jobs.signal_job import JobConfigError, SignalJob, statement_set
 
 _DEFINES = re.compile(r"CREATE\s+(?:TEMPORARY\s+)?(?:SYSTEM\s+)?(?:TABLE|VIEW|FUNCTION)\s+"
                       r"(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
@@ -78,8 +76,11 @@ def merge(jobs: Sequence[SignalJob]) -> Sweep:
     return Sweep(ddl, inserts)
 
 
-def run_sweep(jobs: Sequence[SignalJob]) -> TableResult:
+def run_sweep(jobs: Sequence[SignalJob], ready: Callable[[], bool] | None = None) -> None:
     """Run the jobs' parameter sets as one bounded job (the first job's runtime options) and
-    wait for it to finish."""
+    wait for it to finish. `ready`, if given, is asked once the job is defined (its JVM up),
+    before it starts reading: False ends without running it."""
     sweep = merge(jobs)
-    return execute(jobs[0].environment(), sweep.ddl, sweep.inserts)
+    statements = statement_set(jobs[0].environment(), sweep.ddl, sweep.inserts)
+    if ready is None or ready():
+        statements.execute().wait()

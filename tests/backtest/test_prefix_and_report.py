@@ -62,7 +62,7 @@ def test_prefix_property_for_every_set_and_report(tmp_path: Path) -> None:
     report = evaluate([full / "prices.csv"], [full / "news.csv"], out,
                       Options(exec=ExecConfig(100_000.0, Costs(5, 1, 0.5),
                                               {"sizing_fraction": 0.1, "risk_cooldown_seconds": 0}),
-                              params=GRID[2], mc_paths=200))
+                              params=GRID[2], mc_paths=200, indicators=True))
     for w in workers:
         w.join()
 
@@ -91,6 +91,7 @@ def test_prefix_property_for_every_set_and_report(tmp_path: Path) -> None:
                  "decisions.jsonl", "indicators.jsonl"):
         assert (out / name).stat().st_size > 0, name
     page = (out / "report.html").read_text()
+    assert "SMA20" in page and "Bollinger" in page  # the charts' overlays (indicators=True)
     assert "<svg" in page and "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     # orders filled in a bar after the one they were decided on (bracket legs: after the entry)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -89,6 +89,13 @@ def _decade(year: int) -> _Decade | None:
             if got is None:
                 got = _decades[first] = _build(first)
     return got
+
+
+def prepare(years: Iterable[int]) -> None:
+    """Build the calendars of `years` now rather than at their first question (a backtest does
+    it while its Flink job runs)."""
+    for year in years:
+        _decade(int(year))
 
 
 def holidays(year: int) -> dict[date, str]:

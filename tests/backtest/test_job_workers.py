@@ -1,0 +1,56 @@
+"""The backtest's job workers started before their input exists (run.JobWorkers, hold=True): they
+run only when released, and a backtest whose input fails leaves none behind. That a released
+worker's run is exactly a backtest's is test_prefix_and_report.py (evaluate holds its workers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backtest.evaluate import Options, evaluate
+from backtest.run import JobWorkers, prepare_inputs, topics_dir
+
+from .helpers import read_parts
+from .synthetic import write_prices
+
+pytestmark = pytest.mark.flink
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:  # ended meanwhile
+            pass
+    return found
+
+
+def test_a_held_worker_runs_only_when_released(tmp_path: Path) -> None:
+    """Two sets over the same input, one worker each: one released, the other's input reader
+    gone (end of its stdin, no `go`): only the released one runs, and both end cleanly."""
+    write_prices(tmp_path / "prices.csv")
+    work = tmp_path / "work"
+    with JobWorkers(topics_dir(work), work, [{}, {}], indicators_for=None, hold=True) as workers:
+        prepare_inputs([tmp_path / "prices.csv"], [], tmp_path / "out", work)
+        [(released, _), (dropped, _)] = workers.running.values()
+        assert dropped.stdin is not None
+        dropped.stdin.close()
+        dropped.stdin = None
+        workers.release()
+        ran, idle = workers.wait()  # raises if either exited non-zero
+    assert read_parts(ran / "signals"), "the released worker signals"
+    assert not read_parts(idle / "signals")
+
+
+def test_a_backtest_whose_input_fails_leaves_no_worker(tmp_path: Path) -> None:
+    prices = tmp_path / "bad.csv"
+    prices.write_text("symbol,timestamp,open,high,low,close,volume\n"
+                      "AAPL,2024-01-02T14:31:00Z,10,11,9,12,100\n")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="no valid price bars in the input"):
+        evaluate([prices], [], out, Options(keep_work=True))
+    assert _processes_mentioning(str(out / ".work")) == []
+    assert "close 12 outside [low 9, high 11]" in (out / "dead-letter.jsonl").read_text()
