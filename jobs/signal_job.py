@@ -172,6 +172,14 @@ class SignalJob:
             # directories go on its path, or the UDF works only when started from the repo.
             options["python.pythonpath"] = os.pathsep.join(
                 dict.fromkeys([sysconfig.get_paths()["purelib"], str(REPO_ROOT)]))
+        if self.mode == "bounded":
+            # A bounded job runs stage by stage, one slot per subtask: with one slot the news
+            # stage (and its Python function's start) waits until every bar is read. Two let the
+            # sources run side by side; each slot keeps the managed memory (for the sorts) that
+            # the mini-cluster gives its one slot by default, 128 MB.
+            slots = 2 * self.parallelism
+            options["taskmanager.numberOfTaskSlots"] = str(slots)
+            options["taskmanager.memory.managed.size"] = f"{128 * slots}m"
         if self.mode == "streaming":
             options.update({
                 # strategy.toml [stream]: the sinks publish at each checkpoint.
