@@ -200,6 +200,7 @@ class FakeConsumer:
         self.commit_error: Exception | None = None
         self.closed_with: dict | None = None
         self.polls: list[tuple[int, int]] = []
+        self.metadata_asked: list[str] = []
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
         self.polls.append((timeout_ms, max_records))
@@ -207,6 +208,10 @@ class FakeConsumer:
 
     def assignment(self) -> set:
         return set(self.assigned)
+
+    def partitions_for_topic(self, topic: str) -> set:
+        self.metadata_asked.append(topic)
+        return {0, 1, 2}
 
     def commit(self, offsets: dict | None = None) -> None:
         if self.commit_error is not None:
@@ -235,6 +240,8 @@ def test_subscribe_builds_the_consumer_from_the_real_config():
     assert consumer.config["enable_auto_commit"] is False
     assert consumer.config["auto_offset_reset"] == "latest"
     assert (sub.topic, sub.group) == (TOPIC, "grp")
+    # the topic's metadata is fetched before the first poll joins the group (see subscribe)
+    assert consumer.metadata_asked == [TOPIC] and consumer.polls == []
 
 
 def test_poll_maps_records_to_messages():
