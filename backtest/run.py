@@ -10,6 +10,8 @@ directory, whose part files are gathered into JSON-lines files.
 Several parameter sets (the walk-forward grid) run as one job per worker process (at most
 `max_parallel` workers, two by default: a PyFlink mini-cluster lives and dies with its Python
 process, and two use the two cores of these machines), sharing what the sets have in common.
+`tradeflow backtest` starts its workers before it reads the input (JobWorkers, hold): their
+Python, PyFlink and JVM come up meanwhile, and the job runs once the input is written.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 
 from tradeflow.config import Settings, get_settings, set_command_line
 from tradeflow.contracts import is_clock
-from tradeflow.processes import free_port
+from tradeflow.processes import alive, cmdline, free_port
 from tradeflow.topics.local_kafka import LocalKafka
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +59,12 @@ class FakeClock:
     @property
     def waited(self) -> float:
         return self.now - self.start
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains `text` (a path only they were given)."""
+    return [int(p.name) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and text in cmdline(int(p.name)) and alive(int(p.name))]
 
 
 def fs_clock_past(directory: Path, t: float) -> None:

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,8 +19,8 @@ import pytest
 
 from jobs.cluster import LocalCluster, flink_config
 from jobs.submit import JOB_NAME
-from tests.conftest import eventually
-from tradeflow.processes import free_port
+from tests.conftest import eventually, processes_mentioning
+from tradeflow.processes import alive, free_port, port_in_use
 from tradeflow.config import ORDERS, SIGNALS, get_settings, port_range
 from tradeflow.topics import open_backend
 from tradeflow.topics.local_kafka import LocalKafka
@@ -29,19 +28,6 @@ from tradeflow.topics.local_kafka import LocalKafka
 pytestmark = pytest.mark.flink
 # Not 8081/6123/8000, so a developer's own Flink and dashboard are never touched.
 PORT, RPC_PORT, DASHBOARD_PORT = 18081, 16123, 18000
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def alive(pid: int) -> bool:
-    """A live process (zombies left for an init that does not reap them do not count)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def listeners(pids: list[int]) -> set[tuple[str, int]]:
@@ -87,7 +73,7 @@ def env(settings, monkeypatch) -> dict:
 
 
 def test_flink_start_status_stop_ends_exactly_its_processes(env, settings):
-    assert not port_open(PORT)
+    assert not port_in_use(PORT)
     bystander = subprocess.Popen(["sleep", "60"])  # a process that is not ours
     try:
         started = tradeflow("flink", "start", env=env)
@@ -111,7 +97,7 @@ def test_flink_start_status_stop_ends_exactly_its_processes(env, settings):
         assert stopped.returncode == 0 and str(pids[0]) in stopped.stdout
         assert not any(alive(p) for p in pids)
         assert bystander.poll() is None
-        assert not port_open(PORT)
+        assert not port_in_use(PORT)
         assert "DOWN" in tradeflow("flink", "status", env=env).stdout
     finally:
         bystander.kill()
@@ -138,10 +124,10 @@ def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
         return {m[1]: int(m[2]) for m in found if m}
 
     try:
-        eventually(lambda: up(lambda: port_open(PORT) and prices.exists()
+        eventually(lambda: up(lambda: port_in_use(PORT) and prices.exists()
                               and any(prices.glob("0*.ndjson"))),
                    "the Flink web UI up and the simulator publishing", timeout=120)
-        eventually(lambda: up(lambda: port_open(DASHBOARD_PORT)), "the dashboard answering",
+        eventually(lambda: up(lambda: port_in_use(DASHBOARD_PORT)), "the dashboard answering",
                    timeout=60)
         # The producer and the consumer got metrics ports from the base, printed once the
         # pipeline is up; both are healthy while the simulator feeds stock-prices.
@@ -161,8 +147,8 @@ def test_run_starts_the_pipeline_and_ctrl_c_stops_everything(env, settings):
     out = "".join(lines)
     assert proc.returncode == 0, out
     assert "stopping the pipeline" in out
-    assert not port_open(PORT) and not port_open(DASHBOARD_PORT)
-    assert not any(port_open(p) for p in ports)
+    assert not port_in_use(PORT) and not port_in_use(DASHBOARD_PORT)
+    assert not any(port_in_use(p) for p in ports)
     assert not any(alive(p) for p in cluster_pids)
     assert (settings.path("logs") / "producer.log").read_text()
 
@@ -185,20 +171,6 @@ def flink_jobs(port: int) -> list[dict]:
         return []
 
 
-def broker_processes(config_file: Path) -> list[int]:
-    """Live processes whose command line names this broker's configuration (broker, format)."""
-    out = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if str(config_file) in cmdline and alive(int(proc.name)):
-                out.append(int(proc.name))
-    return out
-
-
 def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monkeypatch):
     """`tradeflow --backend kafka run` with no TRADEFLOW_KAFKA_BOOTSTRAP_SERVERS: its own broker,
     the cluster, the job on Kafka, a finite simulation passed through `--`, the consumer and the
@@ -213,7 +185,7 @@ def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monke
     get_settings.cache_clear()
     s = get_settings()
     broker, cluster = LocalKafka.from_settings(s), LocalCluster.from_settings(s)
-    assert not any(port_open(p) for p in ports.values())
+    assert not any(port_in_use(p) for p in ports.values())
     sim = ["--symbols", "AAPL,MSFT,SPY", "--seed", "9", "--speed", "0",
            "--start", "2024-01-02T14:30:00Z", "--bars", "300"]
     proc = subprocess.Popen([sys.executable, "-m", "tradeflow.cli", "--backend", "kafka", "run",
@@ -226,11 +198,11 @@ def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monke
                 assert proc.poll() is None, proc.stdout.read()
                 return check()
 
-            eventually(lambda: up(lambda: broker.pid() and port_open(s.kafka_port)),
+            eventually(lambda: up(lambda: broker.pid() and port_in_use(s.kafka_port)),
                        "the run's Kafka broker serving", timeout=120)
             broker_pid = broker.pid()
             assert broker_pid is not None, "the run started no Kafka broker"
-            assert port_open(s.kafka_port), "the broker never served"
+            assert port_in_use(s.kafka_port), "the broker never served"
             assert s.kafka_servers == broker.bootstrap_servers
             eventually(lambda: up(lambda: [j for j in flink_jobs(cluster.port)
                                            if j["name"] == JOB_NAME and j["state"] == "RUNNING"]),
@@ -255,7 +227,7 @@ def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monke
             assert seen[SIGNALS], "no signal on trading-signals"
             assert {json.loads(v)["symbol"] for v in seen[SIGNALS]} <= {"AAPL", "MSFT", "SPY"}
             assert seen[ORDERS], "signals, but no order on orders"
-            eventually(lambda: port_open(ports["TRADEFLOW_DASHBOARD_PORT"]),
+            eventually(lambda: port_in_use(ports["TRADEFLOW_DASHBOARD_PORT"]),
                        "the dashboard answering", timeout=120)
         finally:
             proc.send_signal(signal.SIGINT)
@@ -263,8 +235,8 @@ def test_kafka_run_starts_its_broker_and_ctrl_c_frees_every_port(settings, monke
         assert proc.returncode == 0, out
         assert "producer finished" in out  # 300 bars published; the rest kept running
         assert "stopping the pipeline" in out
-        assert not [p for p in ports.values() if port_open(p)], out
-        assert not alive(broker_pid) and broker_processes(broker.config_file) == []
+        assert not [p for p in ports.values() if port_in_use(p)], out
+        assert not alive(broker_pid) and processes_mentioning(str(broker.config_file)) == []
         assert not any(alive(p) for p in cluster_pids)
         assert "DOWN" in tradeflow("kafka", "status", env={**os.environ}).stdout
     finally:  # nothing left behind, whatever failed above

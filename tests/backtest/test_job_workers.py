@@ -10,22 +10,12 @@ import pytest
 
 from backtest.evaluate import Options, evaluate
 from backtest.run import JobWorkers, prepare_inputs, topics_dir
+from tests.conftest import processes_mentioning
 
 from .helpers import read_parts
 from .synthetic import write_prices
 
 pytestmark = pytest.mark.flink
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if text.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:  # ended meanwhile
-            pass
-    return found
 
 
 def test_a_held_worker_runs_only_when_released(tmp_path: Path) -> None:
@@ -52,5 +42,5 @@ def test_a_backtest_whose_input_fails_leaves_no_worker(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="no valid price bars in the input"):
         evaluate([prices], [], out, Options(keep_work=True))
-    assert _processes_mentioning(str(out / ".work")) == []
+    assert processes_mentioning(str(out / ".work")) == []
     assert "close 12 outside [low 9, high 11]" in (out / "dead-letter.jsonl").read_text()
