@@ -59,6 +59,13 @@ def kill(cluster: LocalCluster) -> None:
     eventually(lambda: not cluster.running(), "the killed cluster's processes never ended")
 
 
+def errors_logged(cluster: LocalCluster) -> list[str]:
+    """The ERROR lines and exceptions in the cluster's logs (for a failure's message)."""
+    return [line for log in sorted(cluster.log_dir.glob("*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if " ERROR " in line or "Exception" in line]
+
+
 def test_file_backend_resumes_from_checkpoint_without_duplicates(settings, monkeypatch,
                                                                  sim_topics, expected):
     port, rpc_port = 18082, 16124
@@ -87,7 +94,16 @@ def test_file_backend_resumes_from_checkpoint_without_duplicates(settings, monke
             now = records_in(out)
             return now if due <= {s["signal_id"] for s in now} else None
 
-        final = eventually(all_due, "the resumed job never wrote every due signal")
+        try:
+            final = eventually(all_due, "the resumed job never wrote every due signal")
+        except AssertionError as err:  # lost or only late? say which, and what the job saw
+            now = records_in(out)
+            missing = sorted(due - {s["signal_id"] for s in now})
+            raise AssertionError(
+                f"{err}: {len(missing)} of {len(due)} missing, e.g. {missing[:3]}; newest written "
+                f"bar {max((s['bar_time'] for s in now), default=None)}; dead-letter "
+                f"{records_in(settings.path('topics', 'dead-letter'))[:3]}; the cluster's errors:\n"
+                + "\n".join(errors_logged(cluster)[-20:])) from None
     finally:
         cluster.stop()
     ids = [s["signal_id"] for s in final]
