@@ -134,7 +134,7 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
 
     params = {k: number(v) for k, v in pairs(param, "--param").items()}
     if signals_only:
-        from . import run_backtest
+        from .run import run_backtest
 
         try:
             r = run_backtest(list(prices), list(news), out, parallelism, params)

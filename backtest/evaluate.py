@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,16 +26,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tradeflow.config import ConsumerSettings, Sizing
-from tradeflow.contracts import Action, to_wire_time
+from tradeflow.contracts import Action, TradingSignal, to_wire_time
 from tradeflow.trading import calendar
 
 from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
+from .forked import Forked
 from .report import ReportData, SymbolView, render
-from .run import (JobWorkers, indicator_line_order, load_signals, prepare_inputs, topics_dir,
-                  write_indicators)
+from .run import indicator_line_order, load_signals, prepare_inputs, topics_dir, write_indicators
 from .walk_forward import DEFAULT_GRID, grid_points, make_windows, walk_forward
+from .workers import JobWorkers
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("sma_20", "sma_50", "bb_upper", "bb_lower")
@@ -128,16 +130,29 @@ def _sizing(cs: ConsumerSettings) -> dict[str, Any]:
             "risk_fraction": cs.sizing_risk_fraction, "text": text}
 
 
-def metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation,
-                  cfg: ExecConfig) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
-    bh = metrics.buy_and_hold(bars[(bars["time"] >= res.equity.index[0]) &
-                                   (bars["time"] <= res.equity.index[-1])],
-                              cfg.cash, cfg.costs, res.equity.index)
+Benchmark = tuple[pd.DataFrame, dict[str, Any]]  # buy and hold's curve and its summary
+
+
+def benchmark(bars: pd.DataFrame, grid: pd.DatetimeIndex, ann: Annualisation,
+              cfg: ExecConfig) -> Benchmark:
+    """Buy and hold over `bars` between the grid's ends, marked on the grid, and its summary."""
+    bh = metrics.buy_and_hold(bars[(bars["time"] >= grid[0]) & (bars["time"] <= grid[-1])],
+                              cfg.cash, cfg.costs, grid)
+    return bh, metrics.summary(bh, cfg.cash, ann.bars_per_year)
+
+
+def metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation, cfg: ExecConfig,
+                 bench: Benchmark | None = None
+                 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
+    """The strategy's and buy and hold's summaries, and buy and hold's curve; `bench`: the
+    benchmark already computed on the strategy's grid."""
+    if bench is None or not bench[0].index.equals(res.equity.index):
+        bench = benchmark(bars, res.equity.index, ann, cfg)
+    bh, b = bench
     strat = metrics.summary(res.equity, res.cash, ann.bars_per_year, res.trades)
-    bench = metrics.summary(bh, cfg.cash, ann.bars_per_year)
-    bench["total_return_at_strategy_exposure"] = metrics.return_at_exposure(
-        bh["equity"], strat["average_gross_exposure"])
-    return strat, bench, bh
+    b = {**b, "total_return_at_strategy_exposure": metrics.return_at_exposure(
+        bh["equity"], strat["average_gross_exposure"])}
+    return strat, b, bh
 
 
 def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Options | None = None,
@@ -169,7 +184,7 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
     workers = JobWorkers(topics_dir(work), work, param_sets,
                          indicators_for=0 if opts.indicators else None,
                          max_parallel=opts.max_parallel, parallelism=opts.parallelism, hold=True)
-    with progress, workers:
+    with progress, workers, ExitStack() as forks:
         t_load = progress.add_task("read and validate input", total=1)
         inputs = prepare_inputs(prices, news, out, work)
         workers.release()
@@ -184,27 +199,27 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
         dirs = workers.wait(on_done=lambda i: progress.advance(t_flink))
         runs = [load_signals(d) for d in dirs]
         signals, signal_lines = runs[0]
+
+        t_exec = progress.add_task("execute, measure", total=3)
+        # What does not depend on the trades is measured beside the engine, on the other core;
+        # what the engine did is written beside the report.
+        beside = Forked(lambda: _measure_signals(out, bars, signals, signal_lines, cfg, ann, opts))
+        forks.callback(beside.cancel)
         indicators = (write_indicators(dirs[0], out / "indicators.jsonl") if opts.indicators
                       else [])
-        (out / "signals.jsonl").write_text("".join(line + "\n" for line in signal_lines))
-
-        t_exec = progress.add_task("execute, measure", total=4)
         res = execute(bars, signals, cfg)
         progress.advance(t_exec)
-        strat, bench, bh = metric_block(res, bars, ann, cfg)
+        written = Forked(lambda: _write_execution(out, res))
+        forks.callback(written.cancel)
+        quality, bench, bh_risk, daily = beside.result()
+        strat, bench, bh = metric_block(res, bars, ann, cfg, bench)
         eq = _curve_frame(res, bh)
         progress.advance(t_exec)
-        quality = signal_quality.decay(bars, signals)
-        progress.advance(t_exec)
-        daily = daily_closes(bars)
         last_close = bars.groupby("symbol")["close"].last()
         port = _portfolio(res.positions.iloc[-1], last_close, float(res.equity["equity"].iloc[-1]))
-        bh_port = _bh_portfolio(bars, cfg, bh)
         risk = {"strategy": risk_figures.risk_report(port, daily, opts.var_level, opts.mc_paths,
                                                      opts.mc_horizon_days, opts.seed),
-                "buy_and_hold": risk_figures.risk_report(bh_port, daily, opts.var_level,
-                                                         opts.mc_paths, opts.mc_horizon_days,
-                                                         opts.seed)}
+                "buy_and_hold": bh_risk}
         progress.advance(t_exec)
 
         wf_block, wf_eq, wf_bounds = None, None, []
@@ -254,10 +269,11 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
             "strategy": strat, "buy_and_hold": bench,
             "signal_quality": quality, "walk_forward": wf_block, "risk": risk,
         }
-        _write_outputs(out, res, eq, report)
+        _write_outputs(out, eq, report)
         views = _symbol_views(bars, indicators, res, opts.max_symbol_charts)
         (out / "report.html").write_text(render(ReportData(report, eq, views, wf_eq, wf_bounds)),
                                          encoding="utf-8")
+        written.result()
         progress.advance(t_rep)
     if not opts.keep_work:
         shutil.rmtree(work, ignore_errors=True)
@@ -287,8 +303,23 @@ def json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _write_outputs(out: Path, res: ExecutionResult, eq: pd.DataFrame, report: dict[str, Any]) -> None:
-    eq.to_csv(out / "equity.csv", index_label="time")
+def _measure_signals(out: Path, bars: pd.DataFrame, signals: list[TradingSignal],
+                     signal_lines: list[str], cfg: ExecConfig, ann: Annualisation, opts: Options
+                     ) -> tuple[dict[str, Any], Benchmark, dict[str, Any], pd.DataFrame]:
+    """What the report needs that does not depend on the trades: DIR/signals.jsonl, the signals'
+    value, buy and hold on the grid of bar times, its risk figures, the daily closes."""
+    (out / "signals.jsonl").write_text("".join(line + "\n" for line in signal_lines))
+    quality = signal_quality.decay(bars, signals)
+    grid = pd.DatetimeIndex(bars["time"].unique(), name="time")
+    bench = benchmark(bars, grid, ann, cfg)
+    daily = daily_closes(bars)
+    bh_risk = risk_figures.risk_report(_bh_portfolio(bars, cfg, bench[0]), daily, opts.var_level,
+                                       opts.mc_paths, opts.mc_horizon_days, opts.seed)
+    return quality, bench, bh_risk, daily
+
+
+def _write_execution(out: Path, res: ExecutionResult) -> None:
+    """What the engine did: positions.csv, trades.jsonl, fills.jsonl, decisions.jsonl."""
     res.positions.to_csv(out / "positions.csv", index_label="time")
     with open(out / "trades.jsonl", "w") as f:
         for t in res.trades:
@@ -299,5 +330,9 @@ def _write_outputs(out: Path, res: ExecutionResult, eq: pd.DataFrame, report: di
     with open(out / "decisions.jsonl", "w") as f:
         for d in res.decisions:
             f.write(json.dumps(d, default=json_default) + "\n")
+
+
+def _write_outputs(out: Path, eq: pd.DataFrame, report: dict[str, Any]) -> None:
+    eq.to_csv(out / "equity.csv", index_label="time")
     (out / "report.json").write_text(json.dumps(report, indent=1, default=json_default,
                                                 allow_nan=False))

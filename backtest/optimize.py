@@ -2,7 +2,7 @@
 
 The machinery is walk_forward.py's (windows, embargo, purging, the objectives, the stitched test
 account); this module runs every grid point over the whole period (bounded; the points share one
-job per worker, run.run_jobs; exact by the prefix property, see walk_forward.py), then writes
+job per worker, workers.run_jobs; exact by the prefix property, see walk_forward.py), then writes
 DIR/optimize.json and DIR/optimize.md:
 
 * per fold: the train and test dates, the parameters chosen on the train window and the train
@@ -37,8 +37,9 @@ from .data import Annualisation, bars_frame, bars_per_year, is_daily
 from .evaluate import default_params, json_default, metric_block
 from .execution import ExecConfig
 from .report import fmt
-from .run import load_signals, prepare_inputs, run_jobs
+from .run import load_signals, prepare_inputs
 from .signal_quality import own_horizon
+from .workers import run_jobs
 from .walk_forward import (DEFAULT_GRID, OBJECTIVES, WalkForward, Window, WindowRun,
                            grid_points, make_windows, score_json, walk_forward)
 

@@ -42,7 +42,8 @@ from tradeflow.trading.store import read_only
 
 from .data import bars_frame
 from .execution import Costs, ExecConfig, ExecutionResult, execute, last_orders
-from .run import _write_ndjson, load_signals, run_job
+from .run import _write_ndjson, load_signals
+from .workers import run_job
 
 PRICE_TOLERANCE = 1e-9  # relative: both sides compute the same floats, this only absorbs JSON
 

@@ -14,7 +14,7 @@ default, one CSV in a temp dir. Both run as fresh processes, timed from start to
 
 and the grid's cost, over the same NDJSON topics as the plain job:
 
-* one_run: the backtest's bounded signal job alone (backtest.run.run_jobs, one parameter set);
+* one_run: the backtest's bounded signal job alone (backtest.workers.run_jobs, one parameter set);
 * sweep: the same with a 20-point grid (rsi_oversold x rsi_overbought), as `tradeflow backtest
   --walk-forward` and `tradeflow optimize` run it: one job per worker, two workers.
 
@@ -74,7 +74,7 @@ GRID = {"rsi_oversold": [25, 30, 35, 40], "rsi_overbought": [60, 65, 70, 75, 80]
 
 def run_grid(topics: Path, work: Path, points: int) -> None:
     """The backtest's bounded runs of the first `points` sets of GRID (a worker's process)."""
-    from backtest.run import run_jobs
+    from backtest.workers import run_jobs
     from backtest.walk_forward import expand_grid
 
     run_jobs(topics, work, expand_grid(GRID)[:points], indicators_for=None)

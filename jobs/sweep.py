@@ -76,11 +76,13 @@ def merge(jobs: Sequence[SignalJob]) -> Sweep:
     return Sweep(ddl, inserts)
 
 
-def run_sweep(jobs: Sequence[SignalJob], ready: Callable[[], bool] | None = None) -> None:
+def run_sweep(jobs: Sequence[SignalJob], ready: Callable[[], bool] | None = None) -> bool:
     """Run the jobs' parameter sets as one bounded job (the first job's runtime options) and
     wait for it to finish. `ready`, if given, is asked once the job is defined (its JVM up),
-    before it starts reading: False ends without running it."""
+    before it starts reading: False ends without running it. Returns whether it ran."""
     sweep = merge(jobs)
     statements = statement_set(jobs[0].environment(), sweep.ddl, sweep.inserts)
-    if ready is None or ready():
-        statements.execute().wait()
+    if ready is not None and not ready():
+        return False
+    statements.execute().wait()
+    return True

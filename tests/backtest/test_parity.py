@@ -22,7 +22,8 @@ from backtest.parity import (
     read_run,
     replay,
 )
-from backtest.run import _write_ndjson, load_signals, run_job
+from backtest.run import _write_ndjson, load_signals
+from backtest.workers import run_job
 from tradeflow.config import NEWS, PRICES, SIGNALS, ConsumerSettings
 from tradeflow.contracts import NewsItem, PriceBar
 from tradeflow.topics import Record, open_backend, read_all

@@ -15,7 +15,8 @@ import pytest
 
 from backtest.evaluate import Options, evaluate
 from backtest.execution import Costs, ExecConfig
-from backtest.run import prepare_inputs, run_jobs
+from backtest.run import prepare_inputs
+from backtest.workers import run_jobs
 
 from .helpers import read_parts
 from .synthetic import GRID, START, write_prefix_case

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest.run import bounded_job
+from backtest.workers import bounded_job
 from jobs.sql_loader import StrategyError, flat_params, load_strategy, render_sql
 from jobs.sweep import merge
 

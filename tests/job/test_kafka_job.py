@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from backtest import run_backtest
+from backtest.run import run_backtest
 from jobs.signal_job import kafka_job
 from tests.conftest import shared_file
 

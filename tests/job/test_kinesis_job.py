@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest import run_backtest
+from backtest.run import run_backtest
 from jobs.signal_job import kinesis_job
 from lambdas import execute_signals
 from lambdas.dynamo_store import DynamoStore
