@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 from tradeflow.contracts import Order, OrderStatus, parse, to_wire_time
 from tradeflow.logs import mask, register_secrets
 
-from tradeflow.trading.audit import KINDS
+from tradeflow.trading.audit import KINDS, Detail, detail_json
 from tradeflow.trading.engine import AlreadyDecided
 from tradeflow.trading.killswitch import KillState
 from tradeflow.trading.store import FINAL, PENDING, StoredOrder
@@ -311,12 +311,12 @@ class DynamoAudit:
         self.store = store
         register_secrets(*secrets)
 
-    def record(self, kind: str, detail: dict[str, Any] | None = None, *,
+    def record(self, kind: str, detail: Detail | None = None, *,
                signal_id: str | None = None, symbol: str | None = None,
                client_order_id: str | None = None, rule: str | None = None,
                at: datetime | None = None) -> None:
         assert kind in KINDS, kind
-        text = mask(json.dumps(detail or {}, sort_keys=True, default=str))
+        text = detail_json(detail)
         when = to_wire_time(at or datetime.now(timezone.utc))
         # Time first, so a scan sorted by id is in order; the suffix keeps ids unique.
         item = {"event_id": _s(f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"),

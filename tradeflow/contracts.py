@@ -10,6 +10,7 @@ written as ISO-8601 with a `Z` suffix, the form Flink's JSON format reads as TIM
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ class ContractError(ValueError):
     """A record that does not satisfy its contract. `str(err)` is a one-line reason."""
 
 
+@functools.lru_cache(maxsize=4096)  # the same bar times are written again and again
 def to_wire_time(t: datetime) -> str:
     """UTC ISO-8601 with `Z`; fractions only when present, so the wire loses nothing."""
     t = t.astimezone(timezone.utc)

@@ -3,7 +3,9 @@
 Events live in the `events` table of the consumer's SQLite file (see `store.py`); triggers make it
 append-only. Details are JSON built by the consumer from contract records and broker responses;
 before anything is stored it goes through `tradeflow.logs.mask` (the secrets of the environment,
-of the settings and any given here are masked), as log lines do.
+of the settings and any given here are masked), as log lines do. A contract record is given as
+it is and serialised by the trails that store it (`detail_json`): the backtest's trail in memory
+keeps it as given, and a backtest records tens of thousands of signals.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
+
+from pydantic import BaseModel
 
 from tradeflow.contracts import to_wire_time
 from tradeflow.logs import mask, register_secrets
@@ -25,12 +29,21 @@ KINDS = ("signal", "duplicate", "decision", "order_request", "broker_response", 
          "order_update", "fill", "notify_error", "kill_switch", "dead_letter", "recovery",
          "trade_closed")
 COLUMNS = ("id", "time", "kind", "signal_id", "symbol", "client_order_id", "rule", "detail")
+# What an event says: a dict, or a contract record (pydantic model) as the engine holds it.
+Detail = Union[dict[str, Any], BaseModel]
+
+
+def detail_json(detail: Detail | None) -> str:
+    """An event's detail as a durable trail stores it: JSON, keys sorted, secrets masked."""
+    if isinstance(detail, BaseModel):
+        detail = detail.model_dump(mode="json")
+    return mask(json.dumps(detail or {}, sort_keys=True, default=str))
 
 
 class AuditTrail(Protocol):
     """Where the engine writes what it saw and did: SQLite (`Audit`), DynamoDB, or memory."""
 
-    def record(self, kind: str, detail: dict[str, Any] | None = None, *,
+    def record(self, kind: str, detail: Detail | None = None, *,
                signal_id: str | None = None, symbol: str | None = None,
                client_order_id: str | None = None, rule: str | None = None) -> None: ...
 
@@ -40,11 +53,11 @@ class Audit:
         self.store = store
         register_secrets(*secrets)
 
-    def record(self, kind: str, detail: dict[str, Any] | None = None, *, signal_id: str | None = None,
+    def record(self, kind: str, detail: Detail | None = None, *, signal_id: str | None = None,
                symbol: str | None = None, client_order_id: str | None = None,
                rule: str | None = None, at: datetime | None = None) -> None:
         assert kind in KINDS, kind
-        text = mask(json.dumps(detail or {}, sort_keys=True, default=str))
+        text = detail_json(detail)
         self.store.execute(
             "INSERT INTO events (time, kind, signal_id, symbol, client_order_id, rule, detail) "
             "VALUES (?,?,?,?,?,?,?)",
@@ -54,19 +67,19 @@ class Audit:
 
 class MemoryAudit:
     """The audit trail of a run that keeps nothing on disk (the backtest): events in lists, one
-    per kind, in order."""
+    per kind, in order, each detail as given (a dict or a contract record)."""
 
     def __init__(self) -> None:
-        self._kinds: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {k: [] for k in KINDS}
+        self._kinds: dict[str, list[tuple[Detail, dict[str, Any]]]] = {k: [] for k in KINDS}
 
-    def record(self, kind: str, detail: dict[str, Any] | None = None, *,
+    def record(self, kind: str, detail: Detail | None = None, *,
                signal_id: str | None = None, symbol: str | None = None,
                client_order_id: str | None = None, rule: str | None = None) -> None:
         self._kinds[kind].append((detail or {}, {
             "signal_id": signal_id, "symbol": symbol, "client_order_id": client_order_id,
             "rule": rule}))
 
-    def of_kind(self, kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def of_kind(self, kind: str) -> list[tuple[Detail, dict[str, Any]]]:
         return self._kinds[kind]
 
 

@@ -21,6 +21,7 @@ positions are committed is the caller's business; the store is the SQLite one or
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sqlite3
@@ -46,6 +47,9 @@ from tradeflow.trading.executors.base import (BrokerError, BrokerOrder, BrokerRe
 from tradeflow.trading.exits import HORIZON, SIGNAL, Trade, trigger
 from tradeflow.trading.killswitch import KillSwitch
 from tradeflow.trading.metrics import BROKER_ERRORS, ORDER_RECORDS, SIGNAL_AGE, SIGNALS_HANDLED
+
+# The counter of each (decision, rule): looked up once, not on every signal (a backtest's many).
+_signals_handled = functools.lru_cache(maxsize=None)(SIGNALS_HANDLED.labels)
 from tradeflow.trading.notifiers.base import Guarded, Notifier
 from tradeflow.trading.risk import Decision, RiskManager
 from tradeflow.trading.store import FINAL, OPEN, PENDING, Store, StoredOrder
@@ -186,7 +190,7 @@ class SignalEngine:
     def _count(self, outcome: str, decision: str | None = None) -> None:
         """`outcome`: what handle_raw returns; `decision`, for a risk decision: approved/vetoed."""
         self.stats[outcome] += 1
-        SIGNALS_HANDLED.labels(decision or outcome, outcome if decision else "").inc()
+        _signals_handled(decision or outcome, outcome if decision else "").inc()
 
     def _decide(self, sig: TradingSignal, d: Decision) -> Order | None:
         """Record the signal, the decision and the order (if any) together, once."""
@@ -194,7 +198,7 @@ class SignalEngine:
         order = None
         with self.store.transaction():
             ids = {"signal_id": sig.signal_id, "symbol": sig.symbol}
-            self.audit.record("signal", sig.model_dump(mode="json"), **ids)
+            self.audit.record("signal", sig, **ids)
             self.audit.record("decision", d.to_dict(), rule=d.rule, **ids)
             if d.approved:
                 assert d.side is not None and d.clock is not None
@@ -219,8 +223,8 @@ class SignalEngine:
                     submitted_at=now, updated_at=now, detail=d.reason)
                 self.store.insert_order(order, sig.price, d.clock, now)
                 self._working.setdefault(order.symbol, set()).add(order.client_order_id)
-                self.audit.record("order_request", order.model_dump(mode="json"),
-                                  client_order_id=order.client_order_id, **ids)
+                self.audit.record("order_request", order, client_order_id=order.client_order_id,
+                                  **ids)
             self.store.mark_processed(sig.signal_id, now, d.approved, d.rule,
                                       order.client_order_id if order else None)
         return order
@@ -533,8 +537,7 @@ class SignalEngine:
         trade.exit_order = order.client_order_id
         with self.store.transaction():
             self.store.insert_order(order, bar.close, self.clock.now(), now)
-            self.audit.record("order_request", order.model_dump(mode="json"),
-                              signal_id=trade.signal_id, symbol=trade.symbol,
+            self.audit.record("order_request", order, signal_id=trade.signal_id, symbol=trade.symbol,
                               client_order_id=order.client_order_id, rule=reason)
             self._save_trades(trade)
         self._working.setdefault(trade.symbol, set()).add(order.client_order_id)
