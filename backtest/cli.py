@@ -130,8 +130,6 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
     Input may be unordered and hold duplicate bars; unreadable rows go to DIR/dead-letter.jsonl.
     """
     require_flink()
-    from .evaluate import Options, evaluate
-
     params = {k: number(v) for k, v in pairs(param, "--param").items()}
     if signals_only:
         from .run import run_backtest
@@ -143,15 +141,23 @@ def backtest(prices: tuple[Path, ...], news: tuple[Path, ...], out: Path, parall
         click.echo(f"{r.bars} bars, {r.news} news, {r.rejected} rejected -> {r.indicator_rows} "
                    f"indicator rows, {r.signals} signals in {r.out}")
         return
-    opts = Options(exec=exec_config(cash, slippage_bps, fee_bps, fee_per_order, risk),
-                   bars_per_year=bars_per_year, walk_forward=walk_forward, folds=folds,
-                   embargo=embargo, anchored=anchored, mc_paths=mc_paths, seed=seed,
-                   max_parallel=max_parallel, parallelism=parallelism,
-                   params=params, indicators=indicators)
-    if grid:
-        opts.grid = grid_values(grid)
+    from .grid import DEFAULT_GRID, start_runs
+
+    grid_spec = grid_values(grid) if grid else dict(DEFAULT_GRID)
     try:
-        report = evaluate(list(prices), list(news), out, opts)
+        # First the job's workers, so that their JVMs come up while the rest loads (pandas, the
+        # engine): an unknown parameter is refused here, before anything starts.
+        started = start_runs(out, params, grid_spec if walk_forward else None, indicators,
+                             max_parallel, parallelism)
+        with started.workers:  # ended if anything fails before they run
+            from .evaluate import Options, evaluate
+
+            opts = Options(exec=exec_config(cash, slippage_bps, fee_bps, fee_per_order, risk),
+                           bars_per_year=bars_per_year, walk_forward=walk_forward, folds=folds,
+                           embargo=embargo, anchored=anchored, mc_paths=mc_paths, seed=seed,
+                           max_parallel=max_parallel, parallelism=parallelism,
+                           params=params, indicators=indicators, grid=grid_spec)
+            report = evaluate(list(prices), list(news), out, opts, started=started)
     except (ValueError, RuntimeError) as err:
         raise click.ClickException(str(err)) from None
     s, b = report["strategy"], report["buy_and_hold"]

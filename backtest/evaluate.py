@@ -33,10 +33,10 @@ from . import metrics, risk_figures, signal_quality
 from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
 from .forked import Forked
+from .grid import DEFAULT_GRID, Started, start_runs
 from .report import ReportData, SymbolView, render
-from .run import indicator_line_order, load_signals, prepare_inputs, topics_dir, write_indicators
-from .walk_forward import DEFAULT_GRID, grid_points, make_windows, walk_forward
-from .workers import JobWorkers
+from .run import indicator_line_order, load_signals, prepare_inputs, write_indicators
+from .walk_forward import make_windows, walk_forward
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("sma_20", "sma_50", "bb_upper", "bb_lower")
@@ -63,12 +63,6 @@ class Options:
     # Off by default: writing a row per bar costs the job about a third of its run time.
     indicators: bool = False
     keep_work: bool = False
-
-
-def default_params() -> dict[str, Any]:
-    from jobs.sql_loader import flat_params, load_strategy
-
-    return flat_params(load_strategy())
 
 
 def _curve_frame(res: ExecutionResult, bh: pd.DataFrame) -> pd.DataFrame:
@@ -156,34 +150,21 @@ def metric_block(res: ExecutionResult, bars: pd.DataFrame, ann: Annualisation, c
 
 
 def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Options | None = None,
-             console: Console | None = None) -> dict[str, Any]:
-    """The whole evaluation; returns report.json's content."""
+             console: Console | None = None, started: Started | None = None) -> dict[str, Any]:
+    """The whole evaluation; returns report.json's content. `started`: the runs of `opts`
+    already started (grid.start_runs, as `tradeflow backtest` does before it loads this)."""
     opts = opts or Options()
     cfg = opts.exec
     out.mkdir(parents=True, exist_ok=True)
-    work = out / ".work"
-    shutil.rmtree(work, ignore_errors=True)
-    defaults = default_params()
-    grid = grid_points(opts.grid if opts.walk_forward else {}, opts.params, defaults)
-    grid = grid if opts.walk_forward else []
-    defaults.update(opts.params)
-    # run 0: strategy.toml with --param; then every grid point that differs from it
-    param_sets: list[dict[str, Any]] = [dict(opts.params)]
-    grid_run: list[int] = []
-    for g in grid:
-        if all(defaults[k] == v for k, v in g.items()):
-            grid_run.append(0)
-        else:
-            grid_run.append(len(param_sets))
-            param_sets.append({**opts.params, **g})
+    if started is None:
+        started = start_runs(out, opts.params, opts.grid if opts.walk_forward else None,
+                             opts.indicators, opts.max_parallel, opts.parallelism)
+    plan, work, workers = started.plan, started.work, started.workers
+    defaults, grid, grid_run, param_sets = plan.defaults, plan.grid, plan.grid_run, plan.param_sets
 
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                         console=console or Console(stderr=True), transient=False)
-    # The workers start their JVMs and define their jobs while the input is read.
-    workers = JobWorkers(topics_dir(work), work, param_sets,
-                         indicators_for=0 if opts.indicators else None,
-                         max_parallel=opts.max_parallel, parallelism=opts.parallelism, hold=True)
     with progress, workers, ExitStack() as forks:
         t_load = progress.add_task("read and validate input", total=1)
         inputs = prepare_inputs(prices, news, out, work)

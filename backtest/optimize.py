@@ -34,14 +34,15 @@ from tradeflow.contracts import TradingSignal, to_wire_time
 
 from . import metrics
 from .data import Annualisation, bars_frame, bars_per_year, is_daily
-from .evaluate import default_params, json_default, metric_block
+from .evaluate import json_default, metric_block
+from .grid import DEFAULT_GRID, default_params, grid_points
 from .execution import ExecConfig
 from .report import fmt
 from .run import load_signals, prepare_inputs
 from .signal_quality import own_horizon
 from .workers import run_jobs
-from .walk_forward import (DEFAULT_GRID, OBJECTIVES, WalkForward, Window, WindowRun,
-                           grid_points, make_windows, score_json, walk_forward)
+from .walk_forward import (OBJECTIVES, WalkForward, Window, WindowRun, make_windows, score_json,
+                           walk_forward)
 
 TEST_FIGURES = ("total_return", "sharpe", "max_drawdown", "profit_factor", "trades", "open_trades")
 QUALITY_FIGURES = ("signals", "ic", "ic_t", "hit_rate", "hit_rate_t")

@@ -29,7 +29,7 @@ from tradeflow.datasets import Rejected, load
 
 from .data import bars_table
 from .price_files import read_prices, write_ndjson
-from .workers import run_job
+from .workers import run_job, topics_dir
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,6 @@ def write_indicators(run_dir: Path, target: Path) -> list[str]:
     with open(target, "w") as f:
         f.writelines(line + "\n" for line in lines)
     return lines
-
-
-def topics_dir(work: Path) -> Path:
-    """Where prepare_inputs writes the NDJSON topics under `work`."""
-    return work / "topics"
 
 
 def prepare_inputs(prices: Sequence[Path], news: Sequence[Path], out: Path, work: Path) -> Inputs:

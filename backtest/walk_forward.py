@@ -29,7 +29,6 @@ window: the forward returns are computed on the window's bars alone, so a signal
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ from .execution import ExecConfig, ExecutionResult, execute
 from .metrics import curve_metrics, trade_metrics
 from .signal_quality import forward_returns, own_horizon
 
-DEFAULT_GRID: dict[str, list[Any]] = {"rsi_oversold": [30, 35], "rsi_overbought": [70, 65]}
 
 
 @dataclass(frozen=True)
@@ -82,33 +80,6 @@ def make_windows(steps: int, folds: int = 4, embargo: int = 30, train: int | Non
         tr0 = 0 if anchored else tr1 - train
         out.append(Window(k, (tr0, tr1), (t0, t1)))
     return out
-
-
-def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
-
-
-def grid_points(grid: Mapping[str, Sequence[Any]], params: Mapping[str, Any],
-                defaults: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The grid's points, each a full set of the grid's parameters over the fixed `params`;
-    refuses names strategy.toml does not have, a parameter without values and text where
-    strategy.toml has a number."""
-    unknown = sorted((set(grid) | set(params)) - set(defaults))
-    if unknown:
-        raise ValueError(f"unknown strategy parameter(s): {', '.join(unknown)}")
-    empty = sorted(k for k, values in grid.items() if not values)
-    if empty:
-        raise ValueError(f"no values in the grid for: {', '.join(empty)}")
-    for name, values in [*grid.items(), *((k, [v]) for k, v in params.items())]:
-        wrong = [v for v in values if _is_number(defaults[name]) and not _is_number(v)]
-        if wrong:  # caught here, not as a Flink SQL error minutes later
-            raise ValueError(f"{name} takes a number, not {wrong[0]!r}")
-    return [{**params, **point} for point in expand_grid(grid)]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def in_window(signals: Sequence[TradingSignal], start: pd.Timestamp,

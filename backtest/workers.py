@@ -31,6 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DONE = "_done"
 
 
+def topics_dir(work: Path) -> Path:
+    """Where a backtest writes its input's NDJSON topics under `work` (run.prepare_inputs)."""
+    return work / "topics"
+
+
 def bounded_job(topics: Path, out_dir: Path, params: dict[str, Any] | None, indicators: bool,
          parallelism: int) -> SignalJob:
     """The bounded job of one parameter set: signals to out_dir/signals, indicators (when

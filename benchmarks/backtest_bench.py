@@ -75,7 +75,7 @@ GRID = {"rsi_oversold": [25, 30, 35, 40], "rsi_overbought": [60, 65, 70, 75, 80]
 def run_grid(topics: Path, work: Path, points: int) -> None:
     """The backtest's bounded runs of the first `points` sets of GRID (a worker's process)."""
     from backtest.workers import run_jobs
-    from backtest.walk_forward import expand_grid
+    from backtest.grid import expand_grid
 
     run_jobs(topics, work, expand_grid(GRID)[:points], indicators_for=None)
 

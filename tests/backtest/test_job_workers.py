@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backtest.evaluate import Options, evaluate
-from backtest.run import prepare_inputs, topics_dir
-from backtest.workers import DONE, JobWorkers, run_jobs
+from backtest.run import prepare_inputs
+from backtest.workers import DONE, JobWorkers, run_jobs, topics_dir
 from tests.conftest import processes_mentioning
 
 from .helpers import read_parts

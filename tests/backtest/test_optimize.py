@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from backtest.execution import Costs, ExecConfig
 from backtest.metrics import curve_metrics, trade_metrics
 from backtest.optimize import default_embargo, on_grid, stability
-from backtest.walk_forward import grid_points
+from backtest.grid import grid_points
 from backtest.signal_quality import spearman
 from backtest import walk_forward as walk_forward_module
 from backtest.walk_forward import (OBJECTIVES, WindowRun, best, make_windows, score_json,

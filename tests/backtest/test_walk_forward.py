@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from backtest.execution import Costs, ExecConfig
-from backtest.walk_forward import expand_grid, make_windows, walk_forward
+from backtest.grid import expand_grid
+from backtest.walk_forward import make_windows, walk_forward
 
 from .helpers import daily_bars, daily_end, frame, signal
 
