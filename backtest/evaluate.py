@@ -84,6 +84,10 @@ def _symbol_views(bars: pd.DataFrame, indicators: list[str], res: ExecutionResul
     fills_by = pd.Series([f.symbol for f in res.fills]).value_counts() if res.fills else pd.Series(dtype=int)
     symbols = sorted(bars["symbol"].unique(), key=lambda s: (-int(fills_by.get(s, 0)), s))[:limit]
     charted = set(symbols)
+    vetoed: dict[str, list[dict[str, Any]]] = {}
+    for d in res.decisions:
+        if d["symbol"] in charted and d["rule"] != "approved":
+            vetoed.setdefault(d["symbol"], []).append(d)
     ind = pd.DataFrame([json.loads(line) for line in indicators
                         if indicator_line_order(line)[0] in charted])
     if not ind.empty:
@@ -102,13 +106,12 @@ def _symbol_views(bars: pd.DataFrame, indicators: list[str], res: ExecutionResul
                 k = int(pos[pd.Timestamp(f.bar_time)])
                 label = f"{f.side} {f.qty:g} @ {f.price:.2f} ({f.time:%Y-%m-%d %H:%M} UTC)"
                 (v.buys if f.side == "buy" else v.sells).append((k, f.price, label))
-        for d in res.decisions:
-            if d["symbol"] == sym and d["rule"] != "approved":
-                t = pd.Timestamp(d["bar_time"])
-                if t in pos.index:
-                    k = int(pos[t])
-                    v.vetoed.append((k, float(b["close"].iloc[k]),
-                                     f"{d['action']} vetoed: {d['rule']} ({d['reason']})"))
+        for d in vetoed.get(sym, ()):
+            t = pd.Timestamp(d["bar_time"])
+            if t in pos.index:
+                k = int(pos[t])
+                v.vetoed.append((k, float(b["close"].iloc[k]),
+                                 f"{d['action']} vetoed: {d['rule']} ({d['reason']})"))
         views.append(v)
     return views
 
@@ -183,15 +186,17 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
 
         t_exec = progress.add_task("execute, measure", total=3)
         # What does not depend on the trades is measured beside the engine, on the other core;
-        # what the engine did is written beside the report.
+        # what the engine did is written beside the report (positions.csv, the largest, apart).
         beside = Forked(lambda: _measure_signals(out, bars, signals, signal_lines, cfg, ann, opts))
         forks.callback(beside.cancel)
         indicators = (write_indicators(dirs[0], out / "indicators.jsonl") if opts.indicators
                       else [])
         res = execute(bars, signals, cfg)
         progress.advance(t_exec)
-        written = Forked(lambda: _write_execution(out, res))
-        forks.callback(written.cancel)
+        written = [Forked(lambda: _write_positions(out, res)),
+                   Forked(lambda: _write_execution(out, res))]
+        for w in written:
+            forks.callback(w.cancel)
         quality, bench, bh_risk, daily = beside.result()
         strat, bench, bh = metric_block(res, bars, ann, cfg, bench)
         eq = _curve_frame(res, bh)
@@ -254,7 +259,8 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
         views = _symbol_views(bars, indicators, res, opts.max_symbol_charts)
         (out / "report.html").write_text(render(ReportData(report, eq, views, wf_eq, wf_bounds)),
                                          encoding="utf-8")
-        written.result()
+        for w in written:
+            w.result()
         progress.advance(t_rep)
     if not opts.keep_work:
         shutil.rmtree(work, ignore_errors=True)
@@ -299,9 +305,12 @@ def _measure_signals(out: Path, bars: pd.DataFrame, signals: list[TradingSignal]
     return quality, bench, bh_risk, daily
 
 
-def _write_execution(out: Path, res: ExecutionResult) -> None:
-    """What the engine did: positions.csv, trades.jsonl, fills.jsonl, decisions.jsonl."""
+def _write_positions(out: Path, res: ExecutionResult) -> None:
     res.positions.to_csv(out / "positions.csv", index_label="time")
+
+
+def _write_execution(out: Path, res: ExecutionResult) -> None:
+    """What the engine did: trades.jsonl, fills.jsonl, decisions.jsonl."""
     with open(out / "trades.jsonl", "w") as f:
         for t in res.trades:
             f.write(json.dumps(t.to_dict(), default=json_default) + "\n")

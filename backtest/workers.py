@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -185,6 +186,11 @@ def _main(argv: list[str] | None = None) -> int:
                     help="define the job, then run it only on a line `go` on stdin (JobWorkers)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    # The JVM first: it takes seconds to come up, while the job's modules are imported and its
+    # SQL rendered here (PyFlink launches it once, whichever thread asks first).
+    from pyflink.java_gateway import get_gateway
+
+    threading.Thread(target=get_gateway, daemon=True).start()
     runs = json.loads(a.runs)
     if run_sweep(a.topics, runs, a.parallelism,
                  ready=(lambda: sys.stdin.readline().strip() == "go") if a.hold else None):
