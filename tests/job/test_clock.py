@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backtest import run_backtest
+from backtest.run import run_backtest
 from jobs.signal_job import file_job
 from tests.conftest import drain, eventually
 from tradeflow.config import DEAD_LETTER, SIGNALS

@@ -15,7 +15,7 @@ import pytest
 import talib
 from click.testing import CliRunner
 
-from backtest import run_backtest
+from backtest.run import run_backtest
 from jobs.sql_loader import StrategyError, flat_params, load_strategy, render_sql
 from tradeflow import strategy
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import talib
 
-from backtest import run_backtest
+from backtest.run import run_backtest
 from jobs.signal_job import file_job
 from tests.conftest import eventually, shared_file
 from tradeflow.contracts import Clock, TradingSignal, parse
