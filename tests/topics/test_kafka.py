@@ -160,6 +160,22 @@ def test_publish_raises_when_a_future_fails_after_waiting_for_all():
     assert all(f.waited for f in made[0].futures)
 
 
+def test_a_failed_publish_closes_its_producer_and_the_next_publish_starts_a_new_one():
+    made: list[FakeProducer] = []
+
+    def factory(**config: Any) -> FakeProducer:  # only the first producer fails
+        made.append(FakeProducer(fail={} if made else {0: KafkaTimeoutError("expired")}, **config))
+        return made[-1]
+
+    backend = KafkaBackend("k1:9092", producer_factory=factory)
+    with pytest.raises(BackendError):
+        backend.publish(TOPIC, [Record("AAPL", b"1")])
+    assert made[0].closed == 1
+    assert backend.publish(TOPIC, [Record("AAPL", b"1")]) == 1
+    assert backend.publish(TOPIC, [Record("MSFT", b"2")]) == 1
+    assert len(made) == 2 and made[1].closed == 0  # a producer that works is kept
+
+
 def test_publish_raises_when_send_itself_fails():
     backend, _ = backend_with({"send_error": KafkaTimeoutError("metadata not available")})
     with pytest.raises(BackendError, match=r"2 of 2 records to topic 'stock-prices'.*metadata"):
@@ -552,8 +568,11 @@ def test_real_broker_restart_while_publishing_loses_no_record(kafka, kafka_broke
             assert producer.is_alive()
             return state["batches"] >= target
 
-        eventually(done, f"{n} more batches published (last errors: {state['errors'][-1:]})",
-                   every=0.05)
+        try:
+            eventually(done, f"{n} more batches published", every=0.05)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; {len(state['errors'])} publishes failed, the last with "
+                                 f"{state['errors'][-1:]}") from None
 
     wait_batches(10)
     try:

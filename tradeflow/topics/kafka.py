@@ -2,7 +2,8 @@
 
 Producer: keys are the symbol (UTF-8), values the JSON bytes as given; `acks="all"` with the
 idempotent producer, so a broker-side retry never writes a record twice. `publish` waits for the
-broker's acknowledgement of every record and raises if any was not stored.
+broker's acknowledgement of every record and raises if any was not stored; the next publish
+then starts a new producer.
 
 Consumer: one `KafkaConsumer` per subscription, in the broker-managed consumer group `group`,
 auto-commit off. `commit()` synchronously commits the offset after the last record `poll`
@@ -185,10 +186,25 @@ class KafkaBackend(Backend):
             except KafkaError as e:
                 failed.append(e)
         if failed:
+            self._discard_producer(producer)
             raise BackendError(
                 f"kafka backend: {len(failed)} of {len(batch)} records to topic {topic!r} were "
                 f"not stored by {self.bootstrap_servers}: {failed[0]!r}")
         return len(batch)
+
+    def _discard_producer(self, producer: Any) -> None:
+        """The next publish builds a new producer. kafka-python 3.0.12's idempotent producer
+        can stay without a usable connection after a broker restart expired its batches (seen
+        in CI: nothing stored for three minutes with the broker up); a new one recovers at once.
+        The failed batch is the caller's to send again in any case, so nothing is lost."""
+        with self._lock:
+            if self._producer is not producer:
+                return  # another thread already replaced it
+            self._producer = None
+        try:
+            producer.close(timeout=1.0)  # every future of this batch has its outcome already
+        except KafkaError:
+            pass
 
     def broadcast(self, topic: str, value: bytes) -> int:
         producer = self._get_producer()
