@@ -60,10 +60,12 @@ def max_drawdown(curve: pd.Series, start: float) -> dict[str, Any]:
     after = np.flatnonzero(values[trough:] >= peak[trough])
     recovered = after.size > 0
     end = trough + int(after[0]) if recovered else len(values) - 1
-    times = [curve.index[0]] + list(curve.index)  # the start sits at the first step's time
+    def time(step: int) -> pd.Timestamp:  # the start (step 0) sits at the first step's time
+        return curve.index[max(step - 1, 0)]
+
     return {"max_drawdown": mdd, "max_drawdown_duration_bars": end - top,
-            "max_drawdown_duration_days": (times[end] - times[top]).total_seconds() / 86_400,
-            "max_drawdown_peak": times[top].isoformat(), "max_drawdown_trough": times[trough].isoformat(),
+            "max_drawdown_duration_days": (time(end) - time(top)).total_seconds() / 86_400,
+            "max_drawdown_peak": time(top).isoformat(), "max_drawdown_trough": time(trough).isoformat(),
             "max_drawdown_recovered": recovered}
 
 
