@@ -30,9 +30,10 @@ from tradeflow.contracts import Action, TradingSignal, to_wire_time
 from tradeflow.trading import calendar
 
 from . import metrics, risk_figures, signal_quality
-from .data import Annualisation, bar_spacing, bars_frame, bars_per_year, daily_closes, is_daily
+from .data import (DAILY_SPACING, Annualisation, bar_spacing, bars_frame, bars_per_year,
+                   daily_closes)
 from .execution import ExecConfig, ExecutionResult, consumer_settings, execute
-from .forked import Forked
+from .forked import Forked, thaw
 from .grid import DEFAULT_GRID, Started, start_runs
 from .report import ReportData, SymbolView, render
 from .run import indicator_line_order, load_signals, prepare_inputs, write_indicators
@@ -180,6 +181,9 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
         if opts.bars_per_year:
             ann = Annualisation(opts.bars_per_year, f"given: {opts.bars_per_year:g} bars per year")
         calendar.prepare(bars["time"].dt.year.unique())
+        spacing = bar_spacing(bars)
+        daily_bars = spacing >= DAILY_SPACING
+        last_close = bars.groupby("symbol")["close"].last()
         dirs = workers.wait(on_done=lambda i: progress.advance(t_flink))
         runs = [load_signals(d) for d in dirs]
         signals, signal_lines = runs[0]
@@ -187,11 +191,12 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
         t_exec = progress.add_task("execute, measure", total=3)
         # What does not depend on the trades is measured beside the engine, on the other core;
         # what the engine did is written beside the report (positions.csv, the largest, apart).
+        forks.callback(thaw)  # runs last, once every fork has ended
         beside = Forked(lambda: _measure_signals(out, bars, signals, signal_lines, cfg, ann, opts))
         forks.callback(beside.cancel)
         indicators = (write_indicators(dirs[0], out / "indicators.jsonl") if opts.indicators
                       else [])
-        res = execute(bars, signals, cfg)
+        res = execute(bars, signals, cfg, daily=daily_bars)
         progress.advance(t_exec)
         written = [Forked(lambda: _write_positions(out, res)),
                    Forked(lambda: _write_execution(out, res))]
@@ -201,7 +206,6 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
         strat, bench, bh = metric_block(res, bars, ann, cfg, bench)
         eq = _curve_frame(res, bh)
         progress.advance(t_exec)
-        last_close = bars.groupby("symbol")["close"].last()
         port = _portfolio(res.positions.iloc[-1], last_close, float(res.equity["equity"].iloc[-1]))
         risk = {"strategy": risk_figures.risk_report(port, daily, opts.var_level, opts.mc_paths,
                                                      opts.mc_horizon_days, opts.seed),
@@ -234,14 +238,13 @@ def evaluate(prices: Sequence[Path], news: Sequence[Path], out: Path, opts: Opti
         report = {
             "generated_at": to_wire_time(datetime.now(timezone.utc)),
             "inputs": {"prices": [str(p) for p in prices], "news": [str(p) for p in news]},
-            "data": {"symbols": sorted(bars["symbol"].unique()), "bars": int(len(bars)),
+            "data": {"symbols": sorted(last_close.index), "bars": int(len(bars)),
                      "news": len(inputs.news), "rejected": len(inputs.rejected),
                      "start": to_wire_time(bars["time"].iloc[0].to_pydatetime()),
                      "end": to_wire_time(bars["time"].iloc[-1].to_pydatetime()),
-                     "bar_spacing_seconds": bar_spacing(bars).total_seconds(),
-                     "daily_bars": is_daily(bars)},
+                     "bar_spacing_seconds": spacing.total_seconds(), "daily_bars": daily_bars},
             "annualisation": asdict(ann),
-            "sizing": _sizing(consumer_settings(cfg.risk, is_daily(bars))),
+            "sizing": _sizing(consumer_settings(cfg.risk, daily_bars)),
             "execution": {"fill": "open of the next bar of the symbol after the signal bar",
                           "exits": "stop, target (stop first when a bar reaches both; a gap "
                                    "fills at the open), horizon (the open after it), or an "

@@ -180,15 +180,17 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def execute(bars: pd.DataFrame, signals: Sequence[TradingSignal], cfg: ExecConfig | None = None,
-            start: datetime | None = None, end: datetime | None = None) -> ExecutionResult:
-    """Trade `signals` over `bars` (see data.bars_frame) between start and end (inclusive)."""
+            start: datetime | None = None, end: datetime | None = None,
+            daily: bool | None = None) -> ExecutionResult:
+    """Trade `signals` over `bars` (see data.bars_frame) between start and end (inclusive).
+    `daily`: whether the bars are daily (data.is_daily), when the caller knows already."""
     cfg = cfg or ExecConfig()
     window = bars
     if start is not None:
         window = window[window["time"] >= pd.Timestamp(start)]
     if end is not None:
         window = window[window["time"] <= pd.Timestamp(end)]
-    settings = consumer_settings(cfg.risk, is_daily(bars))
+    settings = consumer_settings(cfg.risk, is_daily(bars) if daily is None else daily)
     by_time: dict[datetime, list[TradingSignal]] = defaultdict(list)
     if len(window):
         lo, hi = (window["time"].iloc[i].to_pydatetime() for i in (0, -1))

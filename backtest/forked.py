@@ -4,10 +4,17 @@ the main process does not need until later (the signals' measures while the engi
 The child starts as a copy of the parent at the fork, so its input is not copied or pickled;
 only its result comes back, pickled through a pipe. Where fork does not exist (Windows), the work
 runs in place when its result is asked for.
+
+The two processes share the parent's memory pages until either writes to one. A garbage
+collection writes to every object it walks, so before each fork the parent's objects are frozen
+out of its collections (gc.freeze): otherwise both processes copy most of the heap page by page,
+which on a 300k-bar backtest made the parent's work after the fork three to five times slower.
+Call `thaw()` when the forks are done with, so the frozen objects are collected again.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import traceback
 from collections.abc import Callable
@@ -26,6 +33,11 @@ def _child(send: Connection, work: Callable[[], Any]) -> None:
     send.close()
 
 
+def thaw() -> None:
+    """The objects frozen at the forks take part in garbage collections again."""
+    gc.unfreeze()
+
+
 class Forked(Generic[T]):
     """`work()` running in a forked child from now on; `result()` waits for it."""
 
@@ -33,6 +45,7 @@ class Forked(Generic[T]):
         self._work = work
         self._proc: Any = None
         if "fork" in multiprocessing.get_all_start_methods():
+            gc.freeze()
             ctx = multiprocessing.get_context("fork")
             self._recv, send = ctx.Pipe(duplex=False)
             self._proc = ctx.Process(target=_child, args=(send, work), daemon=True)
