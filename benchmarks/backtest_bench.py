@@ -4,7 +4,8 @@
 
 Input: the real minute bars of ../shared/data/lean-us-equity-minute (21,259 bars, 10 symbols),
 replicated `copies` times under class-share symbols (AAPL.A, AAPL.B, ...): 318,885 bars by
-default, one CSV in a temp dir. Both run as fresh processes, timed from start to exit:
+default, one CSV in a temp dir. Both run as fresh processes, timed from start to exit (each
+starts once every process of the one before has ended):
 
 * plain: job_bench's plain SQL job (SMA(20) with the built-in AVG, one row per bar), over the
   same bars as NDJSON topics (converted before the clock starts: the backtest's own reading and
@@ -27,6 +28,7 @@ whole backtest.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -81,10 +83,22 @@ def run_grid(topics: Path, work: Path, points: int) -> None:
 
 
 def _timed(cmd: list[str], log: Path) -> float:
+    """Seconds from start to exit of `cmd`. Then, untimed, until every process it started is
+    gone: a PyFlink JVM exits a few tenths of a second after its Python process, and the next
+    command must not start beside it."""
     t0 = time.perf_counter()
     with open(log, "wb") as f:
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                start_new_session=True)
+        proc.wait()
     took = time.perf_counter() - t0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
     if proc.returncode:
         raise RuntimeError(f"{cmd} exited {proc.returncode}:\n{log.read_text()[-3000:]}")
     return took
