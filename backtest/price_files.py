@@ -10,6 +10,8 @@ the caller reads row by row, for the reasons. Only the formats whose rules are r
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -55,12 +57,8 @@ def _read(path: Path) -> pd.DataFrame | None:
         text = f.read()
     if _NOT_PLAIN.search(text):
         return None
-    lines = text.replace("\r\n", "\n").split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if not lines:
-        return None
-    header = [h.strip() for h in lines[0].split(",")]
+    head, _, body = text.replace("\r\n", "\n").partition("\n")
+    header = [h.strip() for h in head.split(",")]
     try:
         fmt = detect(header, "prices")
     except ValueError:
@@ -68,10 +66,19 @@ def _read(path: Path) -> pd.DataFrame | None:
     source = f"replay:{path.name}"
     if fmt.name not in _TIMES or len(set(header)) != len(header) or len(source) > _SOURCE_MAX:
         return None
-    rows = [line.split(",") for line in lines[1:]]
-    if not rows or any(len(r) != len(header) for r in rows):
-        return None  # blank lines and wrong column counts included
-    cells = dict(zip(header, (list(c) for c in zip(*rows))))
+    body = body.removesuffix("\n")
+    if not body or body.startswith("\n") or "\n\n" in body:
+        return None  # no rows, or a blank line
+    # Every row has as many fields as the header: the C parser refuses a row with more, and
+    # then no row can have fewer when the separators add up.
+    if body.count(",") != (body.count("\n") + 1) * (len(header) - 1):
+        return None
+    try:
+        table = pd.read_csv(io.StringIO(body), header=None, dtype=str, na_filter=False,
+                            quoting=csv.QUOTE_NONE, engine="c")
+    except pd.errors.ParserError:
+        return None
+    cells = {name: table[i].tolist() for i, name in enumerate(header)}
     symbols = [s.strip() for s in cells["symbol"]]
     if not all(SYMBOL_RE.match(s) for s in set(symbols)):
         return None

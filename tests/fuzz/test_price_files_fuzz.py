@@ -42,9 +42,12 @@ def price_file(draw) -> tuple[str, str]:
             when = draw(st.sampled_from(["", t.isoformat(), "2024-02-30 10:00:00", "yesterday"]))
         o, h, lo, c = (draw(numbers) for _ in range(4)) if dirty and draw(st.booleans()) else \
             ("100", "101", "99.5", "100.5")
-        rows.append(",".join([draw(symbols) if dirty and draw(st.booleans()) else "AAPL", when,
-                              o, h, lo, c, draw(st.sampled_from(["1000", "0", "-5", "1.5"]))
-                              if dirty else "1000"]))
+        row = ",".join([draw(symbols) if dirty and draw(st.booleans()) else "AAPL", when,
+                        o, h, lo, c, draw(st.sampled_from(["1000", "0", "-5", "1.5"]))
+                        if dirty else "1000"])
+        if dirty and draw(st.integers(0, 9)) == 0:  # a field more or less, or a blank line
+            row = draw(st.sampled_from([row + ",1", row.rsplit(",", 1)[0], ""]))
+        rows.append(row)
     return fmt, HEADERS[fmt] + "\n" + "\n".join(rows) + draw(st.sampled_from(["\n", "", "\r\n"]))
 
 
