@@ -60,12 +60,13 @@ def max_drawdown(curve: pd.Series, start: float) -> dict[str, Any]:
     after = np.flatnonzero(values[trough:] >= peak[trough])
     recovered = after.size > 0
     end = trough + int(after[0]) if recovered else len(values) - 1
-    def time(step: int) -> pd.Timestamp:  # the start (step 0) sits at the first step's time
+    def step_time(step: int) -> pd.Timestamp:  # the start (step 0) sits at the first step's time
         return curve.index[max(step - 1, 0)]
 
     return {"max_drawdown": mdd, "max_drawdown_duration_bars": end - top,
-            "max_drawdown_duration_days": (time(end) - time(top)).total_seconds() / 86_400,
-            "max_drawdown_peak": time(top).isoformat(), "max_drawdown_trough": time(trough).isoformat(),
+            "max_drawdown_duration_days": (step_time(end) - step_time(top)).total_seconds() / 86_400,
+            "max_drawdown_peak": step_time(top).isoformat(),
+            "max_drawdown_trough": step_time(trough).isoformat(),
             "max_drawdown_recovered": recovered}
 
 

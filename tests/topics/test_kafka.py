@@ -108,7 +108,11 @@ class FakeProducer:
         self.futures: list[FakeFuture] = []
         self.flushed = self.closed = 0
 
-    def send(self, topic: str, value: bytes | None = None, key: Any = None) -> FakeFuture:
+    def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    def send(self, topic: str, value: bytes | None = None, key: Any = None,
+             partition: int | None = None) -> FakeFuture:
         if self.send_error is not None:
             raise self.send_error
         # Serialize as the real producer would, with the configured serializer.
@@ -174,6 +178,16 @@ def test_a_failed_publish_closes_its_producer_and_the_next_publish_starts_a_new_
     assert backend.publish(TOPIC, [Record("AAPL", b"1")]) == 1
     assert backend.publish(TOPIC, [Record("MSFT", b"2")]) == 1
     assert len(made) == 2 and made[1].closed == 0  # a producer that works is kept
+
+
+def test_a_failed_broadcast_also_starts_a_new_producer():
+    backend, made = backend_with({"fail": {1: KafkaTimeoutError("expired")}})
+    with pytest.raises(BackendError, match="every partition"):
+        backend.broadcast(TOPIC, b"{}")
+    assert made[0].closed == 1
+    with pytest.raises(BackendError):  # the new one fails its second record as well
+        backend.broadcast(TOPIC, b"{}")
+    assert len(made) == 2
 
 
 def test_publish_raises_when_send_itself_fails():

@@ -202,7 +202,7 @@ class KafkaBackend(Backend):
                 return  # another thread already replaced it
             self._producer = None
         try:
-            producer.close(timeout=1.0)  # every future of this batch has its outcome already
+            producer.close(timeout=1.0)  # a record still pending fails; it is sent again
         except KafkaError:
             pass
 
@@ -214,6 +214,7 @@ class KafkaBackend(Backend):
             for f in futures:
                 f.get(timeout=DELIVERY_TIMEOUT_S + REQUEST_TIMEOUT_S)
         except KafkaError as e:
+            self._discard_producer(producer)
             raise BackendError(f"kafka backend: a record for every partition of {topic!r} was "
                                f"not stored by {self.bootstrap_servers}: {e!r}") from e
         return len(partitions)
